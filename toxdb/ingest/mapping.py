@@ -1,0 +1,163 @@
+"""Column mapping: from a file's own headers to the canonical names of the data contract.
+
+Headers are compared without regard to case, spaces, dots, dashes or underscores. A unit written
+in the header ("Creatinine (umol/L)") is kept as a hint. When two columns could fill one canonical
+name (SDTM DM has both RFICDTC and RFSTDTC), the earlier synonym wins unless its column is empty.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from toxdb.ingest.readers import RawTable
+
+KINDS = ("patients", "treatment", "ae", "labs")
+KIND_LABELS = {
+    "patients": "patients",
+    "treatment": "treatment log",
+    "ae": "adverse events",
+    "labs": "lab results",
+}
+SYNONYM_FILE = Path(__file__).resolve().parent.parent / "data" / "column_synonyms.csv"
+_SDTM_DOMAINS = {"DM": "patients", "EX": "treatment", "AE": "ae", "LB": "labs"}
+_UNIT_IN_HEADER = re.compile(r"^(.*?)[\s_]*[\(\[]\s*([^\)\]]+?)\s*[\)\]]\s*$")
+
+
+def normalise_header(name: str) -> str:
+    return re.sub(r"[\s._\-]+", "", str(name)).casefold()
+
+
+def split_unit(header: str) -> tuple[str, str | None]:
+    m = _UNIT_IN_HEADER.match(str(header))
+    if m and m.group(1).strip():
+        return m.group(1).strip(), m.group(2).strip()
+    return str(header), None
+
+
+@dataclass(frozen=True)
+class CanonicalColumn:
+    kind: str
+    name: str
+    required: bool
+    synonyms: tuple[str, ...]      # normalised, in order of preference, the canonical name first
+
+
+@lru_cache(maxsize=1)
+def load_column_synonyms() -> dict[str, list[CanonicalColumn]]:
+    table = pd.read_csv(SYNONYM_FILE, dtype=str, keep_default_na=False)
+    out: dict[str, list[CanonicalColumn]] = {k: [] for k in KINDS}
+    for row in table.itertuples(index=False):
+        names = [row.canonical] + [s for s in row.synonyms.split("|") if s]
+        out[row.kind].append(CanonicalColumn(
+            row.kind, row.canonical, row.required == "yes", tuple(dict.fromkeys(normalise_header(n) for n in names))
+        ))
+    return out
+
+
+def canonical_columns(kind: str) -> list[str]:
+    return [c.name for c in load_column_synonyms()[kind]]
+
+
+def required_columns(kind: str) -> list[str]:
+    return [c.name for c in load_column_synonyms()[kind] if c.required]
+
+
+@dataclass
+class ColumnMapping:
+    kind: str
+    columns: dict[str, str]                         # canonical -> source header
+    unit_hints: dict[str, str] = field(default_factory=dict)   # canonical -> unit written in the header
+    unmapped: list[str] = field(default_factory=list)          # source headers not used
+    alternatives: dict[str, list[str]] = field(default_factory=dict)  # canonical -> other candidate headers
+
+    @property
+    def missing_required(self) -> list[str]:
+        fallback = {"grade": "severity"} if self.kind == "ae" else {}
+        return [c for c in required_columns(self.kind)
+                if c not in self.columns and fallback.get(c) not in self.columns]
+
+    def as_source_map(self) -> dict[str, str]:
+        """{source header: canonical}, the form saved with an upload."""
+        return {src: canon for canon, src in self.columns.items()}
+
+
+def header_signature(headers: list[str]) -> str:
+    return "|".join(sorted(normalise_header(h) for h in headers))
+
+
+def detect_kind(table: RawTable) -> str:
+    """The most likely kind of table: SDTM DOMAIN first, then how many required columns match."""
+    for col in table.columns:
+        if normalise_header(col) == "domain":
+            values = table.data[col].head(50).str.strip().str.upper()
+            top = values[values != ""].mode()
+            if len(top) and top.iloc[0] in _SDTM_DOMAINS:
+                return _SDTM_DOMAINS[top.iloc[0]]
+    best, best_score = "ae", -1.0
+    for kind in KINDS:
+        m = map_columns(table, kind)
+        req = required_columns(kind)
+        found_req = sum(1 for c in req if c in m.columns)
+        score = found_req / len(req) * 10 + len(m.columns) * 0.1
+        if found_req == len(req):
+            score += 5
+        if score > best_score:
+            best, best_score = kind, score
+    return best
+
+
+def map_columns(table: RawTable, kind: str, saved: dict[str, str] | None = None) -> ColumnMapping:
+    """Match the table's headers to the kind's canonical columns.
+
+    ``saved`` is a confirmed {source header: canonical} mapping to apply first (a site's saved one).
+    """
+    spec = load_column_synonyms()[kind]
+    by_norm: dict[str, list[str]] = {}
+    hints: dict[str, str] = {}
+    for header in table.columns:
+        base, unit = split_unit(header)
+        for key in {normalise_header(header), normalise_header(base)}:
+            by_norm.setdefault(key, []).append(header)
+        if unit:
+            hints[header] = unit
+    columns: dict[str, str] = {}
+    alternatives: dict[str, list[str]] = {}
+    used: set[str] = set()
+    if saved:
+        for src, canon in saved.items():
+            if src in table.columns and canon in {c.name for c in spec}:
+                columns[canon] = src
+                used.add(src)
+    for col in spec:
+        if col.name in columns:
+            continue
+        candidates = [h for syn in col.synonyms for h in by_norm.get(syn, []) if h not in used]
+        candidates = list(dict.fromkeys(candidates))
+        if not candidates:
+            continue
+        filled = [h for h in candidates if (table.data[h].str.strip() != "").any()]
+        chosen = (filled or candidates)[0]
+        columns[col.name] = chosen
+        used.add(chosen)
+        others = [h for h in candidates if h != chosen]
+        if others:
+            alternatives[col.name] = others
+    unit_hints = {canon: hints[src] for canon, src in columns.items() if src in hints}
+    unmapped = [h for h in table.columns if h not in used]
+    return ColumnMapping(kind, columns, unit_hints, unmapped, alternatives)
+
+
+def apply_mapping(table: RawTable, mapping: ColumnMapping) -> pd.DataFrame:
+    """The canonical staging frame: one text column per mapped canonical name, plus source_row."""
+    data = {canon: table.data[src] for canon, src in mapping.columns.items()}
+    frame = pd.DataFrame(data, index=table.data.index)
+    for canon, unit in mapping.unit_hints.items():
+        unit_col = {"serum_creatinine": "serum_creatinine_unit", "value": "unit"}.get(canon)
+        if unit_col and unit_col not in frame.columns:
+            frame[unit_col] = unit
+    frame["source_row"] = table.source_row
+    return frame

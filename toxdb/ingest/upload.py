@@ -1,0 +1,140 @@
+"""One upload from file to store: read, map, validate, compare with the store, then commit.
+
+``prepare_upload`` does everything except writing, so the Upload page and the CLI can show what
+will happen; ``commit_upload`` writes it in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from toxdb.ingest.mapping import (KIND_LABELS, ColumnMapping, apply_mapping, detect_kind, header_signature,
+                                  map_columns)
+from toxdb.ingest.readers import RawTable, read_table
+from toxdb.ingest.validate import ValidationResult, validate
+from toxdb.store import CommitCounts, Store
+from toxdb.trial import Trial, load_trial
+
+KIND_ORDER = {"patients": 0, "treatment": 1, "ae": 2, "labs": 3}
+
+
+class MappingIncomplete(ValueError):
+    pass
+
+
+@dataclass
+class UploadPlan:
+    file_name: str
+    raw: bytes
+    sha256: str
+    table: RawTable
+    mapping: ColumnMapping
+    site: str | None
+    validation: ValidationResult | None = None
+    classified: pd.DataFrame | None = None
+    already_uploaded: dict | None = None
+    saved_mapping_used: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.mapping.kind
+
+    @property
+    def ready(self) -> bool:
+        return self.validation is not None and not self.mapping.missing_required
+
+    @property
+    def summary(self) -> dict:
+        out = {"file": self.file_name, "kind": self.kind, "rows": len(self.table.data), "new": 0,
+               "corrections": 0, "duplicates": 0, "rejected": 0}
+        if self.validation is not None:
+            out["rejected"] = self.validation.summary["rejected"]
+            out["duplicates"] = self.validation.summary["duplicates_in_file"]
+        if self.classified is not None and len(self.classified):
+            st = self.classified["status"].value_counts()
+            out["new"] = int(st.get("new", 0))
+            out["corrections"] = int(st.get("correction", 0))
+            out["duplicates"] += int(st.get("duplicate", 0))
+        return out
+
+
+def prepare_upload(
+    store: Store,
+    raw: bytes,
+    file_name: str,
+    *,
+    kind: str | None = None,
+    site: str | None = None,
+    day_first: bool | None = None,
+    sheet: str | None = None,
+    mapping: dict[str, str] | None = None,
+    trial: Trial | None = None,
+    today: dt.date | None = None,
+) -> UploadPlan:
+    """Read and check a file against the store without writing anything.
+
+    ``mapping`` is a confirmed {source header: canonical} mapping (from the page or a saved one).
+    Raises ReadError when the file cannot be read as a table at all.
+    """
+    trial = trial or load_trial()
+    table = read_table(raw, file_name, sheet)
+    signature = header_signature(table.columns)
+    saved_used = False
+    if mapping is None and site:
+        found = store.saved_mapping(site, kind, signature)
+        if found is not None:
+            kind = kind or found[0]
+            mapping, saved_used = found[1], True
+    kind = kind or detect_kind(table)
+    cmap = map_columns(table, kind, saved=mapping)
+    plan = UploadPlan(file_name, raw, hashlib.sha256(raw).hexdigest(), table, cmap, site,
+                      saved_mapping_used=saved_used, notes=list(table.notes))
+    plan.already_uploaded = store.upload_by_hash(plan.sha256, kind)
+    if cmap.missing_required:
+        return plan
+    staged = apply_mapping(table, cmap)
+    known = None if kind == "patients" else store.known_subjects()
+    enrolment = store.read_kind("patients")[["subject_id", "enrolled_on"]] if kind == "ae" else None
+    plan.validation = validate(
+        staged, cmap, table, known_subjects=known, enrolment=enrolment,
+        screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
+    )
+    plan.notes.extend(plan.validation.notes)
+    rows = plan.validation.rows
+    plan.classified = store.classify_rows(kind, rows) if len(rows) else rows.assign(status=pd.Series(dtype="string"))
+    return plan
+
+
+def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | None:
+    """Write a prepared upload. Returns None (and writes nothing) for a file already uploaded."""
+    if plan.already_uploaded is not None:
+        store.record_audit(user, "upload_repeated", {
+            "file": plan.file_name, "sha256": plan.sha256, "same_as_upload": plan.already_uploaded["upload_id"]})
+        return None
+    if not plan.ready:
+        missing = ", ".join(plan.mapping.missing_required)
+        raise MappingIncomplete(
+            f"{plan.file_name}: map these required columns before loading: {missing}")
+    v = plan.validation
+    return store.commit_upload(
+        kind=plan.kind, file_name=plan.file_name, raw=plan.raw, sha256=plan.sha256, uploaded_by=user,
+        site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
+        rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
+    )
+
+
+def describe_plan(plan: UploadPlan) -> str:
+    s = plan.summary
+    if plan.already_uploaded is not None:
+        a = plan.already_uploaded
+        return (f"{plan.file_name}: identical to upload #{a['upload_id']} ({a['file_name']}, "
+                f"{a['uploaded_at']:%Y-%m-%d %H:%M} by {a['uploaded_by']}); nothing to add")
+    if plan.mapping.missing_required:
+        return (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
+                f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")
+    return (f"{plan.file_name} ({KIND_LABELS[plan.kind]}, {s['rows']} rows): {s['new']} new, "
+            f"{s['corrections']} corrections, {s['duplicates']} duplicates, {s['rejected']} rejected")

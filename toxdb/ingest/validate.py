@@ -1,0 +1,524 @@
+"""Validation: a mapped staging frame in, accepted rows and rejected rows (with reasons) out.
+
+Each check looks at distinct values once and marks rows; a rejected row carries every reason that
+applies, worded as "file, row, column = value: why; what would be accepted". Nothing is dropped
+without a reason, and the raw cells of every rejected row are kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from toxdb import ctcae
+from toxdb.ingest.dates import DATE_ACCEPTED, derive_dates, has_ambiguous_slash, slash_order_evidence
+from toxdb.ingest.mapping import ColumnMapping
+from toxdb.ingest.readers import RawTable
+
+DATE_COLUMNS = {
+    "patients": ["enrolled_on", "birth_date", "surgery_date", "off_treatment_on", "recurrence_on", "death_on",
+                 "last_contact_on"],
+    "treatment": ["start_date", "end_date"],
+    "ae": ["onset_date", "end_date"],
+    "labs": ["collected_on"],
+}
+REQUIRED = {
+    "patients": ["subject_id", "enrolled_on"],
+    "treatment": ["subject_id", "treatment", "start_date"],
+    "ae": ["subject_id", "term", "grade", "onset_date"],
+    "labs": ["subject_id", "collected_on", "test", "value"],
+}
+
+# -- vocabularies: written value (case-folded, spaces collapsed) -> stored value --------------------
+SEX = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F", "1": "M", "2": "F"}
+AGENTS = {
+    "capecitabine": "capecitabine", "cape": "capecitabine", "xeloda": "capecitabine", "cap": "capecitabine",
+    "s-1": "S-1", "s1": "S-1", "s 1": "S-1", "teysuno": "S-1", "ts-1": "S-1", "ts1": "S-1",
+    "tegafur-gimeracil-oteracil": "S-1", "tegafur/gimeracil/oteracil": "S-1",
+}
+TREATMENTS = {
+    **AGENTS,
+    "rt": "RT", "radiotherapy": "RT", "radiation": "RT", "radiation therapy": "RT", "imrt": "RT", "vmat": "RT",
+    "imrt/vmat": "RT", "ebrt": "RT",
+}
+PHASES = {
+    "concurrent": "concurrent", "ccrt": "concurrent", "crt": "concurrent", "chemoradiotherapy": "concurrent",
+    "concurrent chemoradiotherapy": "concurrent", "concomitant": "concurrent",
+    "maintenance": "maintenance", "maint": "maintenance", "adjuvant maintenance": "maintenance",
+}
+YES_NO = {"y": True, "yes": True, "1": True, "true": True, "serious": True, "sae": True,
+          "n": False, "no": False, "0": False, "false": False, "not serious": False, "non-serious": False}
+ATTRIBUTION = {
+    "unrelated": "unrelated", "not related": "unrelated", "none": "unrelated", "not suspected": "unrelated",
+    "unlikely": "unlikely", "unlikely related": "unlikely", "remote": "unlikely", "doubtful": "unlikely",
+    "possible": "possible", "possibly related": "possible", "possibly": "possible",
+    "probable": "probable", "probably related": "probable", "probably": "probable", "likely": "probable",
+    "definite": "definite", "definitely related": "definite", "definitely": "definite", "certain": "definite",
+}
+ATTRIBUTED_TO = {**TREATMENTS, "more than one": "more than one", "both": "more than one",
+                 "capecitabine and rt": "more than one", "rt and capecitabine": "more than one"}
+ACTIONS = {
+    "none": "none", "dose not changed": "none", "no change": "none", "not changed": "none",
+    "dose reduced": "dose reduced", "reduced": "dose reduced", "reduction": "dose reduced",
+    "interrupted": "interrupted", "drug interrupted": "interrupted", "dose interrupted": "interrupted",
+    "held": "interrupted", "delayed": "interrupted", "dose delayed": "interrupted",
+    "withdrawn": "withdrawn", "drug withdrawn": "withdrawn", "discontinued": "withdrawn", "stopped": "withdrawn",
+    "not applicable": None, "unknown": None, "na": None, "n/a": None,
+}
+DOSE_UNITS = {"mg": "mg", "mg/m2": "mg/m2", "mg/m²": "mg/m2", "mg/m2/day": "mg/m2/day", "mg/m²/day": "mg/m2/day",
+              "mg/m2/d": "mg/m2/day", "gy": "Gy", "cgy": "cGy"}
+CREAT_UNITS = {"mg/dl": "mg/dL", "umol/l": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L", "micromol/l": "umol/L"}
+FLOAT_RANGES = {
+    "age": (0, 120, "years"), "height_cm": (50, 250, "cm"), "weight_kg": (20, 300, "kg"),
+    "serum_creatinine": (0.01, 3000, "mg/dL or umol/L"), "dose": (0, 100000, ""),
+}
+
+
+@dataclass
+class ValidationResult:
+    kind: str
+    rows: pd.DataFrame          # accepted: record_key, source_row, typed canonical columns, flags
+    problems: pd.DataFrame      # source_row, status, reasons, raw (JSON of the file's own cells)
+    day_first: bool | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict:
+        st = self.problems["status"].value_counts() if len(self.problems) else {}
+        return {
+            "kind": self.kind,
+            "rows": len(self.rows) + len(self.problems),
+            "valid": len(self.rows),
+            "rejected": int(st.get("rejected", 0)),
+            "duplicates_in_file": int(st.get("duplicate", 0)),
+        }
+
+
+class _Problems:
+    """Collects (row position, message) pairs, vectorised."""
+
+    def __init__(self, n: int, file_name: str, source_row: np.ndarray, headers: dict[str, str]):
+        self.n = n
+        self.file = file_name
+        self.source_row = source_row
+        self.headers = headers
+        self.parts: list[pd.DataFrame] = []
+        self.dups = np.zeros(n, dtype=bool)
+
+    def add(self, mask, column: str | None, values: pd.Series | None, why) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        pos = np.flatnonzero(mask)
+        where = f"column '{self.headers.get(column, column)}'" if column else ""
+        if values is not None:
+            shown = values.iloc[pos].astype("string").fillna("").str.slice(0, 80)
+            head = where + " = '" + shown + "'"
+        else:
+            head = pd.Series(where, index=pos)
+        why_s = why.iloc[pos].astype("string") if isinstance(why, pd.Series) else pd.Series(why, index=range(len(pos)))
+        msg = (
+            f"{self.file}, row "
+            + pd.Series(self.source_row[pos].astype(str), dtype="string").reset_index(drop=True)
+            + ", "
+            + pd.Series(head, dtype="string").reset_index(drop=True)
+            + ": "
+            + pd.Series(why_s, dtype="string").reset_index(drop=True)
+        )
+        self.parts.append(pd.DataFrame({"pos": pos, "msg": msg.to_numpy()}))
+
+    def rejected_mask(self) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        for p in self.parts:
+            mask[p["pos"].to_numpy()] = True
+        return mask
+
+    def messages(self) -> pd.Series:
+        if not self.parts:
+            return pd.Series(dtype="string")
+        allp = pd.concat(self.parts, ignore_index=True)
+        return allp.groupby("pos", sort=True)["msg"].agg("; ".join)
+
+
+def _norm_text(s: pd.Series) -> pd.Series:
+    return s.astype("string").fillna("").str.strip()
+
+
+def _lookup(values: pd.Series, vocab: dict) -> tuple[pd.Series, np.ndarray]:
+    """Map written values through a vocabulary; returns (mapped, unknown-and-not-empty mask)."""
+    text = _norm_text(values)
+    key = text.str.casefold().str.replace(r"\s+", " ", regex=True)
+    codes, uniques = pd.factorize(key)
+    mapped_u = [vocab.get(u, _MISSING) for u in uniques]
+    known = np.array([m is not _MISSING for m in mapped_u] + [True], dtype=bool)
+    out = np.array([None if m is _MISSING else m for m in mapped_u] + [None], dtype=object)
+    result = pd.Series(out[codes], index=values.index, dtype="string")
+    unknown = ~known[codes] & (text != "").to_numpy(dtype=bool)
+    return result, unknown
+
+
+_MISSING = object()
+
+
+def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    text = _norm_text(values).str.replace(",", ".", regex=False)
+    num = pd.to_numeric(text, errors="coerce")
+    bad = (num.isna() & (text != "")).to_numpy(dtype=bool)
+    return num.astype("Float64"), bad
+
+
+def _vocab_text(vocab: dict) -> str:
+    return ", ".join(sorted({v for v in vocab.values() if v}))
+
+
+def infer_day_first(frame: pd.DataFrame, kind: str) -> tuple[bool | None, str | None]:
+    cols = [c for c in DATE_COLUMNS[kind] if c in frame.columns]
+    if not cols:
+        return None, None
+    values = pd.concat([frame[c] for c in cols], ignore_index=True)
+    day_only, month_only = slash_order_evidence(values)
+    if day_only and not month_only:
+        return True, "dates like 25/06/2025 show this file writes dates day-first; all its dates were read so"
+    if month_only and not day_only:
+        return False, "dates like 06/25/2025 show this file writes dates month-first; all its dates were read so"
+    if day_only and month_only:
+        return None, "this file writes dates both day-first and month-first; choose the order it uses"
+    if has_ambiguous_slash(values):
+        return None, "dates like 03/06/2025 could be day-first or month-first; choose the order this file uses"
+    return None, None
+
+
+def validate(
+    staged: pd.DataFrame,
+    mapping: ColumnMapping,
+    raw: RawTable,
+    *,
+    known_subjects: set[str] | None,
+    enrolment: pd.DataFrame | None = None,
+    screening_window_days: int = 42,
+    today: dt.date | None = None,
+    day_first: bool | None = None,
+) -> ValidationResult:
+    """Check every row of a mapped upload.
+
+    ``known_subjects``: the subjects already stored (None skips the check, e.g. for patients);
+    ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check.
+    """
+    kind = mapping.kind
+    today = today or dt.date.today()
+    notes: list[str] = []
+    if day_first is None:
+        day_first, note = infer_day_first(staged, kind)
+        if note:
+            notes.append(note)
+    headers = dict(mapping.columns)
+    n = len(staged)
+    source_row = np.asarray(staged["source_row"], dtype=np.int64)
+    pr = _Problems(n, raw.file_name, source_row, headers)
+    out = pd.DataFrame(index=staged.index)
+    flags: list[tuple[np.ndarray, pd.Series | str]] = []
+
+    def col(name: str) -> pd.Series:
+        return _norm_text(staged[name]) if name in staged.columns else pd.Series("", index=staged.index, dtype="string")
+
+    # required columns present and filled
+    for name in REQUIRED[kind]:
+        if name == "grade" and "severity" in staged.columns:
+            continue
+        empty = (col(name) == "").to_numpy(dtype=bool)
+        pr.add(empty, name, None, f"{name.replace('_', ' ')} is required and is empty")
+
+    # rows with more cells than the header
+    if raw.extra_cells:
+        extra = np.isin(source_row, list(raw.extra_cells))
+        pr.add(extra, None, None, "the row has more filled cells than the header has columns; check for a stray separator")
+
+    out["subject_id"] = col("subject_id")
+    if known_subjects is not None and "subject_id" in staged.columns:
+        subj = out["subject_id"]
+        unknown = (~subj.isin(known_subjects) & (subj != "")).to_numpy(dtype=bool)
+        pr.add(unknown, "subject_id", subj, "this subject is not in the patient table; upload or fix the patients file first")
+
+    # dates
+    parsed_dates: dict[str, pd.DataFrame] = {}
+    for name in DATE_COLUMNS[kind]:
+        if name not in staged.columns:
+            continue
+        d = derive_dates(col(name), day_first)
+        parsed_dates[name] = d
+        bad = d["problem"].notna().to_numpy(dtype=bool)
+        pr.add(bad, name, col(name), d["problem"])
+        future = (d["date"] > pd.Timestamp(today)).to_numpy(dtype=bool)
+        pr.add(future, name, col(name), f"the date is in the future (after {today.isoformat()})")
+        out[name] = d["date"]
+        if name != "onset_date":
+            partial = (d["precision"].isin(["month", "year"])).to_numpy(dtype=bool)
+            if partial.any() and kind != "ae":
+                pr.add(partial, name, col(name), "a full date (day, month and year) is needed here")
+            elif partial.any():
+                flags.append((partial, f"{name.replace('_', ' ')} given only to the " + d["precision"].fillna("")))
+
+    if kind == "patients":
+        _patients(staged, out, pr, col, flags)
+    elif kind == "treatment":
+        _treatment(staged, out, pr, col, parsed_dates)
+    elif kind == "ae":
+        _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days)
+    elif kind == "labs":
+        _labs(staged, out, pr, col)
+
+    out["source_row"] = source_row
+    out["record_key"] = _record_key(kind, out, parsed_dates)
+    _in_file_duplicates(out, pr, kind)
+
+    if flags and kind == "ae":
+        text = pd.Series("", index=out.index, dtype="string")
+        for mask, msg in flags:
+            piece = msg if isinstance(msg, pd.Series) else pd.Series(msg, index=out.index, dtype="string")
+            add = np.asarray(mask, dtype=bool)
+            text = text.where(~add, (text + "; ").where(text != "", "") + piece.astype("string"))
+        out["flags"] = text.replace("", pd.NA)
+
+    rejected = pr.rejected_mask()
+    duplicate = pr.dups & ~rejected
+    keep = ~rejected & ~duplicate
+    problems = _problem_frame(raw, staged, pr, rejected, duplicate)
+    rows = out[keep].reset_index(drop=True)
+    return ValidationResult(kind, rows, problems, day_first, notes)
+
+
+def _patients(staged, out, pr, col, flags) -> None:
+    if "site" in staged.columns:
+        out["site"] = col("site").replace("", pd.NA)
+    if "sex" in staged.columns:
+        out["sex"], bad = _lookup(staged["sex"], SEX)
+        pr.add(bad, "sex", col("sex"), "not recognised; accepted: M or F (male/female)")
+    for name in ("age", "height_cm", "weight_kg", "serum_creatinine", "ecog"):
+        if name not in staged.columns:
+            continue
+        num, bad = _numbers(staged[name])
+        pr.add(bad, name, col(name), "must be a number")
+        if name in FLOAT_RANGES:
+            lo, hi, unit = FLOAT_RANGES[name]
+            out_of = (num.notna() & ((num < lo) | (num > hi))).to_numpy(dtype=bool)
+            hint = " (looks like metres: give centimetres)" if name == "height_cm" else ""
+            pr.add(out_of, name, col(name), f"must be between {lo:g} and {hi:g} {unit}{hint}".rstrip())
+        if name == "ecog":
+            out_of = (num.notna() & (~num.isin([0, 1, 2, 3, 4, 5]))).to_numpy(dtype=bool)
+            pr.add(out_of, name, col(name), "ECOG is a whole number 0-5")
+        out[name] = num
+    if "serum_creatinine_unit" in staged.columns:
+        unit, bad = _lookup(staged["serum_creatinine_unit"], CREAT_UNITS)
+        pr.add(bad, "serum_creatinine_unit", col("serum_creatinine_unit"), "not recognised; accepted: mg/dL or umol/L")
+        out["serum_creatinine_unit"] = unit
+    if "agent" in staged.columns:
+        out["agent"], bad = _lookup(staged["agent"], AGENTS)
+        pr.add(bad, "agent", col("agent"), "not recognised; accepted: capecitabine or S-1")
+    for name in ("off_treatment_reason", "ascites", "encephalopathy"):
+        if name in staged.columns:
+            out[name] = col(name).replace("", pd.NA)
+    if "birth_date" in out and "enrolled_on" in out:
+        bad = (out["birth_date"] >= out["enrolled_on"]).to_numpy(dtype=bool)
+        pr.add(bad, "birth_date", col("birth_date"), "the birth date is not before the enrolment date")
+
+
+def _treatment(staged, out, pr, col, parsed_dates) -> None:
+    out["treatment"], bad = _lookup(staged["treatment"], TREATMENTS) if "treatment" in staged.columns else (None, None)
+    if bad is not None:
+        pr.add(bad, "treatment", col("treatment"), "not recognised; accepted: RT, capecitabine or S-1")
+    if "phase" in staged.columns:
+        out["phase"], bad = _lookup(staged["phase"], PHASES)
+        pr.add(bad, "phase", col("phase"), "not recognised; accepted: concurrent or maintenance (or leave empty to derive it)")
+    for name in ("cycle", "fractions"):
+        if name in staged.columns:
+            num, bad = _numbers(staged[name])
+            pr.add(bad, name, col(name), "must be a whole number")
+            frac = (num.notna() & ((num != num.round()) | (num < 0))).to_numpy(dtype=bool)
+            pr.add(frac, name, col(name), "must be a whole number, 0 or more")
+            out[name] = num.round().astype("Int64")
+    if "dose" in staged.columns:
+        num, bad = _numbers(staged["dose"])
+        pr.add(bad, "dose", col("dose"), "must be a number")
+        neg = (num < 0).fillna(False).to_numpy(dtype=bool)
+        pr.add(neg, "dose", col("dose"), "a dose cannot be negative")
+        out["dose"] = num
+    if "dose_unit" in staged.columns:
+        out["dose_unit"], bad = _lookup(staged["dose_unit"], DOSE_UNITS)
+        pr.add(bad, "dose_unit", col("dose_unit"), "not recognised; accepted: mg, mg/m2, mg/m2/day, Gy")
+    _end_before_start(out, pr, col, parsed_dates, "start_date", "end_date")
+
+
+def _end_before_start(out, pr, col, parsed_dates, start, end) -> None:
+    if start in out and end in out:
+        bad = (out[end] < out[start]).to_numpy(dtype=bool, na_value=False)
+        if end in parsed_dates:
+            # a partial end date only conflicts when its whole period lies before the start
+            prec = parsed_dates[end]["precision"]
+            period_end = _period_end(out[end], prec)
+            bad = bad & (period_end < out[start]).to_numpy(dtype=bool, na_value=False)
+        pr.add(bad, end, col(end), "the end date is before the start date " + out[start].dt.strftime("%Y-%m-%d").fillna(""))
+
+
+def _period_end(dates: pd.Series, precision: pd.Series) -> pd.Series:
+    month_end = dates + pd.offsets.MonthEnd(0)
+    year_end = dates + pd.offsets.YearEnd(0)
+    return dates.where(precision == "day", month_end.where(precision == "month", year_end))
+
+
+def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
+    if "ae_ref" in staged.columns:
+        out["ae_ref"] = col("ae_ref").replace("", pd.NA)
+    written = col("term")
+    terms = ctcae.derive_ctcae_terms(written.replace("", pd.NA))
+    unknown = (terms["term"].isna() & (written != "")).to_numpy(dtype=bool)
+    sugg = terms["suggestions"].fillna("")
+    why = ("not a CTCAE v5.0 term; closest: " + sugg).where(sugg != "", "not a CTCAE v5.0 term and nothing close was found")
+    pr.add(unknown, "term", written, why)
+    out["term"] = terms["term"]
+    out["soc"] = terms["soc"]
+    out["meddra_code"] = terms["meddra_code"]
+    verb = col("verbatim") if "verbatim" in staged.columns else pd.Series("", index=staged.index, dtype="string")
+    specified = terms["specified"].fillna("") if "specified" in terms else pd.Series("", index=staged.index)
+    out["verbatim"] = verb.where(verb != "", specified.astype("string")).replace("", pd.NA)
+    other = terms["matched_by"].eq("other_specify").fillna(False).to_numpy(dtype=bool)
+    no_text = other & (out["verbatim"].isna()).to_numpy(dtype=bool)
+    pr.add(no_text, "term", written, "an 'Other, specify' term needs the verbatim description")
+
+    grade_text = col("grade") if "grade" in staged.columns else pd.Series("", index=staged.index, dtype="string")
+    use_sev = (grade_text == "").to_numpy(dtype=bool) & ("severity" in staged.columns)
+    source_text = grade_text.where(~use_sev, col("severity") if "severity" in staged.columns else grade_text)
+    grades = ctcae.derive_grades(source_text.replace("", pd.NA))
+    from_sev = use_sev & grades["grade"].notna().to_numpy(dtype=bool)
+    # a severity word in the grade column is also only a fallback
+    sev_word = grades["grade_source"].eq("severity").fillna(False).to_numpy(dtype=bool)
+    failed = grades["grade"].isna().to_numpy(dtype=bool) & ((source_text != "").to_numpy(dtype=bool))
+    grade_col = "severity" if "grade" not in staged.columns else "grade"
+    pr.add(failed & ~use_sev, grade_col, source_text, grades["grade_problem"])
+    pr.add(failed & use_sev, "severity", source_text, grades["grade_problem"])
+    missing_both = (source_text == "").to_numpy(dtype=bool)
+    if "grade" not in staged.columns or "severity" in staged.columns:
+        pr.add(missing_both, "grade", None, "grade is required and is empty (no severity either)")
+    out["grade"] = grades["grade"]
+    out["grade_source"] = pd.Series(np.where(from_sev | sev_word, "severity", "grade"), index=out.index, dtype="string")
+    flags.append((from_sev | sev_word, "grade read from severity (" + source_text + "): confirm the CTCAE grade"))
+    allowed = ctcae.derive_grade_allowed(out[["term", "grade"]].astype({"grade": "Float64"}), "term", "grade")
+    not_allowed = allowed["grade_allowed"].eq(False).fillna(False).to_numpy(dtype=bool)
+    pr.add(not_allowed, grade_col, source_text, allowed["grade_allowed_note"])
+
+    onset = parsed_dates.get("onset_date")
+    if onset is not None:
+        out["onset_precision"] = onset["precision"]
+        partial = onset["precision"].isin(["month", "year"]).to_numpy(dtype=bool)
+        flags.append((partial, "onset date given only to the " + onset["precision"].fillna("") +
+                      "; imputed to the first day (never before first treatment)"))
+    _end_before_start(out, pr, col, parsed_dates, "onset_date", "end_date")
+
+    if "serious" in staged.columns:
+        ser, bad = _lookup(staged["serious"], YES_NO)
+        pr.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
+        out["serious"] = ser.map({"True": True, "False": False}).astype("boolean")
+    if "attribution" in staged.columns:
+        out["attribution"], bad = _lookup(staged["attribution"], {**ATTRIBUTION, "related": "possible"})
+        pr.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
+        related = (col("attribution").str.casefold() == "related").to_numpy(dtype=bool)
+        flags.append((related, "attribution 'related' stored as 'possible': confirm the level"))
+    if "attributed_to" in staged.columns:
+        out["attributed_to"], bad = _lookup(staged["attributed_to"], ATTRIBUTED_TO)
+        pr.add(bad, "attributed_to", col("attributed_to"), "not recognised; accepted: capecitabine, S-1, RT or more than one")
+    if "action_taken" in staged.columns:
+        out["action_taken"], bad = _lookup(staged["action_taken"], ACTIONS)
+        pr.add(bad, "action_taken", col("action_taken"), "not recognised; accepted: none, dose reduced, interrupted, withdrawn")
+    if "outcome" in staged.columns:
+        out["outcome"] = col("outcome").replace("", pd.NA)
+
+    if enrolment is not None and len(enrolment) and "onset_date" in out:
+        enrolled = out["subject_id"].map(
+            pd.Series(pd.to_datetime(enrolment["enrolled_on"]).to_numpy(), index=enrolment["subject_id"].to_numpy())
+        )
+        too_early = (out["onset_date"] < enrolled - pd.Timedelta(days=screening_window_days)).to_numpy(
+            dtype=bool, na_value=False)
+        pr.add(too_early, "onset_date", col("onset_date"),
+               f"onset is more than {screening_window_days} days before enrolment "
+               + enrolled.dt.strftime("%Y-%m-%d").fillna("") + "; quarantined: check the date or the subject")
+
+
+def _labs(staged, out, pr, col) -> None:
+    out["test"] = col("test").str.upper()
+    for name in ("value", "lln", "uln"):
+        if name in staged.columns:
+            num, bad = _numbers(staged[name])
+            pr.add(bad, name, col(name), "must be a number (a result like '<5' cannot be graded; give the number)")
+            out[name] = num
+    if "unit" in staged.columns:
+        out["unit"] = col("unit").replace("", pd.NA)
+
+
+def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> pd.Series:
+    def day_text(name: str) -> pd.Series:
+        if name not in out:
+            return pd.Series("", index=out.index, dtype="string")
+        d = out[name]
+        prec = parsed_dates[name]["precision"] if name in parsed_dates else None
+        full = d.dt.strftime("%Y-%m-%d").astype("string").fillna("")
+        if prec is None:
+            return full
+        return full.where(prec == "day", full.str.slice(0, 7).where(prec == "month", full.str.slice(0, 4)))
+
+    subj = out["subject_id"].astype("string").fillna("")
+    if kind == "patients":
+        return subj
+    if kind == "treatment":
+        cyc = out["cycle"].astype("string").fillna("") if "cycle" in out else pd.Series("", index=out.index, dtype="string")
+        tail = ("c" + cyc).where(cyc != "", "d" + day_text("start_date"))
+        return subj + "|" + out["treatment"].astype("string").fillna("") + "|" + tail
+    if kind == "labs":
+        return subj + "|" + out["test"].astype("string").fillna("") + "|" + day_text("collected_on")
+    ref = out["ae_ref"].astype("string").fillna("") if "ae_ref" in out else pd.Series("", index=out.index, dtype="string")
+    who = ("ref:" + ref).where(ref != "", "term:" + out["term"].astype("string").fillna("").str.casefold())
+    return subj + "|" + who + "|" + day_text("onset_date")
+
+
+def _in_file_duplicates(out: pd.DataFrame, pr: _Problems, kind: str) -> None:
+    key = out["record_key"]
+    dup_key = key.duplicated(keep=False).to_numpy(dtype=bool)
+    if not dup_key.any():
+        return
+    sub = out[dup_key].drop(columns=["source_row"])
+    same_values = sub.astype("string").fillna("\x00").duplicated(keep="first").to_numpy()
+    positions = np.flatnonzero(dup_key)
+    exact = positions[same_values]
+    pr.dups[exact] = True
+    # same key, other values: the later rows conflict with the first one
+    later = sub["record_key"].duplicated(keep="first").to_numpy() & ~same_values
+    conflict = np.zeros(len(out), dtype=bool)
+    conflict[positions[later]] = True
+    first_row = out.groupby("record_key", sort=False)["source_row"].transform("first")
+    what = {"patients": "the same subject", "treatment": "the same subject, treatment and cycle",
+            "labs": "the same subject, test and date", "ae": "the same subject, event and onset"}[kind]
+    pr.add(conflict, None, None,
+           f"{what} as row " + first_row.astype("string") + " but with other values; keep one row (or correct it in a later upload)")
+
+
+def _problem_frame(raw: RawTable, staged: pd.DataFrame, pr: _Problems, rejected, duplicate) -> pd.DataFrame:
+    msgs = pr.messages()
+    pos = np.flatnonzero(rejected | duplicate)
+    if not len(pos):
+        return pd.DataFrame({"source_row": pd.Series(dtype="int64"), "status": pd.Series(dtype="string"),
+                             "reasons": pd.Series(dtype="string"), "raw": pd.Series(dtype="string")})
+    cells = raw.data.iloc[staged.index[pos]]
+    raw_json = [json.dumps(r, ensure_ascii=False) for r in cells.astype(object).where(cells.notna(), "").to_dict("records")]
+    status = np.where(rejected[pos], "rejected", "duplicate")
+    reasons = [
+        msgs.get(p, f"{raw.file_name}, row {pr.source_row[p]}: the same row already appears earlier in this file")
+        if rejected[p] else f"{raw.file_name}, row {pr.source_row[p]}: the same row already appears earlier in this file"
+        for p in pos
+    ]
+    return pd.DataFrame({
+        "source_row": pr.source_row[pos],
+        "status": pd.array(status, dtype="string"),
+        "reasons": pd.array(reasons, dtype="string"),
+        "raw": pd.array(raw_json, dtype="string"),
+    })

@@ -1,0 +1,432 @@
+"""The store: the only module that talks to DuckDB.
+
+One DuckDB file holds the trial. Clinical rows are versioned (valid_from / valid_to), uploads keep
+their raw bytes, and every write happens in one transaction so that a crash leaves the store as it
+was. Reads return pandas DataFrames; bulk writes go through registered DataFrames, never row by row.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+
+SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+SCHEMA_VERSION = 1
+# Later schema versions: (version, SQL). Applied in order to a store whose version is lower.
+MIGRATIONS: list[tuple[int, str]] = []
+
+KIND_TABLES = {
+    "patients": "patients",
+    "treatment": "treatment_records",
+    "ae": "adverse_events",
+    "labs": "lab_results",
+}
+VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to")
+STATUS_TABLES = {
+    "patients": "patients",
+    "adverse_events": "adverse_events",
+    "treatment_records": "treatment_records",
+    "lab_results": "lab_results",
+}
+
+
+class StoreError(RuntimeError):
+    """A problem with the database file, worded for the person who ran the command."""
+
+
+class StoreLockedError(StoreError):
+    pass
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("TOXDB_DB") or Path("data") / "toxdb.duckdb")
+
+
+@dataclass(frozen=True)
+class CommitCounts:
+    upload_id: int
+    accepted: int
+    duplicates: int
+    corrections: int
+    rejected: int
+
+
+class Store:
+    """A DuckDB file opened read-write by this process (or read-only when asked)."""
+
+    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise StoreError(f"no database at {self.path}; create one with `python -m toxdb init --db {self.path}`")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"the database {self.path} is in use by another process (is the dashboard running on it?). "
+                    "Stop that process, or import into a copy of the file."
+                ) from None
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path} is not a toxdb database DuckDB can open: {exc}") from None
+        self.read_only = read_only
+        self._write_lock = threading.RLock()
+        if not read_only:
+            self.migrate()
+
+    # -- connection management -------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor per thread or script run (DuckDB connections are not shared across threads)."""
+        return self._con.cursor()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._write_lock:
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    # -- schema ----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        cur = self.cursor()
+        exists = cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION + len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this toxdb knows; upgrade toxdb"
+            )
+        with self.transaction() as cur:
+            if current == 0:
+                cur.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION])
+                current = SCHEMA_VERSION
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    cur.execute(sql)
+                    cur.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
+                    current = version
+        return current
+
+    # -- reads -----------------------------------------------------------------------------------
+    def data_columns(self, kind: str) -> list[str]:
+        table = _table(kind)
+        cols = self.cursor().execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [c[0] for c in cols if c[0] not in VERSION_COLUMNS]
+
+    def read_kind(
+        self,
+        kind: str,
+        as_of: dt.datetime | None = None,
+        with_history: bool = False,
+        with_version_columns: bool = False,
+    ) -> pd.DataFrame:
+        """Rows of one kind as they stood at ``as_of`` (default: now)."""
+        table = _table(kind)
+        cols = "*" if with_version_columns or with_history else ", ".join(
+            ["upload_id", "source_row"] + self.data_columns(kind)
+        )
+        if with_history:
+            sql, params = f"SELECT {cols} FROM {table} ORDER BY record_key, version", []
+        elif as_of is None:
+            sql, params = f"SELECT {cols} FROM {table} WHERE valid_to IS NULL", []
+        else:
+            sql = f"SELECT {cols} FROM {table} WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+            params = [as_of, as_of]
+        return self.cursor().execute(sql, params).df()
+
+    def status_counts(self) -> dict[str, int]:
+        cur = self.cursor()
+        counts = {
+            name: cur.execute(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL").fetchone()[0]
+            for name, table in STATUS_TABLES.items()
+        }
+        counts["uploads"] = cur.execute("SELECT count(*) FROM uploads").fetchone()[0]
+        counts["rejected_rows"] = cur.execute(
+            "SELECT count(*) FROM rejected_rows WHERE status = 'rejected'"
+        ).fetchone()[0]
+        return counts
+
+    def data_version(self) -> tuple:
+        """Changes whenever stored data change; caches key on it."""
+        cur = self.cursor()
+        return tuple(
+            cur.execute(
+                "SELECT (SELECT coalesce(max(upload_id), 0) FROM uploads),"
+                " (SELECT count(*) FROM acknowledgements), (SELECT count(*) FROM data_cuts),"
+                " (SELECT count(*) FROM audit_log)"
+            ).fetchone()
+        )
+
+    def uploads(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT upload_id, file_name, kind, site, sha256, size_bytes, uploaded_by, uploaded_at, reader,"
+            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected FROM uploads ORDER BY upload_id"
+        ).df()
+
+    def upload_by_hash(self, sha256: str, kind: str) -> dict | None:
+        row = self.cursor().execute(
+            "SELECT upload_id, file_name, uploaded_at, uploaded_by FROM uploads WHERE sha256 = ? AND kind = ?"
+            " ORDER BY upload_id LIMIT 1",
+            [sha256, kind],
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("upload_id", "file_name", "uploaded_at", "uploaded_by"), row))
+
+    def upload_raw(self, upload_id: int) -> bytes | None:
+        row = self.cursor().execute("SELECT raw FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()
+        return None if row is None else row[0]
+
+    def rejected_rows(self, upload_id: int | None = None, status: str | None = "rejected") -> pd.DataFrame:
+        where, params = [], []
+        if upload_id is not None:
+            where.append("r.upload_id = ?")
+            params.append(upload_id)
+        if status is not None:
+            where.append("r.status = ?")
+            params.append(status)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self.cursor().execute(
+            "SELECT r.upload_id, u.file_name, r.source_row, r.status, r.reasons, r.raw FROM rejected_rows r"
+            f" JOIN uploads u USING (upload_id) {clause} ORDER BY r.upload_id, r.source_row",
+            params,
+        ).df()
+
+    def known_subjects(self) -> set[str]:
+        rows = self.cursor().execute("SELECT subject_id FROM patients WHERE valid_to IS NULL").fetchall()
+        return {r[0] for r in rows}
+
+    def classify_rows(self, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """For incoming rows (record_key + data columns) say new / duplicate / correction vs the store.
+
+        Returns the rows with row_hash, status and the current version of the key (0 when new).
+        """
+        table = _table(kind)
+        cols = self.data_columns(kind)
+        cur = self.cursor()
+        try:
+            _stage(cur, table, rows, cols)
+            return cur.execute(_CLASSIFY_SQL.format(table=table)).df()
+        finally:
+            cur.close()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def commit_upload(
+        self,
+        *,
+        kind: str,
+        file_name: str,
+        raw: bytes,
+        sha256: str,
+        uploaded_by: str,
+        site: str | None,
+        reader: str,
+        day_first: bool | None,
+        mapping: dict,
+        rows: pd.DataFrame,
+        problems: pd.DataFrame,
+        n_rows: int,
+        at: dt.datetime | None = None,
+        _fail_after_insert: bool = False,
+    ) -> CommitCounts:
+        """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
+
+        ``rows`` has record_key, source_row and the data columns of the kind; ``problems`` has
+        source_row, status ('rejected' or 'duplicate'), reasons and raw (JSON text).
+        """
+        table = _table(kind)
+        cols = self.data_columns(kind)
+        at = at or dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            upload_id = cur.execute("SELECT nextval('upload_seq')").fetchone()[0]
+            cur.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
+                [upload_id, file_name, kind, site, sha256, len(raw), raw, uploaded_by, at, reader, day_first,
+                 json.dumps(mapping), n_rows],
+            )
+            _stage(cur, table, rows, cols)
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_CLASSIFY_SQL.format(table=table)}")
+            counts = dict(cur.execute(
+                "SELECT status, count(*) FROM classified GROUP BY status"
+            ).fetchall())
+            cur.execute(
+                f"UPDATE {table} SET valid_to = ? WHERE valid_to IS NULL AND record_key IN "
+                "(SELECT record_key FROM classified WHERE status = 'correction')",
+                [at],
+            )
+            col_list = ", ".join(cols)
+            cur.execute(
+                f"INSERT INTO {table} (record_key, version, upload_id, source_row, row_hash, valid_from, valid_to,"
+                f" {col_list}) SELECT record_key, current_version + 1, ?, source_row, row_hash, ?, NULL, {col_list}"
+                " FROM classified WHERE status IN ('new', 'correction')",
+                [upload_id, at],
+            )
+            if _fail_after_insert:  # used by tests to prove a failure mid-import changes nothing
+                raise RuntimeError("simulated failure in the middle of an import")
+            cur.execute(
+                "INSERT INTO rejected_rows SELECT ?, source_row, 'duplicate',"
+                " 'already stored with the same values (upload ' || stored_upload || ')', '{}'"
+                " FROM classified WHERE status = 'duplicate'",
+                [upload_id],
+            )
+            if len(problems):
+                cur.register("incoming_problems", problems[["source_row", "status", "reasons", "raw"]])
+                cur.execute(
+                    "INSERT INTO rejected_rows SELECT ?, source_row, status, reasons, raw FROM incoming_problems",
+                    [upload_id],
+                )
+                cur.unregister("incoming_problems")
+            n_rej = int((problems["status"] == "rejected").sum()) if len(problems) else 0
+            n_dup_file = int((problems["status"] == "duplicate").sum()) if len(problems) else 0
+            result = CommitCounts(
+                upload_id=upload_id,
+                accepted=int(counts.get("new", 0)),
+                duplicates=int(counts.get("duplicate", 0)) + n_dup_file,
+                corrections=int(counts.get("correction", 0)),
+                rejected=n_rej,
+            )
+            cur.execute(
+                "UPDATE uploads SET n_accepted = ?, n_duplicates = ?, n_corrections = ?, n_rejected = ?"
+                " WHERE upload_id = ?",
+                [result.accepted, result.duplicates, result.corrections, result.rejected, upload_id],
+            )
+            _audit(cur, uploaded_by, "upload", {
+                "upload_id": upload_id, "file": file_name, "kind": kind, "sha256": sha256,
+                "accepted": result.accepted, "duplicates": result.duplicates,
+                "corrections": result.corrections, "rejected": result.rejected,
+            }, at)
+            cur.execute("DROP TABLE IF EXISTS classified")
+            cur.execute("DROP TABLE IF EXISTS staged")
+        return result
+
+    def record_audit(self, actor: str, action: str, detail: dict) -> None:
+        with self.transaction() as cur:
+            _audit(cur, actor, action, detail, dt.datetime.now().replace(microsecond=0))
+
+    def audit_log(self, limit: int = 200) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?", [limit]
+        ).df()
+
+    # -- saved column mappings -------------------------------------------------------------------
+    def save_mapping(self, site: str, kind: str, signature: str, mapping: dict, user: str) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO saved_mappings VALUES (?, ?, ?, ?, ?, ?)",
+                [site, kind, signature, json.dumps(mapping), user, dt.datetime.now().replace(microsecond=0)],
+            )
+            _audit(cur, user, "save_mapping", {"site": site, "kind": kind, "mapping": mapping},
+                   dt.datetime.now().replace(microsecond=0))
+
+    def saved_mapping(self, site: str, kind: str | None, signature: str) -> tuple[str, dict] | None:
+        """The mapping saved for these headers at this site (any kind when kind is None)."""
+        sql = "SELECT kind, mapping FROM saved_mappings WHERE site = ? AND signature = ?"
+        params: list = [site, signature]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        row = self.cursor().execute(sql + " ORDER BY saved_at DESC LIMIT 1", params).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    # -- data cuts -------------------------------------------------------------------------------
+    def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            cur.execute("INSERT INTO data_cuts VALUES (?, ?, ?, ?)", [name, cut_date, now, user])
+            _audit(cur, user, "data_cut", {"name": name, "cut_date": str(cut_date)}, now)
+
+    def data_cuts(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT name, cut_date, frozen_at, made_by FROM data_cuts ORDER BY cut_date DESC, name"
+        ).df()
+
+
+_CLASSIFY_SQL = """
+SELECT s.*,
+       CASE WHEN c.record_key IS NULL THEN 'new'
+            WHEN c.row_hash = s.row_hash THEN 'duplicate'
+            ELSE 'correction' END AS status,
+       coalesce(c.version, 0) AS current_version,
+       c.upload_id AS stored_upload
+FROM staged s
+LEFT JOIN {table} c ON c.record_key = s.record_key AND c.valid_to IS NULL
+"""
+
+
+def _stage(cur: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, cols: list[str]) -> None:
+    """Cast incoming rows to the target table's types in a temp table and hash their values."""
+    missing = [c for c in cols if c not in rows.columns]
+    frame = rows.assign(**{c: None for c in missing}) if missing else rows
+    cur.register("incoming_rows", frame[["record_key", "source_row", *cols]])
+    typed = ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE staged AS SELECT *, hash(" + ", ".join(cols) + ") AS row_hash FROM ("
+        f"SELECT CAST(i.record_key AS TEXT) AS record_key, CAST(i.source_row AS INTEGER) AS source_row, {typed}"
+        " FROM incoming_rows i)"
+    )
+    cur.unregister("incoming_rows")
+
+
+_TYPES: dict[tuple[str, str], str] = {}
+
+
+def _type_of(cur, table: str, column: str) -> str:
+    key = (table, column)
+    if key not in _TYPES:
+        for name, dtype in cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall():
+            _TYPES[(table, name)] = dtype
+    return _TYPES[key]
+
+
+def _audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:
+    cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [at, actor, action, json.dumps(detail, default=str)])
+
+
+def _table(kind: str) -> str:
+    try:
+        return KIND_TABLES[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KIND_TABLES)}") from None
+
+
+def open_store(path: str | os.PathLike | None = None, read_only: bool = False) -> Store:
+    return Store(path or default_db_path(), read_only=read_only)

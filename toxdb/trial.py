@@ -1,0 +1,224 @@
+"""The trial definition file: load, validate, and hand out the rules as typed objects.
+
+Every threshold the dashboard applies lives in ``trial.toml``. A value that does not validate stops
+loading with a message naming the key and what would be accepted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_TRIAL_FILE = Path(__file__).resolve().parent.parent / "trial.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrialInfo(_Section):
+    id: str
+    title: str
+    planned_n: int = Field(gt=0)
+    start_date: dt.date
+    sponsor: str = ""
+    screening_window_days: int = Field(ge=0)
+    future_tolerance_days: int = Field(ge=0, default=0)
+
+
+class Phases(_Section):
+    post_treatment_window_days: int = Field(ge=0)
+    concurrent_cycles: int = Field(ge=0)
+    maintenance_cycles: int = Field(ge=0)
+    cycle_length_days: int = Field(gt=0)
+
+
+class Eligibility(_Section):
+    age_min_exclusive: float
+    age_max_exclusive: float
+    child_pugh_allowed: list[str]
+    ecog_max: int = Field(ge=0, le=5)
+    max_days_surgery_to_treatment: int = Field(gt=0)
+
+
+class Formulas(_Section):
+    bsa: Literal["mosteller", "dubois"]
+    child_pugh_albumin_cutoffs_g_l: tuple[float, float]
+    child_pugh_bilirubin_cutoffs_umol_l: tuple[float, float]
+    child_pugh_inr_cutoffs: tuple[float, float]
+
+
+class ToxicityStep(_Section):
+    action: Literal["continue", "interrupt", "stop"]
+    percent: int | None = Field(default=None, ge=0, le=100)
+    alternative: str | None = None
+    alternative_percent: int | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _percent_needed(self):
+        if self.action in ("continue", "interrupt") and self.percent is None:
+            raise ValueError(f"action '{self.action}' needs a percent (0-100)")
+        return self
+
+
+class CapecitabineRules(_Section):
+    hfs_terms: list[str]
+    hfs_interrupt_grades: list[int]
+    anc_interrupt_below: float = Field(gt=0)
+    platelets_interrupt_below: float = Field(gt=0)
+    bilirubin_interrupt_above_uln: float = Field(gt=0)
+    transaminase_interrupt_above_uln: float = Field(gt=0)
+    crcl_no_change_min: float = Field(gt=0)
+    crcl_reduce_min: float = Field(gt=0)
+    crcl_reduced_percent: int = Field(gt=0, le=100)
+    low_risk_terms: list[str]
+    renal_severe_note: str = (
+        "capecitabine not advised (older label: contraindicated; the 2022 US label relaxed this)"
+    )
+
+
+class Capecitabine(_Section):
+    tablet_mg: list[int]
+    intakes_per_day: int = Field(gt=0)
+    concurrent_mg_m2_day: float = Field(gt=0)
+    maintenance_mg_m2_day: float = Field(gt=0)
+    toxicity_table: dict[Literal["grade1", "grade2", "grade3", "grade4"], list[ToxicityStep]]
+    rules: CapecitabineRules
+
+    @field_validator("toxicity_table")
+    @classmethod
+    def _all_grades(cls, table):
+        missing = {"grade1", "grade2", "grade3", "grade4"} - set(table)
+        if missing:
+            raise ValueError(f"toxicity_table needs rows {sorted(missing)}")
+        for key, steps in table.items():
+            if not steps:
+                raise ValueError(f"toxicity_table.{key} is empty; give at least the 1st appearance")
+        return table
+
+
+class S1(_Section):
+    capsule_mg: list[int]
+    intakes_per_day: int = Field(gt=0)
+    bsa_bands: list[tuple[float, int]]
+    levels_mg: list[int]
+    crcl_standard_min: float
+    crcl_one_level_min: float
+    crcl_two_levels_min: float
+    nonhaem_grade2: Literal["interrupt"]
+    nonhaem_grade3: Literal["interrupt_reduce"]
+    stop_after_grade3_count: int = Field(gt=0)
+    stop_on_grade4: bool
+    low_risk_terms: list[str] = []
+
+    @field_validator("bsa_bands")
+    @classmethod
+    def _bands_sorted(cls, bands):
+        lows = [b[0] for b in bands]
+        if lows != sorted(lows) or not bands or lows[0] != 0:
+            raise ValueError("bsa_bands must start at 0 and rise, e.g. [[0, 40], [1.25, 50], [1.5, 60]]")
+        return bands
+
+
+class Holds(_Section):
+    chemo_hold_nonhaem_grade_min: int = Field(ge=1, le=5)
+    chemo_hold_hfs_grade_min: int = Field(ge=1, le=5)
+    rt_hold_grade_min: int = Field(ge=1, le=5)
+    rt_resume_grade_max: int = Field(ge=0, le=5)
+    rt_hold_socs: list[str]
+    rt_hold_term_groups: dict[str, list[str]]
+    rt_hold_anc_below: float = Field(gt=0, default=1.0)
+    rt_hold_platelets_below: float = Field(gt=0, default=50.0)
+    rt_hold_transaminase_above_uln: float = Field(gt=0, default=5.0)
+    rt_hold_bilirubin_above_uln: float = Field(gt=0, default=3.0)
+    rt_hold_alp_ggt_above_uln: float = Field(gt=0, default=5.0)
+    rt_interruption_flag_days: int = Field(ge=0)
+    haematological_terms: list[str]
+
+    @property
+    def rt_hold_terms(self) -> list[str]:
+        """Every RT-hold term, all groups together."""
+        return [term for terms in self.rt_hold_term_groups.values() for term in terms]
+
+
+class Monitoring(_Section):
+    n_max: int = Field(gt=0, le=2000)
+    p0: float = Field(gt=0, lt=1)
+    p1: float = Field(gt=0, lt=1)
+    cp0: float = Field(gt=0, lt=1)
+    delta: float = Field(ge=0, le=0.5)
+    first_look: int = Field(ge=1)
+    grade_min: int = Field(ge=1, le=5)
+    attributions: list[Literal["unrelated", "unlikely", "possible", "probable", "definite"]]
+    exclude_terms: list[str]
+    bayes_a: float = Field(gt=0)
+    bayes_b: float = Field(gt=0)
+    bayes_threshold: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _p1_above_p0(self):
+        if self.p1 <= self.p0:
+            raise ValueError(f"p1 ({self.p1}) must be above p0 ({self.p0})")
+        if self.first_look > self.n_max:
+            raise ValueError("first_look must not exceed n_max")
+        return self
+
+
+class Roles(_Section):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    default_role: str
+
+
+class Trial(_Section):
+    trial: TrialInfo
+    phases: Phases
+    eligibility: Eligibility
+    formulas: Formulas
+    capecitabine: Capecitabine
+    s1: S1
+    holds: Holds
+    monitoring: Monitoring
+    roles: Roles
+
+    def permissions(self, role: str) -> list[str]:
+        extra = self.roles.model_extra or {}
+        return list(extra.get(role, []))
+
+
+class TrialFileError(ValueError):
+    """The trial file could not be read or did not validate; the message names every bad key."""
+
+
+def read_trial(path: str | os.PathLike | None = None) -> Trial:
+    """Read and validate a trial file (default: TOXDB_TRIAL or ./trial.toml)."""
+    path = Path(path or os.environ.get("TOXDB_TRIAL") or DEFAULT_TRIAL_FILE)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise TrialFileError(f"trial file {path} not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise TrialFileError(f"trial file {path} is not valid TOML: {exc}") from exc
+    try:
+        return Trial.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            problems.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+        raise TrialFileError(f"trial file {path} has {len(problems)} problem(s):\n" + "\n".join(problems)) from None
+
+
+@lru_cache(maxsize=8)
+def _cached(path: str, mtime: float) -> Trial:
+    return read_trial(path)
+
+
+def load_trial(path: str | os.PathLike | None = None) -> Trial:
+    """Cached read keyed on the file's path and modification time."""
+    p = Path(path or os.environ.get("TOXDB_TRIAL") or DEFAULT_TRIAL_FILE).resolve()
+    return _cached(str(p), p.stat().st_mtime if p.exists() else 0.0)

@@ -29,6 +29,7 @@ KIND_TABLES = {
     "ae": "adverse_events",
     "labs": "lab_results",
 }
+CLINICAL_DATE = {"patients": "enrolled_on", "treatment": "start_date", "ae": "onset_date", "labs": "collected_on"}
 VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to")
 STATUS_TABLES = {
     "patients": "patients",
@@ -154,22 +155,37 @@ class Store:
         self,
         kind: str,
         as_of: dt.datetime | None = None,
+        until: dt.date | None = None,
         with_history: bool = False,
         with_version_columns: bool = False,
     ) -> pd.DataFrame:
-        """Rows of one kind as they stood at ``as_of`` (default: now)."""
+        """Rows of one kind as stored at ``as_of`` (default: now), optionally only those whose
+        clinical date (enrolment, start, onset, collection) is on or before ``until``."""
         table = _table(kind)
         cols = "*" if with_version_columns or with_history else ", ".join(
             ["upload_id", "source_row"] + self.data_columns(kind)
         )
+        where, params = [], []
         if with_history:
-            sql, params = f"SELECT {cols} FROM {table} ORDER BY record_key, version", []
+            pass
         elif as_of is None:
-            sql, params = f"SELECT {cols} FROM {table} WHERE valid_to IS NULL", []
+            where.append("valid_to IS NULL")
         else:
-            sql = f"SELECT {cols} FROM {table} WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-            params = [as_of, as_of]
-        return self.cursor().execute(sql, params).df()
+            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
+            params += [as_of, as_of]
+        if until is not None:
+            where.append(f"{CLINICAL_DATE[kind]} <= ?")
+            params.append(until)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        order = " ORDER BY record_key, version" if with_history else ""
+        return self.cursor().execute(f"SELECT {cols} FROM {table}{clause}{order}", params).df()
+
+    def sites(self) -> list[str]:
+        rows = self.cursor().execute(
+            "SELECT DISTINCT site FROM patients WHERE valid_to IS NULL AND site IS NOT NULL"
+            " UNION SELECT DISTINCT site FROM saved_mappings ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def status_counts(self) -> dict[str, int]:
         cur = self.cursor()

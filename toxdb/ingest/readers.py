@@ -112,17 +112,27 @@ def detect_encoding(raw: bytes) -> str:
     except UnicodeDecodeError:
         pass
     sample = raw[:200_000]
-    # GBK accepts most byte pairs, Latin-1 accepts everything: prefer GBK only when the text has
-    # many double-byte runs that decode to CJK characters.
-    try:
-        text = sample.decode("gbk")
-        cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
-        high = sum(1 for b in sample if b >= 0x80)
-        if high and cjk * 2 >= high * 0.8:
-            return "gbk"
-    except UnicodeDecodeError:
-        pass
+    # GBK and Latin-1 both decode almost any bytes. Chinese text in GBK comes as pairs of high bytes
+    # (both >= 0xA1 for common characters); accented Latin text has single high bytes between letters.
+    if _decodes(sample, "gbk") and _gbk_pair_share(sample) > 0.9:
+        return "gbk"
     return "cp1252" if _decodes(sample, "cp1252") else "latin-1"
+
+
+def _gbk_pair_share(sample: bytes) -> float:
+    pairs = singles = 0
+    i, n = 0, len(sample)
+    while i < n:
+        b = sample[i]
+        if b < 0x80:
+            i += 1
+        elif i + 1 < n and b >= 0xA1 and sample[i + 1] >= 0xA1:
+            pairs += 1
+            i += 2
+        else:
+            singles += 1
+            i += 1
+    return pairs / (pairs + singles) if pairs + singles else 0.0
 
 
 def _decodes(raw: bytes, enc: str) -> bool:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from toxdb.ingest.mapping import (KIND_LABELS, ColumnMapping, apply_mapping, detect_kind, header_signature,
                                   map_columns)
-from toxdb.ingest.readers import RawTable, read_table
+from toxdb.ingest.readers import RawTable, ReadError, check_size, read_table
 from toxdb.ingest.validate import ValidationResult, validate
 from toxdb.store import CommitCounts, Store
 from toxdb.trial import Trial, load_trial
@@ -138,3 +138,70 @@ def describe_plan(plan: UploadPlan) -> str:
                 f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")
     return (f"{plan.file_name} ({KIND_LABELS[plan.kind]}, {s['rows']} rows): {s['new']} new, "
             f"{s['corrections']} corrections, {s['duplicates']} duplicates, {s['rejected']} rejected")
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    plan: UploadPlan | None
+    counts: CommitCounts | None
+    error: str | None = None
+
+    @property
+    def message(self) -> str:
+        if self.error:
+            return self.error
+        if self.counts is None:
+            return describe_plan(self.plan)
+        c = self.counts
+        return (f"{self.plan.file_name} ({KIND_LABELS[self.plan.kind]}) -> upload #{c.upload_id}: "
+                f"{c.accepted} accepted, {c.duplicates} duplicated, {c.corrections} corrected, {c.rejected} rejected")
+
+
+def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,
+                 day_first: bool | None = None, trial: Trial | None = None) -> list[FileOutcome]:
+    """Import files in dependency order (patients before the rows that refer to them)."""
+    from pathlib import Path
+
+    trial = trial or load_trial()
+    staged: list[tuple[int, str, bytes | None, str | None]] = []
+    for p in paths:
+        path = Path(p)
+        try:
+            if not path.is_file():
+                raise ReadError(f"{path}: no such file")
+            check_size(path)
+            raw = path.read_bytes()
+            k = kind or detect_kind(read_table(raw, path.name))
+            staged.append((KIND_ORDER[k], str(path), raw, None))
+        except ReadError as exc:
+            staged.append((-1, str(path), None, str(exc)))
+    outcomes = []
+    for _, path, raw, error in sorted(staged, key=lambda s: s[0]):
+        if error:
+            outcomes.append(FileOutcome(path, None, None, error))
+            continue
+        try:
+            plan = prepare_upload(store, raw, Path(path).name, kind=kind, site=site, day_first=day_first, trial=trial)
+            if plan.mapping.missing_required:
+                outcomes.append(FileOutcome(path, plan, None, describe_plan(plan)))
+                continue
+            outcomes.append(FileOutcome(path, plan, commit_upload(store, plan, user)))
+        except ReadError as exc:
+            outcomes.append(FileOutcome(path, None, None, str(exc)))
+    return outcomes
+
+
+SAMPLE_FILES = ("patients.csv", "treatment.csv", "adverse_events.csv", "labs.csv")
+
+
+def seed_sample(store: Store, sample_dir, user: str = "sample-data") -> list[FileOutcome]:
+    """Load the canonical sample trial (used for the dashboard's first start and `init --sample`)."""
+    from pathlib import Path
+
+    files = [Path(sample_dir) / f for f in SAMPLE_FILES if (Path(sample_dir) / f).exists()]
+    kinds = dict(zip(SAMPLE_FILES, ("patients", "treatment", "ae", "labs")))
+    out = []
+    for f in files:
+        out.extend(import_paths(store, [f], user, kind=kinds[f.name]))
+    return out

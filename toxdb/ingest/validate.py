@@ -438,7 +438,8 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
         enrolled = out["subject_id"].map(
             pd.Series(pd.to_datetime(enrolment["enrolled_on"]).to_numpy(), index=enrolment["subject_id"].to_numpy())
         )
-        too_early = (out["onset_date"] < enrolled - pd.Timedelta(days=screening_window_days)).to_numpy(
+        latest_onset = _period_end(out["onset_date"], onset["precision"]) if onset is not None else out["onset_date"]
+        too_early = (latest_onset < enrolled - pd.Timedelta(days=screening_window_days)).to_numpy(
             dtype=bool, na_value=False)
         pr.add(too_early, "onset_date", col("onset_date"),
                f"onset is more than {screening_window_days} days before enrolment "

@@ -1,0 +1,163 @@
+"""The store: nothing counted twice, corrections versioned, failures leave it as it was."""
+import datetime as dt
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import AE_CSV, ROOT, write
+from toxdb.export import frame_to_csv_bytes, frame_to_xlsx_bytes, safe_cell
+from toxdb.ingest.upload import commit_upload, prepare_upload
+from toxdb.store import SCHEMA_VERSION, Store, StoreLockedError
+
+TODAY = dt.date(2026, 11, 23)
+
+
+def test_new_store_has_the_schema_version(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.status_counts() == {"patients": 0, "adverse_events": 0, "treatment_records": 0,
+                                     "lab_results": 0, "uploads": 0, "rejected_rows": 0}
+
+
+def test_reopening_does_not_migrate_twice(tmp_path):
+    path = tmp_path / "x.duckdb"
+    Store(path).close()
+    with Store(path) as s:
+        assert s.cursor().execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+
+
+def test_upload_keeps_raw_bytes_hash_user_and_time(loaded_store):
+    uploads = loaded_store.uploads()
+    assert uploads["kind"].tolist() == ["patients", "treatment", "ae"]
+    assert set(uploads["uploaded_by"]) == {"tester"}
+    ae = uploads[uploads["kind"] == "ae"].iloc[0]
+    raw = loaded_store.upload_raw(int(ae["upload_id"]))
+    assert raw == AE_CSV.encode()
+    import hashlib
+    assert ae["sha256"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_uploading_the_same_file_again_adds_nothing(loaded_store):
+    before = loaded_store.status_counts()
+    plan = prepare_upload(loaded_store, AE_CSV.encode(), "ae_again.csv", today=TODAY)
+    assert plan.already_uploaded is not None
+    assert commit_upload(loaded_store, plan, "tester") is None
+    assert loaded_store.status_counts() == before
+
+
+def test_same_rows_in_another_file_are_duplicates_not_new_rows(loaded_store):
+    before = loaded_store.status_counts()
+    text = AE_CSV.replace("subject_id,ae_ref", "USUBJID,AESPID")      # other bytes, same content
+    counts = commit_upload(loaded_store, prepare_upload(loaded_store, text.encode(), "ae2.csv", today=TODAY), "t")
+    assert (counts.accepted, counts.duplicates, counts.corrections) == (0, 3, 0)
+    after = loaded_store.status_counts()
+    assert after["adverse_events"] == before["adverse_events"] and after["uploads"] == before["uploads"] + 1
+
+
+def test_changed_value_is_a_correction_and_the_old_version_stays_in_history(loaded_store):
+    first_time = loaded_store.read_kind("ae", with_version_columns=True)["valid_from"].max()
+    time.sleep(1.1)
+    text = AE_CSV.replace("P-001,AE-1,Diarrhea,2,", "P-001,AE-1,Diarrhea,3,")
+    counts = commit_upload(loaded_store, prepare_upload(loaded_store, text.encode(), "ae_fix.csv", today=TODAY), "t")
+    assert (counts.accepted, counts.corrections, counts.duplicates) == (0, 1, 2)
+    current = loaded_store.read_kind("ae").set_index("ae_ref")
+    assert len(current) == 3
+    diarrhea = loaded_store.read_kind("ae").query("term == 'Diarrhea'")
+    assert diarrhea["grade"].tolist() == [3]
+    history = loaded_store.read_kind("ae", with_history=True).query("term == 'Diarrhea'")
+    assert history["grade"].tolist() == [2, 3] and history["version"].tolist() == [1, 2]
+    assert history["valid_to"].iloc[0] == history["valid_from"].iloc[1]
+    # as of the first load, the old grade is what was stored
+    old = loaded_store.read_kind("ae", as_of=first_time.to_pydatetime()).query("term == 'Diarrhea'")
+    assert old["grade"].tolist() == [2]
+
+
+def test_failure_in_the_middle_of_an_import_leaves_the_store_as_it_was(loaded_store):
+    before = loaded_store.status_counts()
+    text = AE_CSV + "P-002,AE-2,Nausea,1,2025-07-11,,N,possible\n"
+    plan = prepare_upload(loaded_store, text.encode(), "ae3.csv", today=TODAY)
+    v = plan.validation
+    with pytest.raises(RuntimeError, match="simulated"):
+        loaded_store.commit_upload(kind="ae", file_name="ae3.csv", raw=plan.raw, sha256=plan.sha256,
+                                   uploaded_by="t", site=None, reader="csv", day_first=None, mapping={},
+                                   rows=v.rows, problems=v.problems, n_rows=4, _fail_after_insert=True)
+    assert loaded_store.status_counts() == before
+    assert len(loaded_store.read_kind("ae", with_history=True)) == before["adverse_events"]
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    import toxdb.store as st
+    from toxdb.ingest.upload import import_paths
+    original = st._audit
+    def slow_audit(cur, actor, action, detail, at):
+        original(cur, actor, action, detail, at)
+        if action == "upload" and detail.get("kind") == "ae":
+            print("IN-TRANSACTION", flush=True)
+            time.sleep(60)
+    st._audit = slow_audit
+    s = st.Store({db!r})
+    import_paths(s, [{ae!r}], "killer")
+""")
+
+
+def test_killed_import_leaves_the_store_as_it_was(loaded_store, tmp_path):
+    db = loaded_store.path
+    before = loaded_store.status_counts()
+    loaded_store.close()
+    ae = write(tmp_path / "more_ae.csv", AE_CSV + "P-002,AE-9,Nausea,1,2025-07-11,,N,possible\n")
+    script = KILL_SCRIPT.format(root=str(ROOT), db=str(db), ae=str(ae))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "IN-TRANSACTION" in line
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    with Store(db) as again:
+        assert again.status_counts() == before
+
+
+def test_second_process_gets_a_clear_lock_message(loaded_store):
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from toxdb.cli import main; sys.exit(main(['status', '--db', {str(loaded_store.path)!r}]))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "in use by another process" in out.stderr and "dashboard" in out.stderr
+
+
+def test_rejected_rows_are_kept_with_reasons(loaded_store):
+    text = "subject_id,term,grade,onset_date\nP-001,Nausea,4,2025-06-22\nP-404,Nausea,1,2025-06-22\n"
+    counts = commit_upload(loaded_store, prepare_upload(loaded_store, text.encode(), "bad.csv", today=TODAY), "t")
+    kept = loaded_store.rejected_rows(counts.upload_id)
+    assert kept["source_row"].tolist() == [2, 3]
+    assert "allowed: 1–3" in kept["reasons"].iloc[0] and "not in the patient table" in kept["reasons"].iloc[1]
+    assert json.loads(kept["raw"].iloc[1])["subject_id"] == "P-404"
+    assert loaded_store.status_counts()["rejected_rows"] == 2
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=1+1", "'=1+1"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("-5", "-5"), ("+3.5", "+3.5"), ("Nausea", "Nausea"), (3, 3),
+])
+def test_exported_cells_never_run_as_formulas(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_exported_rejects_spreadsheet_holds_text_not_formulas():
+    from python_calamine import CalamineWorkbook
+    frame = pd.DataFrame({"row": [2], "verbatim": ["=HYPERLINK(\"http://x\")"]})
+    xlsx = frame_to_xlsx_bytes(frame)
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(xlsx)).get_sheet_by_index(0).to_python()
+    assert rows[1][1] == "'=HYPERLINK(\"http://x\")"
+    import zipfile
+    sheet = zipfile.ZipFile(io.BytesIO(xlsx)).read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet                       # no formula element anywhere
+    assert frame_to_csv_bytes(frame).decode("utf-8-sig").splitlines()[1].startswith("2,\"'=HYPERLINK")

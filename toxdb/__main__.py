@@ -1,0 +1,5 @@
+import sys
+
+from toxdb.cli import main
+
+sys.exit(main())

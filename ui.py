@@ -1,0 +1,91 @@
+"""Streamlit helpers shared by the pages: the cached store, the data cut in view, identity.
+
+This is the only place besides the pages that imports streamlit; toxdb/ stays UI-free.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from toxdb.cuts import DataCut, list_saved_cuts
+from toxdb.identity import current_role, current_user
+from toxdb.ingest.upload import seed_sample
+from toxdb.store import Store, default_db_path
+from toxdb.trial import load_trial
+
+PROJECT = Path(__file__).resolve().parent
+SAMPLE_DIR = PROJECT / "sample_data"
+_seed_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner="Opening the trial database…")
+def _open_store(path: str) -> Store:
+    store = Store(path)
+    with _seed_lock:
+        if store.status_counts()["uploads"] == 0 and os.environ.get("TOXDB_NO_SEED") != "1":
+            seed_sample(store, SAMPLE_DIR)
+    return store
+
+
+def get_store() -> Store:
+    return _open_store(str(Path(default_db_path()).resolve()))
+
+
+def get_trial():
+    return load_trial()
+
+
+def user() -> str:
+    return current_user()
+
+
+def data_cut() -> DataCut:
+    """The cut chosen in the sidebar (live by default)."""
+    return st.session_state.get("data_cut") or DataCut(dt.date.today())
+
+
+def sidebar(store: Store) -> DataCut:
+    trial = get_trial()
+    with st.sidebar:
+        st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title}")
+        st.caption(f"Database: `{store.path}`")
+        saved = list_saved_cuts(store)
+        options = ["Live (today)", "Another date"] + [c.name for c in saved]
+        choice = st.selectbox("Data cut", options, key="cut_choice",
+                              help="Every page shows the trial as of this cut. A saved cut also freezes the "
+                                   "data as they were stored when it was saved, so its numbers never change.")
+        if choice == "Another date":
+            day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today(), key="cut_date")
+            cut = DataCut(day)
+        elif choice == "Live (today)":
+            cut = DataCut(dt.date.today())
+        else:
+            cut = next(c for c in saved if c.name == choice)
+        st.session_state["data_cut"] = cut
+        st.caption(f"In view: {cut.label}")
+        st.caption(f"Signed in as **{current_user()}** ({current_role(trial)})")
+    return cut
+
+
+def safety_banner(store: Store) -> None:
+    """A banner on every page when a stopping boundary is crossed (filled in by the monitoring module)."""
+    try:
+        from toxdb.monitoring_status import compute_boundary_alerts
+    except ModuleNotFoundError:
+        return
+    alerts = _alerts(str(store.path), store.data_version(), data_cut().key())
+    for text in alerts:
+        st.error(text, icon="🛑")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _alerts(db: str, version: tuple, cut_key: tuple) -> list[str]:
+    from toxdb.cuts import load_snapshot
+    from toxdb.monitoring_status import compute_boundary_alerts
+
+    snap = load_snapshot(get_store(), data_cut(), with_labs=False)
+    return compute_boundary_alerts(snap, get_trial())

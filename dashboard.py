@@ -5,7 +5,7 @@ import streamlit as st
 
 import ui
 
-st.set_page_config(page_title="toxdb · NCT07063888", page_icon="🩺", layout="wide")
+st.set_page_config(page_title="toxdb · NCT07063888", page_icon=":material/health_and_safety:", layout="wide")
 
 store = ui.get_store()
 ui.sidebar(store)
@@ -14,11 +14,11 @@ ui.safety_banner(store)
 HERE = Path(__file__).resolve().parent
 # section -> (file, title, icon); every page file present in pages/ is listed here
 SECTIONS = {
-    "Trial": [("overview.py", "Overview", "📋"), ("toxicity.py", "Toxicity", "📊"),
-              ("patient.py", "Patient", "🧍"), ("dose_advice.py", "Dose advice", "💊"),
-              ("monitoring.py", "Monitoring", "🛑")],
-    "Data": [("upload.py", "Upload", "📤"), ("labs.py", "Lab queries", "🧪"),
-             ("history.py", "Uploads & audit", "🗂️")],
+    "Trial": [("overview.py", "Overview", ":material/dashboard:"), ("toxicity.py", "Toxicity", ":material/table_chart:"),
+              ("patient.py", "Patient", ":material/person:"), ("dose_advice.py", "Dose advice", ":material/medication:"),
+              ("monitoring.py", "Monitoring", ":material/monitoring:")],
+    "Data": [("upload.py", "Upload", ":material/upload_file:"), ("labs.py", "Lab queries", ":material/science:"),
+             ("history.py", "Uploads & audit", ":material/history:")],
 }
 pages = {
     section: [st.Page(f"pages/{f}", title=t, icon=i, default=(f == "overview.py"))

@@ -79,7 +79,7 @@ def safety_banner(store: Store) -> None:
         return
     alerts = _alerts(str(store.path), store.data_version(), data_cut().key())
     for text in alerts:
-        st.error(text, icon="🛑")
+        st.error(text, icon=":material/report:")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

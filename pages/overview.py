@@ -31,7 +31,7 @@ c[4].metric("Patients with grade ≥ 3", s["patients_grade_3_plus"])
 c[5].metric("Serious AEs", s["serious"])
 
 latest = describe_latest_upload(store.uploads())
-st.info(f"Latest upload: {latest}" if latest else "No uploads yet: start on the Upload page.", icon="📤")
+st.info(f"Latest upload: {latest}" if latest else "No uploads yet: start on the Upload page.", icon=":material/upload_file:")
 
 st.subheader("By site")
 st.dataframe(

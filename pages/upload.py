@@ -18,7 +18,7 @@ st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or 
 
 done = st.session_state.pop("upload_done", None)
 if done:
-    st.success(done, icon="✅")
+    st.success(done, icon=":material/check_circle:")
 
 sites = store.sites()
 c1, c2 = st.columns([2, 1])
@@ -50,7 +50,7 @@ try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
                           sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial)
 except ReadError as exc:
-    st.error(str(exc), icon="🚫")
+    st.error(str(exc), icon=":material/block:")
     st.stop()
 
 table = plan.table
@@ -66,13 +66,13 @@ if kind != plan.kind:
 st.caption(f"Read as {table.reader}; {len(table.data):,} data rows, {len(table.columns)} columns."
            + (" Using the mapping saved for this site." if plan.saved_mapping_used else ""))
 for note in plan.notes:
-    st.caption(f"ℹ️ {note}")
+    st.caption(f"Note: {note}")
 
 if plan.already_uploaded:
     a = plan.already_uploaded
     st.warning(f"This exact file was already uploaded as #{a['upload_id']} ({a['file_name']}, "
                f"{a['uploaded_at']:%Y-%m-%d %H:%M}, by {a['uploaded_by']}). Loading it again would add nothing.",
-               icon="♻️")
+               icon=":material/content_copy:")
 
 # -- column mapping ------------------------------------------------------------------------------
 st.subheader("1 · Columns")
@@ -104,7 +104,7 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
 
 if plan.mapping.missing_required:
     st.error("No column is mapped for: " + ", ".join(plan.mapping.missing_required)
-             + ". Pick them above and press Apply mapping.", icon="🧩")
+             + ". Pick them above and press Apply mapping.", icon=":material/extension:")
     st.subheader("Preview")
     st.dataframe(table.data.head(20), hide_index=True)
     st.stop()
@@ -133,8 +133,10 @@ with tabs[1]:
     else:
         st.caption("Each reason names the row in your file, the column, the value and what would be accepted. "
                    "Download them, fix the cells and upload the fixed rows again.")
-        st.dataframe(rej[["source_row", "reasons"]].rename(columns={"source_row": "row"}), hide_index=True,
-                     width="stretch")
+        shown = rej[["source_row", "reasons"]].rename(columns={"source_row": "row", "reasons": "why"}).head(100)
+        st.table(shown.set_index("row"))
+        if len(rej) > len(shown):
+            st.caption(f"The first {len(shown)} of {len(rej):,} rejected rows; the downloads hold them all.")
         fix = rejected_rows_for_fixing(rej)
         d1, d2 = st.columns(2)
         d1.download_button("Download rejected rows (.xlsx)", frame_to_xlsx_bytes(fix, "rejected"),

@@ -1,0 +1,113 @@
+"""The dashboard as Streamlit runs it (AppTest, no browser): first start, every page, the upload flow."""
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    db = tmp_path / "app.duckdb"
+    monkeypatch.setenv("TOXDB_DB", str(db))
+    monkeypatch.setenv("TOXDB_USER", "coordinator-test")
+    return db
+
+
+def _run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
+    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    assert app_env.exists()
+    assert at.title[0].value == "Trial overview"
+    metrics = {m.label: m.value for m in at.metric}
+    import pandas as pd
+    patients = pd.read_csv(ROOT / "sample_data" / "patients.csv")
+    assert metrics["Patients enrolled"] == f"{len(patients)} / 66"
+    assert int(metrics["AE rows"]) == len(pd.read_csv(ROOT / "sample_data" / "adverse_events.csv"))
+    sidebar_text = " ".join(c.value for c in at.sidebar.caption)
+    assert str(app_env) in sidebar_text and "live" in sidebar_text.lower()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(app_env, page):
+    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at.switch_page(f"pages/{page}")
+    _run(at)
+
+
+def test_upload_flow_maps_checks_and_loads(app_env):
+    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at.switch_page("pages/upload.py")
+    _run(at)
+    before = {m.label: m.value for m in at.metric}
+    assert "Rows in file" not in before                     # nothing chosen yet
+    text = ("Patient ID,CTCAE Term,CTCAE Grade,Start Date,Resolution date\n"
+            "ICC-01-001,Fatigue,G2,2026-11-02,\n"
+            "ICC-01-001,Nausea,4,2026-11-03,\n"
+            "NOBODY-1,Nausea,1,2026-11-03,\n")
+    import pandas as pd
+    first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
+    text = text.replace("ICC-01-001", first)
+    at.file_uploader[0].set_value(("site_export.csv", text.encode(), "text/csv"))
+    _run(at)
+    kind_box = next(s for s in at.selectbox if s.label == "This file holds")
+    assert kind_box.value == "ae"
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Rows in file"], metrics["New"], metrics["Rejected"]) == ("3", "1", "2")
+    frames = [t.value for t in at.table]
+    reasons = " ".join(" ".join(map(str, f["why"])) for f in frames if "why" in f.columns)
+    assert "grade 4 does not exist" in reasons and "not in the patient table" in reasons
+    assert any(b.label.startswith("Download rejected rows") for b in at.get("download_button"))
+    load = next(b for b in at.button if b.label.startswith("Load"))
+    load.click()
+    _run(at)
+    assert any("Loaded site_export.csv" in s.value for s in at.success)
+    store = _store_of(app_env)
+    ae = store.read_kind("ae")
+    new = ae[ae["onset_date"] == pd.Timestamp("2026-11-02")].query("term == 'Fatigue'")
+    assert new[["subject_id", "grade"]].values.tolist() == [[first, 2]]
+    last = store.uploads().iloc[-1]
+    assert (last["file_name"], last["uploaded_by"], last["n_rejected"]) == ("site_export.csv", "coordinator-test", 2)
+
+
+def test_upload_with_an_unknown_column_is_mapped_by_hand(app_env):
+    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at.switch_page("pages/upload.py")
+    _run(at)
+    import pandas as pd
+    first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
+    text = f"subject_id,term,grade,Tox began\n{first},Fatigue,1,2026-11-04\n"
+    at.file_uploader[0].set_value(("odd.csv", text.encode(), "text/csv"))
+    _run(at)
+    assert any("onset_date" in e.value for e in at.error)          # asks for the missing column
+    box = next(s for s in at.selectbox if s.label.startswith("onset_date"))
+    box.set_value("Tox began")
+    next(b for b in at.button if b.label == "Apply mapping").click()
+    _run(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["New"] == "1"
+
+
+def test_unreadable_upload_says_why(app_env):
+    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at.switch_page("pages/upload.py")
+    _run(at)
+    at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/csv"))
+    _run(at)
+    assert any("PNG image" in e.value for e in at.error)
+
+
+def _store_of(db: Path):
+    # the dashboard's process holds the file; AppTest runs in this process, so reuse its cached store
+    import ui
+    return ui.get_store()

@@ -1,0 +1,46 @@
+"""A coordinator's journey in a real browser: open the dashboard, upload a file, see the overview change."""
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from e2e_support import browser_page, dashboard, wait_for_run
+
+pytestmark = pytest.mark.e2e
+
+
+def _metric(page, label: str) -> str:
+    box = page.locator("[data-testid=stMetric]", has_text=label).first
+    return box.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+def test_upload_through_the_browser_changes_the_overview(tmp_path):
+    patients = pd.read_csv(ROOT / "sample_data" / "patients.csv")
+    ae_rows = len(pd.read_csv(ROOT / "sample_data" / "adverse_events.csv"))
+    subject = patients["subject_id"].iloc[0]
+    upload = tmp_path / "new_events.csv"
+    upload.write_text(f"subject_id,term,grade,onset_date\n{subject},Fatigue,1,2026-11-05\n"
+                      f"{subject},Vomiting,2,2026-11-06\n{subject},Nausea,4,2026-11-06\n")
+    with dashboard(tmp_path / "e2e.duckdb") as url, browser_page() as page:
+        page.goto(url)
+        wait_for_run(page)
+        assert page.get_by_role("heading", name="Trial overview").is_visible()
+        assert _metric(page, "AE rows") == str(ae_rows)
+        page.screenshot(path=str(tmp_path / "overview_before.png"), full_page=True)
+
+        page.get_by_role("link", name="Upload", exact=True).click()
+        wait_for_run(page)
+        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(upload))
+        wait_for_run(page)
+        assert _metric(page, "New") == "2" and _metric(page, "Rejected") == "1"
+        page.get_by_role("tab", name="Rejected").click()
+        assert page.get_by_text("grade 4 does not exist", exact=False).first.is_visible()
+        page.screenshot(path=str(tmp_path / "upload_check.png"), full_page=True)
+        page.get_by_role("button", name="Load 2 rows").click()
+        wait_for_run(page)
+        assert page.get_by_text("Loaded new_events.csv", exact=False).first.is_visible()
+
+        page.get_by_role("link", name="Overview", exact=True).click()
+        wait_for_run(page)
+        assert _metric(page, "AE rows") == str(ae_rows + 2)
+        assert page.get_by_text("new_events.csv", exact=False).first.is_visible()   # latest upload
+        page.screenshot(path=str(tmp_path / "overview_after.png"), full_page=True)

@@ -1,0 +1,1 @@
+"""Synthetic sample data for toxdb and its generator (see README.md)."""

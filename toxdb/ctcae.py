@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toxdb.arrays import take_text
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TERMS_CSV = DATA_DIR / "ctcae_v5_terms.csv"
 SYNONYMS_CSV = DATA_DIR / "ctcae_synonyms.csv"
@@ -318,6 +320,8 @@ def match_term(text: Any) -> TermMatch:
 
 def _take(values: list[Any], codes: np.ndarray, dtype: str) -> pd.array:
     """values[code] per row, with code -1 (missing input) giving <NA>."""
+    if dtype == "string":
+        return take_text(values, codes)
     arr = np.empty(len(values) + 1, dtype=object)
     arr[:-1] = values
     arr[-1] = None
@@ -488,13 +492,12 @@ def derive_grades(values: pd.Series) -> pd.DataFrame:
     grades[grade[codes] < 0] = pd.NA
     sources = [p[1] for p in parsed] + [missing[1]]
     problems = [p[2] for p in parsed] + [missing[2]]
-    src = np.array(sources, dtype=object)[codes]
-    prob = np.array(problems, dtype=object)[codes]
+    spread = np.where(codes < 0, len(parsed), codes)    # missing input -> the "missing" entry
     return pd.DataFrame(
         {
             "grade": grades,
-            "grade_source": pd.array(src, dtype="string"),
-            "grade_problem": pd.array(prob, dtype="string"),
+            "grade_source": take_text(sources, spread),
+            "grade_problem": take_text(problems, spread),
         },
         index=values.index,
     )

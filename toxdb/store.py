@@ -17,6 +17,7 @@ from typing import Iterator
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 SCHEMA_VERSION = 1
@@ -280,6 +281,8 @@ class Store:
         problems: pd.DataFrame,
         n_rows: int,
         at: dt.datetime | None = None,
+        classified: pd.DataFrame | None = None,
+        classified_at_version: tuple | None = None,
         _fail_after_insert: bool = False,
     ) -> CommitCounts:
         """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
@@ -297,8 +300,14 @@ class Store:
                 [upload_id, file_name, kind, site, sha256, len(raw), raw, uploaded_by, at, reader, day_first,
                  json.dumps(mapping), n_rows],
             )
-            _stage(cur, table, rows, cols)
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_CLASSIFY_SQL.format(table=table)}")
+            if classified is not None and classified_at_version == self.data_version():
+                # nothing was stored since the preview classified these rows: reuse that work
+                cur.register("preclassified", pa.Table.from_pandas(classified, preserve_index=False))
+                cur.execute("CREATE OR REPLACE TEMP TABLE classified AS SELECT * FROM preclassified")
+                cur.unregister("preclassified")
+            else:
+                _stage(cur, table, rows, cols)
+                cur.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_CLASSIFY_SQL.format(table=table)}")
             counts = dict(cur.execute(
                 "SELECT status, count(*) FROM classified GROUP BY status"
             ).fetchall())
@@ -410,7 +419,7 @@ def _stage(cur: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, cols:
     """Cast incoming rows to the target table's types in a temp table and hash their values."""
     missing = [c for c in cols if c not in rows.columns]
     frame = rows.assign(**{c: None for c in missing}) if missing else rows
-    cur.register("incoming_rows", frame[["record_key", "source_row", *cols]])
+    cur.register("incoming_rows", pa.Table.from_pandas(frame[["record_key", "source_row", *cols]], preserve_index=False))
     typed = ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE staged AS SELECT *, hash(" + ", ".join(cols) + ") AS row_hash FROM ("

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from toxdb.arrays import take_text
+
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 DATE_ACCEPTED = (
     "accepted: 2025-06-03, 2025-06-03T14:30, 2025/06/03, 03/06/2025 (one order per upload), "
@@ -114,13 +116,11 @@ def derive_dates(values: pd.Series, day_first: bool | None) -> pd.DataFrame:
         [np.datetime64(p.value, "s") if p.value else np.datetime64("NaT", "s") for p in parsed],
         dtype="datetime64[s]",
     )
-    precision = np.array([p.precision for p in parsed], dtype=object)
-    problem = np.array([p.problem for p in parsed], dtype=object)
     return pd.DataFrame(
         {
             "date": stamps[codes],
-            "precision": pd.array(precision[codes], dtype="string"),
-            "problem": pd.array(problem[codes], dtype="string"),
+            "precision": take_text([p.precision for p in parsed[:-1]], codes),
+            "problem": take_text([p.problem for p in parsed[:-1]], codes),
         },
         index=values.index,
     )

@@ -38,6 +38,7 @@ class UploadPlan:
     already_uploaded: dict | None = None
     saved_mapping_used: bool = False
     notes: list[str] = field(default_factory=list)
+    store_version: tuple | None = None       # the store's data version when the rows were classified
 
     @property
     def kind(self) -> str:
@@ -105,6 +106,7 @@ def prepare_upload(
     )
     plan.notes.extend(plan.validation.notes)
     rows = plan.validation.rows
+    plan.store_version = store.data_version()
     plan.classified = store.classify_rows(kind, rows) if len(rows) else rows.assign(status=pd.Series(dtype="string"))
     return plan
 
@@ -124,6 +126,7 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         kind=plan.kind, file_name=plan.file_name, raw=plan.raw, sha256=plan.sha256, uploaded_by=user,
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
+        classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from toxdb import ctcae
+from toxdb.arrays import take_text
 from toxdb.ingest.dates import DATE_ACCEPTED, derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable
@@ -148,16 +149,16 @@ def _norm_text(s: pd.Series) -> pd.Series:
 
 
 def _lookup(values: pd.Series, vocab: dict) -> tuple[pd.Series, np.ndarray]:
-    """Map written values through a vocabulary; returns (mapped, unknown-and-not-empty mask)."""
-    text = _norm_text(values)
-    key = text.str.casefold().str.replace(r"\s+", " ", regex=True)
-    codes, uniques = pd.factorize(key)
-    mapped_u = [vocab.get(u, _MISSING) for u in uniques]
+    """Map written values through a vocabulary; returns (mapped, unknown-and-not-empty mask).
+
+    Works on distinct values only, so a million rows with a handful of spellings cost a handful."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    keys = [" ".join(str(u).split()).casefold() for u in uniques]
+    mapped_u = [vocab.get(k, _MISSING) if k else None for k in keys]
     known = np.array([m is not _MISSING for m in mapped_u] + [True], dtype=bool)
-    out = np.array([None if m is _MISSING else m for m in mapped_u] + [None], dtype=object)
-    result = pd.Series(out[codes], index=values.index, dtype="string")
-    unknown = ~known[codes] & (text != "").to_numpy(dtype=bool)
-    return result, unknown
+    out = [None if m is _MISSING else m for m in mapped_u]
+    result = pd.Series(take_text(out, codes), index=values.index)
+    return result, ~known[codes]
 
 
 _MISSING = object()
@@ -221,8 +222,14 @@ def validate(
     out = pd.DataFrame(index=staged.index)
     flags: list[tuple[np.ndarray, pd.Series | str]] = []
 
+    stripped: dict[str, pd.Series] = {}
+
     def col(name: str) -> pd.Series:
-        return _norm_text(staged[name]) if name in staged.columns else pd.Series("", index=staged.index, dtype="string")
+        if name not in staged.columns:
+            return pd.Series("", index=staged.index, dtype="string")
+        if name not in stripped:
+            stripped[name] = _norm_text(staged[name])
+        return stripped[name]
 
     # required columns present and filled
     for name in REQUIRED[kind]:
@@ -259,7 +266,8 @@ def validate(
             if partial.any() and kind != "ae":
                 pr.add(partial, name, col(name), "a full date (day, month and year) is needed here")
             elif partial.any():
-                flags.append((partial, f"{name.replace('_', ' ')} given only to the " + d["precision"].fillna("")))
+                flags.append((partial, lambda pos, d=d, name=name: [
+                    f"{name.replace('_', ' ')} given only to the {p}" for p in d["precision"].iloc[pos]]))
 
     if kind == "patients":
         _patients(staged, out, pr, col, flags)
@@ -274,13 +282,8 @@ def validate(
     out["record_key"] = _record_key(kind, out, parsed_dates)
     _in_file_duplicates(out, pr, kind)
 
-    if flags and kind == "ae":
-        text = pd.Series("", index=out.index, dtype="string")
-        for mask, msg in flags:
-            piece = msg if isinstance(msg, pd.Series) else pd.Series(msg, index=out.index, dtype="string")
-            add = np.asarray(mask, dtype=bool)
-            text = text.where(~add, (text + "; ").where(text != "", "") + piece.astype("string"))
-        out["flags"] = text.replace("", pd.NA)
+    if kind == "ae":
+        out["flags"] = _join_flags(flags, out.index)
 
     rejected = pr.rejected_mask()
     duplicate = pr.dups & ~rejected
@@ -288,6 +291,28 @@ def validate(
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
     rows = out[keep].reset_index(drop=True)
     return ValidationResult(kind, rows, problems, day_first, notes)
+
+
+def _join_flags(flags: list, index: pd.Index) -> pd.Series:
+    """One '; '-joined note per row, built only for the rows that have any."""
+    result = pd.Series(pd.NA, index=index, dtype="string")
+    any_flag = np.zeros(len(index), dtype=bool)
+    for mask, _ in flags:
+        any_flag |= np.asarray(mask, dtype=bool)
+    if not any_flag.any():
+        return result
+    pos = np.flatnonzero(any_flag)
+    texts = [[] for _ in pos]
+    for mask, msg in flags:
+        m = np.asarray(mask, dtype=bool)[pos]
+        if callable(msg):
+            values = msg(pos)
+        else:
+            values = msg.iloc[pos].tolist() if isinstance(msg, pd.Series) else [msg] * len(pos)
+        for i in np.flatnonzero(m):
+            texts[i].append(str(values[i]))
+    result.iloc[pos] = ["; ".join(t) for t in texts]
+    return result
 
 
 def _patients(staged, out, pr, col, flags) -> None:
@@ -403,7 +428,8 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
         pr.add(missing_both, "grade", None, "grade is required and is empty (no severity either)")
     out["grade"] = grades["grade"]
     out["grade_source"] = pd.Series(np.where(from_sev | sev_word, "severity", "grade"), index=out.index, dtype="string")
-    flags.append((from_sev | sev_word, "grade read from severity (" + source_text + "): confirm the CTCAE grade"))
+    flags.append((from_sev | sev_word,
+                  lambda pos: [f"grade read from severity ({v}): confirm the CTCAE grade" for v in source_text.iloc[pos]]))
     allowed = ctcae.derive_grade_allowed(out[["term", "grade"]].astype({"grade": "Float64"}), "term", "grade")
     not_allowed = allowed["grade_allowed"].eq(False).fillna(False).to_numpy(dtype=bool)
     pr.add(not_allowed, grade_col, source_text, allowed["grade_allowed_note"])
@@ -412,14 +438,15 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
     if onset is not None:
         out["onset_precision"] = onset["precision"]
         partial = onset["precision"].isin(["month", "year"]).to_numpy(dtype=bool)
-        flags.append((partial, "onset date given only to the " + onset["precision"].fillna("") +
-                      "; imputed to the first day (never before first treatment)"))
+        flags.append((partial, lambda pos: [
+            f"onset date given only to the {p}; imputed to the first day (never before first treatment)"
+            for p in onset["precision"].iloc[pos]]))
     _end_before_start(out, pr, col, parsed_dates, "onset_date", "end_date")
 
     if "serious" in staged.columns:
         ser, bad = _lookup(staged["serious"], YES_NO)
         pr.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
-        out["serious"] = ser.map({"True": True, "False": False}).astype("boolean")
+        out["serious"] = (ser == "True").astype("boolean").where(ser.notna(), pd.NA)
     if "attribution" in staged.columns:
         out["attribution"], bad = _lookup(staged["attribution"], {**ATTRIBUTION, "related": "possible"})
         pr.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")

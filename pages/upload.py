@@ -121,11 +121,10 @@ m[4].metric("Rejected", f"{s['rejected']:,}")
 
 problems = plan.validation.problems
 tabs = st.tabs(["Rows to load", "Rejected", "Duplicates", "Corrections", "File preview"])
-classified = plan.classified
+rows_with_status = plan.rows_with_status()
 with tabs[0]:
-    to_load = classified[classified["status"].isin(["new", "correction"])] if len(classified) else classified
-    st.dataframe(to_load.drop(columns=["row_hash", "current_version", "stored_upload", "record_key"],
-                              errors="ignore").head(500), hide_index=True)
+    to_load = rows_with_status[rows_with_status["status"].isin(["new", "correction"])]
+    st.dataframe(to_load.drop(columns=["record_key"], errors="ignore").head(500), hide_index=True)
 with tabs[1]:
     rej = problems[problems["status"] == "rejected"].assign(file_name=plan.file_name)
     if rej.empty:
@@ -145,14 +144,14 @@ with tabs[1]:
                            file_name=f"rejected_{uploaded.name.rsplit('.', 1)[0]}.csv", key="dl_rej_csv")
 with tabs[2]:
     dups = problems[problems["status"] == "duplicate"][["source_row", "reasons"]]
-    stored_dups = classified[classified["status"] == "duplicate"][["source_row"]] if len(classified) else None
-    if stored_dups is not None and len(stored_dups):
+    stored_dups = rows_with_status[rows_with_status["status"] == "duplicate"][["source_row"]]
+    if len(stored_dups):
         dups = pd.concat([dups, stored_dups.assign(reasons="already stored with the same values")])
     st.dataframe(dups.rename(columns={"source_row": "row"}), hide_index=True, width="stretch")
 with tabs[3]:
-    corr = classified[classified["status"] == "correction"] if len(classified) else classified
+    corr = rows_with_status[rows_with_status["status"] == "correction"]
     st.caption("A correction changes a row already stored; the old version stays in the history.")
-    st.dataframe(corr.drop(columns=["row_hash", "stored_upload"], errors="ignore"), hide_index=True)
+    st.dataframe(corr.drop(columns=["record_key"], errors="ignore"), hide_index=True)
 with tabs[4]:
     st.dataframe(table.data.head(50), hide_index=True)
 

@@ -251,16 +251,14 @@ class Store:
         return {r[0] for r in rows}
 
     def classify_rows(self, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
-        """For incoming rows (record_key + data columns) say new / duplicate / correction vs the store.
+        """For incoming rows (record_key, source_row + data columns) say new / duplicate / correction.
 
-        Returns the rows with row_hash, status and the current version of the key (0 when new).
+        Returns one small row per incoming row: source_row, record_key, row_hash, status,
+        current_version (0 when new) and stored_upload (the upload that stored the current version).
         """
-        table = _table(kind)
-        cols = self.data_columns(kind)
         cur = self.cursor()
         try:
-            _stage(cur, table, rows, cols)
-            return cur.execute(_CLASSIFY_SQL.format(table=table)).df()
+            return _classify(cur, _table(kind), rows, self.data_columns(kind))
         finally:
             cur.close()
 
@@ -300,14 +298,12 @@ class Store:
                 [upload_id, file_name, kind, site, sha256, len(raw), raw, uploaded_by, at, reader, day_first,
                  json.dumps(mapping), n_rows],
             )
-            if classified is not None and classified_at_version == self.data_version():
-                # nothing was stored since the preview classified these rows: reuse that work
-                cur.register("preclassified", pa.Table.from_pandas(classified, preserve_index=False))
-                cur.execute("CREATE OR REPLACE TEMP TABLE classified AS SELECT * FROM preclassified")
-                cur.unregister("preclassified")
-            else:
-                _stage(cur, table, rows, cols)
-                cur.execute(f"CREATE OR REPLACE TEMP TABLE classified AS {_CLASSIFY_SQL.format(table=table)}")
+            if classified is None or classified_at_version != self.data_version():
+                classified = _classify(cur, table, rows, cols)   # the store changed since the preview
+            cur.register("classified", pa.Table.from_pandas(
+                classified[["source_row", "record_key", "row_hash", "status", "current_version", "stored_upload"]],
+                preserve_index=False))
+            _register_rows(cur, rows, cols)
             counts = dict(cur.execute(
                 "SELECT status, count(*) FROM classified GROUP BY status"
             ).fetchall())
@@ -319,8 +315,10 @@ class Store:
             col_list = ", ".join(cols)
             cur.execute(
                 f"INSERT INTO {table} (record_key, version, upload_id, source_row, row_hash, valid_from, valid_to,"
-                f" {col_list}) SELECT record_key, current_version + 1, ?, source_row, row_hash, ?, NULL, {col_list}"
-                " FROM classified WHERE status IN ('new', 'correction')",
+                f" {col_list}) SELECT k.record_key, k.current_version + 1, ?, k.source_row, k.row_hash, ?, NULL, "
+                + _typed_columns(cur, table, cols)
+                + " FROM incoming_rows i JOIN classified k ON k.source_row = i.source_row"
+                " WHERE k.status IN ('new', 'correction')",
                 [upload_id, at],
             )
             if _fail_after_insert:  # used by tests to prove a failure mid-import changes nothing
@@ -357,8 +355,8 @@ class Store:
                 "accepted": result.accepted, "duplicates": result.duplicates,
                 "corrections": result.corrections, "rejected": result.rejected,
             }, at)
-            cur.execute("DROP TABLE IF EXISTS classified")
-            cur.execute("DROP TABLE IF EXISTS staged")
+            cur.unregister("classified")
+            cur.unregister("incoming_rows")
         return result
 
     def record_audit(self, actor: str, action: str, detail: dict) -> None:
@@ -403,30 +401,31 @@ class Store:
         ).df()
 
 
-_CLASSIFY_SQL = """
-SELECT s.*,
-       CASE WHEN c.record_key IS NULL THEN 'new'
-            WHEN c.row_hash = s.row_hash THEN 'duplicate'
-            ELSE 'correction' END AS status,
-       coalesce(c.version, 0) AS current_version,
-       c.upload_id AS stored_upload
-FROM staged s
-LEFT JOIN {table} c ON c.record_key = s.record_key AND c.valid_to IS NULL
-"""
-
-
-def _stage(cur: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, cols: list[str]) -> None:
-    """Cast incoming rows to the target table's types in a temp table and hash their values."""
+def _register_rows(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame, cols: list[str]) -> None:
     missing = [c for c in cols if c not in rows.columns]
     frame = rows.assign(**{c: None for c in missing}) if missing else rows
     cur.register("incoming_rows", pa.Table.from_pandas(frame[["record_key", "source_row", *cols]], preserve_index=False))
-    typed = ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE staged AS SELECT *, hash(" + ", ".join(cols) + ") AS row_hash FROM ("
-        f"SELECT CAST(i.record_key AS TEXT) AS record_key, CAST(i.source_row AS INTEGER) AS source_row, {typed}"
-        " FROM incoming_rows i)"
+
+
+def _typed_columns(cur, table: str, cols: list[str]) -> str:
+    return ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
+
+
+def _classify(cur: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Hash each incoming row's values (cast to the stored types) and compare with the current version."""
+    _register_rows(cur, rows, cols)
+    typed = _typed_columns(cur, table, cols)
+    sql = (
+        "SELECT s.source_row, s.record_key, s.row_hash,"
+        " CASE WHEN c.record_key IS NULL THEN 'new' WHEN c.row_hash = s.row_hash THEN 'duplicate'"
+        " ELSE 'correction' END AS status, coalesce(c.version, 0) AS current_version, c.upload_id AS stored_upload"
+        f" FROM (SELECT CAST(record_key AS TEXT) AS record_key, CAST(source_row AS INTEGER) AS source_row,"
+        f" hash({', '.join(cols)}) AS row_hash FROM (SELECT i.record_key, i.source_row, {typed} FROM incoming_rows i)) s"
+        f" LEFT JOIN {table} c ON c.record_key = s.record_key AND c.valid_to IS NULL ORDER BY s.source_row"
     )
+    out = cur.sql(sql).to_arrow_table()
     cur.unregister("incoming_rows")
+    return out.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None)
 
 
 _TYPES: dict[tuple[str, str], str] = {}

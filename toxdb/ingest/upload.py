@@ -40,6 +40,14 @@ class UploadPlan:
     notes: list[str] = field(default_factory=list)
     store_version: tuple | None = None       # the store's data version when the rows were classified
 
+    def rows_with_status(self) -> pd.DataFrame:
+        """The valid rows with what loading would do to each: new, correction or duplicate."""
+        rows = self.validation.rows if self.validation is not None else pd.DataFrame()
+        if self.classified is None or not len(rows):
+            return rows.assign(status=pd.Series(dtype="string"))
+        status = self.classified.set_index("source_row")[["status", "current_version"]]
+        return rows.join(status, on="source_row")
+
     @property
     def kind(self) -> str:
         return self.mapping.kind
@@ -107,7 +115,8 @@ def prepare_upload(
     plan.notes.extend(plan.validation.notes)
     rows = plan.validation.rows
     plan.store_version = store.data_version()
-    plan.classified = store.classify_rows(kind, rows) if len(rows) else rows.assign(status=pd.Series(dtype="string"))
+    plan.classified = store.classify_rows(kind, rows) if len(rows) else pd.DataFrame(
+        {"source_row": pd.Series(dtype="int64"), "status": pd.Series(dtype="string")})
     return plan
 
 

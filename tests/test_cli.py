@@ -1,0 +1,68 @@
+"""python -m toxdb: what a data manager's scripts rely on."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import AE_CSV, PATIENTS_CSV, ROOT, write
+
+
+def toxdb(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_init_import_status_round_trip(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    assert toxdb("init", "--db", db).returncode == 0
+    patients = write(tmp_path / "patients.csv", PATIENTS_CSV)
+    ae = write(tmp_path / "ae.csv", AE_CSV + "P-003,AE-1,Nausea,4,2025-08-01,,N,possible\n")
+    out = toxdb("import", "--db", db, ae, patients)           # order on the command line does not matter
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("patients.csv (patients) -> upload #1: 3 accepted")
+    assert "ae.csv (adverse events) -> upload #2: 3 accepted, 0 duplicated, 0 corrected, 1 rejected" in out.stdout
+    assert "ae.csv, row 5, column 'grade' = '4': Nausea: grade 4 does not exist" in out.stdout
+    status = toxdb("status", "--db", db, "--json")
+    counts = json.loads(status.stdout)
+    assert counts == {"patients": 3, "adverse_events": 3, "treatment_records": 0, "lab_results": 0,
+                      "uploads": 2, "rejected_rows": 1}
+    again = toxdb("import", "--db", db, ae)
+    assert again.returncode == 0 and "nothing to add" in again.stdout
+    assert json.loads(toxdb("status", "--db", db, "--json").stdout) == counts
+
+
+def test_unreadable_file_exits_non_zero_with_a_message(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    img = tmp_path / "scan.csv"
+    img.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    out = toxdb("import", "--db", db, img)
+    assert out.returncode != 0 and "PNG image" in out.stdout
+
+
+def test_status_of_a_missing_database_says_how_to_create_one(tmp_path):
+    out = toxdb("status", "--db", tmp_path / "none.duckdb", "--json")
+    assert out.returncode != 0 and "python -m toxdb init" in out.stderr
+
+
+def test_init_sample_loads_the_sample_trial(tmp_path):
+    import pandas as pd
+    db = tmp_path / "s.duckdb"
+    assert toxdb("init", "--db", db, "--sample").returncode == 0
+    counts = json.loads(toxdb("status", "--db", db, "--json").stdout)
+    assert counts["patients"] == len(pd.read_csv(ROOT / "sample_data" / "patients.csv"))
+    assert counts["adverse_events"] == len(pd.read_csv(ROOT / "sample_data" / "adverse_events.csv"))
+    assert counts["rejected_rows"] == 0
+
+
+def test_day_first_flag_reads_slash_dates_day_first(tmp_path):
+    db = tmp_path / "d.duckdb"
+    write(tmp_path / "patients.csv", PATIENTS_CSV)
+    toxdb("import", "--db", db, tmp_path / "patients.csv")
+    ae = write(tmp_path / "ae.csv", "subject_id,term,grade,onset_date\nP-001,Fatigue,1,04/07/2025\n")
+    out = toxdb("import", "--db", db, "--day-first", ae)
+    assert "1 accepted" in out.stdout
+    from toxdb.store import Store
+    with Store(db, read_only=True) as s:
+        assert str(s.read_kind("ae")["onset_date"].iloc[0].date()) == "2025-07-04"

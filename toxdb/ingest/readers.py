@@ -335,6 +335,11 @@ def _cell_text(v) -> str:
     return str(v)
 
 
+def _column_text(col: tuple) -> list[str]:
+    # most cells are already text; format the others (numbers, dates, empty cells) one by one
+    return [v if type(v) is str else _cell_text(v) for v in col]
+
+
 def _table_from_rows(rows, merged, file_name, sheet_name, notes) -> RawTable | None:
     width = max(len(r) for r in rows)
     # header = first row with at least two non-empty cells, most of them text (title rows above are skipped)
@@ -366,13 +371,15 @@ def _table_from_rows(rows, merged, file_name, sheet_name, notes) -> RawTable | N
     if header_idx:
         notes.append(f"sheet {sheet_name!r}: {header_idx} row(s) above the header were skipped")
     names = _unique_names(header)
-    body = [list(r) + [None] * (width - len(r)) for r in rows[data_start:]]
+    body = rows[data_start:]
     if not body:
         raise ReadError(f"{file_name}: sheet {sheet_name!r} has a header row but no data rows.")
-    cols = list(zip(*body))
-    data = pd.DataFrame(
-        {n: pd.array([_cell_text(v) for v in col], dtype=pd.StringDtype("pyarrow")) for n, col in zip(names, cols)}
-    )
+    if any(len(r) != width for r in body):
+        body = [list(r) + [None] * (width - len(r)) for r in body]
+    data = pd.DataFrame({
+        n: pd.array(pa.array(_column_text(col), type=pa.string()), dtype=pd.StringDtype("pyarrow"))
+        for n, col in zip(names, zip(*body))
+    })
     keep = ~_blank_mask(data)
     source_row = np.arange(data_start + 1, data_start + 1 + len(data))[keep]
     data = data[keep].reset_index(drop=True)

@@ -201,7 +201,7 @@ for phase, tab in zip(PHASES, tabs):
                 fig.update_xaxes(range=[0.5, x_hi + 0.5])
                 fig.update_yaxes(range=[0, y_hi])
             st.plotly_chart(fig, width="stretch", key=f"mon_bnd_{phase}")
-            st.caption("Red staircase: the smallest number of patients with a qualifying event that stops the trial "
+            st.caption("Orange staircase: the smallest number of patients with a qualifying event that stops the trial "
                        "after n patients; shaded: the stop region. Blue: the trial so far, patients in the order "
                        "they started treatment" + ("" if phase == "all" else " in this phase") + ".")
             if alternative is not None and alt_results is not None:

@@ -400,6 +400,24 @@ class Store:
             "SELECT name, cut_date, frozen_at, made_by FROM data_cuts ORDER BY cut_date DESC, name"
         ).df()
 
+    # -- acknowledged dose advice ----------------------------------------------------------------
+    def acknowledge_advice(self, subject_id: str, agent: str, rule: str, advice_hash: str, comment: str | None,
+                           user: str) -> None:
+        """Record that ``user`` has handled the advice (as identified by ``advice_hash``) for a patient and agent."""
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            cur.execute("INSERT INTO acknowledgements (subject_id, agent, rule, advice_hash, comment, made_by, made_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [subject_id, agent, rule, advice_hash, comment, user, now])
+            _audit(cur, user, "acknowledge_advice", {"subject_id": subject_id, "agent": agent, "rule": rule,
+                                                     "advice_hash": advice_hash, "comment": comment}, now)
+
+    def acknowledgements(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT subject_id, agent, rule, advice_hash, comment, made_by, made_at FROM acknowledgements"
+            " ORDER BY made_at, subject_id, agent"
+        ).df()
+
 
 def _register_rows(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame, cols: list[str]) -> None:
     missing = [c for c in cols if c not in rows.columns]

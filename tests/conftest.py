@@ -57,6 +57,23 @@ def loaded_store(store, tmp_path):
 
 
 @pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    """The dashboard on its own fresh database file (seeded from sample_data/ on first start)."""
+    monkeypatch.chdir(ROOT)
+    db = tmp_path / "app.duckdb"
+    monkeypatch.setenv("TOXDB_DB", str(db))
+    monkeypatch.setenv("TOXDB_USER", "coordinator-test")
+    return db
+
+
+def run_app(at):
+    """Run an AppTest script and fail with Streamlit's own messages if the page raised."""
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.fixture
 def today():
     return dt.date(2026, 11, 23)
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, run_app
 from toxdb.advice import advice_hash, derive_acknowledged
 
 ROW = {"subject_id": "P-001", "agent": "capecitabine", "action": "reduce", "dose_percent": 75.0,
@@ -96,25 +96,10 @@ def test_cli_export_advice_with_a_cut(sample_db):
     assert len(early) == 0
 
 
-@pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    db = tmp_path / "app.duckdb"
-    monkeypatch.setenv("TOXDB_DB", str(db))
-    monkeypatch.setenv("TOXDB_USER", "coordinator-test")
-    return db
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 def test_dose_advice_page_renders_and_acknowledges(app_env):
-    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page("pages/dose_advice.py")
-    _run(at)
+    run_app(at)
     assert at.title[0].value == "Dose advice"
     metrics = {m.label: m.value for m in at.metric}
     assert {"Continue", "Interrupt", "Reduce", "Stop", "Handled"} <= set(metrics)
@@ -123,7 +108,7 @@ def test_dose_advice_page_renders_and_acknowledges(app_env):
     handled_before = int(metrics["Handled"].split(" / ")[0])
     at.text_area(key="ack_comment").input("checked with the PI")
     next(b for b in at.button if b.label == "Acknowledge").click()
-    _run(at)
+    run_app(at)
     assert any("Acknowledged" in s.value for s in at.success)
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Handled"].split(" / ")[0]) == handled_before + 1

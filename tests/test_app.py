@@ -5,28 +5,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, run_app
 
 PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
 
 
-@pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    db = tmp_path / "app.duckdb"
-    monkeypatch.setenv("TOXDB_DB", str(db))
-    monkeypatch.setenv("TOXDB_USER", "coordinator-test")
-    return db
-
-
-def _run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
 def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
-    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     assert app_env.exists()
     assert at.title[0].value == "Trial overview"
     metrics = {m.label: m.value for m in at.metric}
@@ -40,15 +25,16 @@ def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(app_env, page):
-    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page(f"pages/{page}")
-    _run(at)
+    run_app(at)
+    assert not at.exception and len(at.main.children) > 0
 
 
 def test_upload_flow_maps_checks_and_loads(app_env):
-    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page("pages/upload.py")
-    _run(at)
+    run_app(at)
     before = {m.label: m.value for m in at.metric}
     assert "Rows in file" not in before                     # nothing chosen yet
     text = ("Patient ID,CTCAE Term,CTCAE Grade,Start Date,Resolution date\n"
@@ -59,7 +45,7 @@ def test_upload_flow_maps_checks_and_loads(app_env):
     first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
     text = text.replace("ICC-01-001", first)
     at.file_uploader[0].set_value(("site_export.csv", text.encode(), "text/csv"))
-    _run(at)
+    run_app(at)
     kind_box = next(s for s in at.selectbox if s.label == "This file holds")
     assert kind_box.value == "ae"
     metrics = {m.label: m.value for m in at.metric}
@@ -70,7 +56,7 @@ def test_upload_flow_maps_checks_and_loads(app_env):
     assert any(b.label.startswith("Download rejected rows") for b in at.get("download_button"))
     load = next(b for b in at.button if b.label.startswith("Load"))
     load.click()
-    _run(at)
+    run_app(at)
     assert any("Loaded site_export.csv" in s.value for s in at.success)
     store = _store_of(app_env)
     ae = store.read_kind("ae")
@@ -81,29 +67,29 @@ def test_upload_flow_maps_checks_and_loads(app_env):
 
 
 def test_upload_with_an_unknown_column_is_mapped_by_hand(app_env):
-    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page("pages/upload.py")
-    _run(at)
+    run_app(at)
     import pandas as pd
     first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
     text = f"subject_id,term,grade,Tox began\n{first},Fatigue,1,2026-11-04\n"
     at.file_uploader[0].set_value(("odd.csv", text.encode(), "text/csv"))
-    _run(at)
+    run_app(at)
     assert any("onset_date" in e.value for e in at.error)          # asks for the missing column
     box = next(s for s in at.selectbox if s.label.startswith("onset_date"))
     box.set_value("Tox began")
     next(b for b in at.button if b.label == "Apply mapping").click()
-    _run(at)
+    run_app(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["New"] == "1"
 
 
 def test_unreadable_upload_says_why(app_env):
-    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page("pages/upload.py")
-    _run(at)
+    run_app(at)
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/csv"))
-    _run(at)
+    run_app(at)
     assert any("PNG image" in e.value for e in at.error)
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from toxdb.cuts import DataCut, list_saved_cuts
+from toxdb.cuts import DataCut, list_saved_cuts, load_snapshot
 from toxdb.identity import current_role, current_user
 from toxdb.ingest.upload import seed_sample
+from toxdb.monitoring_status import compute_boundary_alerts
 from toxdb.store import Store, default_db_path
 from toxdb.trial import load_trial
 
@@ -72,20 +73,12 @@ def sidebar(store: Store) -> DataCut:
 
 
 def safety_banner(store: Store) -> None:
-    """A banner on every page when a stopping boundary is crossed (filled in by the monitoring module)."""
-    try:
-        from toxdb.monitoring_status import compute_boundary_alerts
-    except ModuleNotFoundError:
-        return
-    alerts = _alerts(str(store.path), store.data_version(), data_cut().key())
-    for text in alerts:
+    """A banner on every page when a stopping boundary of the design of record is crossed."""
+    for text in _alerts(str(store.path), store.data_version(), data_cut().key()):
         st.error(text, icon=":material/report:")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _alerts(db: str, version: tuple, cut_key: tuple) -> list[str]:
-    from toxdb.cuts import load_snapshot
-    from toxdb.monitoring_status import compute_boundary_alerts
-
     snap = load_snapshot(get_store(), data_cut(), with_labs=False)
     return compute_boundary_alerts(snap, get_trial())

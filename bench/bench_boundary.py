@@ -11,15 +11,15 @@ Target: well under a second per design at N = 200.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _timing import median_seconds  # noqa: E402
 
 from toxdb.monitoring import compute_boundary, compute_operating_characteristics  # noqa: E402
 
@@ -29,16 +29,6 @@ DESIGNS = {
     "OBF (delta=0.5)": dict(delta=0.5),
     "Bayesian Beta(0.6,1.4) >0.90": dict(method="bayesian", prior=(0.6, 1.4), threshold=0.90),
 }
-
-
-def _median_seconds(fn, repeats: int = 7) -> float:
-    fn()  # warm-up (imports, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _design_and_oc(n_max: int, kw: dict) -> None:
@@ -54,13 +44,13 @@ def _sf_grid(n_max: int) -> None:
 
 def main() -> int:
     n_big, n_trial = 200, 66
-    base_sf = _median_seconds(lambda: _sf_grid(n_big))
+    base_sf = median_seconds(lambda: _sf_grid(n_big), repeats=7)
     print(f"baseline: one binom.sf call over the {n_big}x{n_big + 1} grid: {base_sf:.4f} s")
     print(f"{'design':<32}{'N=200 (s)':>10}{'N=66 (s)':>10}{'200/66':>8}{'vs sf':>8}")
     worst = 0.0
     for name, kw in DESIGNS.items():
-        t_big = _median_seconds(lambda kw=kw: _design_and_oc(n_big, kw))
-        t_small = _median_seconds(lambda kw=kw: _design_and_oc(n_trial, kw))
+        t_big = median_seconds(lambda kw=kw: _design_and_oc(n_big, kw), repeats=7)
+        t_small = median_seconds(lambda kw=kw: _design_and_oc(n_trial, kw), repeats=7)
         worst = max(worst, t_big)
         print(f"{name:<32}{t_big:>10.4f}{t_small:>10.4f}{t_big / t_small:>8.1f}{t_big / base_sf:>8.1f}")
     verdict = "OK" if worst < 1.0 else "TOO SLOW"

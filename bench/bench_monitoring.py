@@ -13,7 +13,6 @@ characteristics time for N = 200.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _timing import median_seconds  # noqa: E402
 
 from toxdb.cuts import DataCut, load_snapshot  # noqa: E402
 from toxdb.ingest.upload import import_paths  # noqa: E402
@@ -102,16 +103,6 @@ def page_work(store: Store, trial) -> dict:
     cohorts = derive_monitoring_cohorts(snap, trial)
     design = MonitoringDesign.from_trial(trial)
     return {ph: compute_monitoring(snap, trial, ph, design, cohort=cohorts[ph]) for ph in PHASES}
-
-
-def median_seconds(fn, repeats: int = 5) -> float:
-    fn()  # warm-up: imports, the cached design
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -1,5 +1,4 @@
 """The dashboard as Streamlit runs it (AppTest, no browser): first start, every page, the upload flow."""
-import os
 from pathlib import Path
 
 import pytest

@@ -3,7 +3,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from conftest import AE_CSV, PATIENTS_CSV, ROOT, write
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import AE_CSV, ROOT, write
 from toxdb.export import frame_to_csv_bytes, frame_to_xlsx_bytes, safe_cell
 from toxdb.ingest.upload import commit_upload, prepare_upload
-from toxdb.store import SCHEMA_VERSION, Store, StoreLockedError
+from toxdb.store import SCHEMA_VERSION, Store
 
 TODAY = dt.date(2026, 11, 23)
 

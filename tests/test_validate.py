@@ -5,7 +5,6 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from conftest import write
 from toxdb.ingest.dates import parse_date
 from toxdb.ingest.upload import commit_upload, prepare_upload
 

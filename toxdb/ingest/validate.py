@@ -15,7 +15,7 @@ import pandas as pd
 
 from toxdb import ctcae
 from toxdb.arrays import take_text
-from toxdb.ingest.dates import DATE_ACCEPTED, derive_dates, has_ambiguous_slash, slash_order_evidence
+from toxdb.ingest.dates import derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable
 

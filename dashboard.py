@@ -18,6 +18,7 @@ SECTIONS = {
               ("patient.py", "Patient", ":material/person:"), ("dose_advice.py", "Dose advice", ":material/medication:"),
               ("monitoring.py", "Monitoring", ":material/monitoring:")],
     "Data": [("upload.py", "Upload", ":material/upload_file:"), ("labs.py", "Lab queries", ":material/science:"),
+             ("eligibility.py", "Registration checks", ":material/fact_check:"),
              ("history.py", "Uploads & audit", ":material/history:")],
 }
 pages = {

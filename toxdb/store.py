@@ -179,7 +179,7 @@ class Store:
             params.append(until)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         order = " ORDER BY record_key, version" if with_history else ""
-        return self.cursor().execute(f"SELECT {cols} FROM {table}{clause}{order}", params).df()
+        return _frame(self.cursor().sql(f"SELECT {cols} FROM {table}{clause}{order}", params=params))
 
     def sites(self) -> list[str]:
         rows = self.cursor().execute(
@@ -417,6 +417,20 @@ class Store:
             "SELECT subject_id, agent, rule, advice_hash, comment, made_by, made_at FROM acknowledgements"
             " ORDER BY made_at, subject_id, agent"
         ).df()
+
+
+_TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
+
+
+def _frame(result) -> pd.DataFrame:
+    """A query result as pandas through Arrow: several times faster than .df() for a million rows,
+    with the same column types (text as str, dates as datetime64[us])."""
+    table = result.to_arrow_table()
+    frame = table.to_pandas(date_as_object=False, types_mapper=lambda t: _TEXT if t == pa.string() else None)
+    for name, field in zip(table.column_names, table.schema):
+        if pa.types.is_date(field.type) or pa.types.is_timestamp(field.type):
+            frame[name] = frame[name].astype("datetime64[us]")
+    return frame
 
 
 def _register_rows(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame, cols: list[str]) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from toxdb import ctcae
 from toxdb.arrays import take_text
@@ -120,7 +122,11 @@ class _Problems:
             head = where + " = '" + shown + "'"
         else:
             head = pd.Series(where, index=pos)
-        why_s = why.iloc[pos].astype("string") if isinstance(why, pd.Series) else pd.Series(why, index=range(len(pos)))
+        if callable(why):      # messages built for the bad rows only, not for a million good ones
+            why = pd.Series(why(pos), index=self.source_row[pos].astype(str)).reset_index(drop=True)
+            why_s = why.astype("string")
+        else:
+            why_s = why.iloc[pos].astype("string") if isinstance(why, pd.Series) else pd.Series(why, index=range(len(pos)))
         msg = (
             f"{self.file}, row "
             + pd.Series(self.source_row[pos].astype(str), dtype="string").reset_index(drop=True)
@@ -384,7 +390,9 @@ def _end_before_start(out, pr, col, parsed_dates, start, end) -> None:
             prec = parsed_dates[end]["precision"]
             period_end = _period_end(out[end], prec)
             bad = bad & (period_end < out[start]).to_numpy(dtype=bool, na_value=False)
-        pr.add(bad, end, col(end), "the end date is before the start date " + out[start].dt.strftime("%Y-%m-%d").fillna(""))
+        starts = out[start]
+        pr.add(bad, end, col(end), lambda pos: [
+            f"the end date is before the start date {d:%Y-%m-%d}" for d in starts.iloc[pos]])
 
 
 def _period_end(dates: pd.Series, precision: pd.Series) -> pd.Series:
@@ -400,8 +408,9 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
     terms = ctcae.derive_ctcae_terms(written.replace("", pd.NA))
     unknown = (terms["term"].isna() & (written != "")).to_numpy(dtype=bool)
     sugg = terms["suggestions"].fillna("")
-    why = ("not a CTCAE v5.0 term; closest: " + sugg).where(sugg != "", "not a CTCAE v5.0 term and nothing close was found")
-    pr.add(unknown, "term", written, why)
+    pr.add(unknown, "term", written, lambda pos: [
+        f"not a CTCAE v5.0 term; closest: {g}" if g else "not a CTCAE v5.0 term and nothing close was found"
+        for g in sugg.iloc[pos]])
     out["term"] = terms["term"]
     out["soc"] = terms["soc"]
     out["meddra_code"] = terms["meddra_code"]
@@ -468,9 +477,9 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
         latest_onset = _period_end(out["onset_date"], onset["precision"]) if onset is not None else out["onset_date"]
         too_early = (latest_onset < enrolled - pd.Timedelta(days=screening_window_days)).to_numpy(
             dtype=bool, na_value=False)
-        pr.add(too_early, "onset_date", col("onset_date"),
-               f"onset is more than {screening_window_days} days before enrolment "
-               + enrolled.dt.strftime("%Y-%m-%d").fillna("") + "; quarantined: check the date or the subject")
+        pr.add(too_early, "onset_date", col("onset_date"), lambda pos: [
+            f"onset is more than {screening_window_days} days before enrolment {d:%Y-%m-%d}; "
+            "quarantined: check the date or the subject" for d in enrolled.iloc[pos]])
 
 
 def _labs(staged, out, pr, col) -> None:
@@ -484,29 +493,64 @@ def _labs(staged, out, pr, col) -> None:
         out["unit"] = col("unit").replace("", pd.NA)
 
 
-def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> pd.Series:
-    def day_text(name: str) -> pd.Series:
-        if name not in out:
-            return pd.Series("", index=out.index, dtype="string")
-        d = out[name]
-        prec = parsed_dates[name]["precision"] if name in parsed_dates else None
-        full = d.dt.strftime("%Y-%m-%d").astype("string").fillna("")
-        if prec is None:
-            return full
-        return full.where(prec == "day", full.str.slice(0, 7).where(prec == "month", full.str.slice(0, 4)))
+_PRECISION_CODE = {"day": 0, "month": 1, "year": 2}
 
-    subj = out["subject_id"].astype("string").fillna("")
+
+def _date_key_text(dates: pd.Series, precision: pd.Series | None) -> pa.Array:
+    """'2025-06-03', '2025-06' or '2025' per row, formatted once per distinct (date, precision)."""
+    days = dates.to_numpy(dtype="datetime64[D]")
+    missing = np.isnat(days)
+    prec = np.zeros(len(dates), dtype=np.int64) if precision is None else \
+        precision.map(_PRECISION_CODE).fillna(0).to_numpy(dtype=np.int64)
+    combo = np.where(missing, -1, days.astype(np.int64) * 4 + prec)
+    codes, uniques = pd.factorize(combo)
+    texts = []
+    for u in uniques:
+        if u < 0:
+            texts.append("")
+            continue
+        iso = str(np.datetime64(int(u) // 4, "D"))
+        texts.append(iso[: {0: 10, 1: 7, 2: 4}[int(u) % 4]])
+    return pa.array(take_text(texts, codes)).cast(_STR)
+
+
+_STR = pa.large_string()
+
+
+def _text(series: pd.Series) -> pa.Array:
+    return pc.fill_null(pa.array(series.astype("string").array).cast(_STR), pa.scalar("", _STR))
+
+
+def _lit(text: str) -> pa.Scalar:
+    return pa.scalar(text, _STR)
+
+
+def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> pd.Series:
+    """The identity of a row in the store (see README), joined with pyarrow in one pass."""
+    def day(name: str) -> pa.Array:
+        if name not in out:
+            return pa.array([""] * len(out), type=_STR)
+        prec = parsed_dates[name]["precision"] if name in parsed_dates else None
+        return _date_key_text(out[name], prec)
+
+    subj = _text(out["subject_id"])
     if kind == "patients":
-        return subj
-    if kind == "treatment":
-        cyc = out["cycle"].astype("string").fillna("") if "cycle" in out else pd.Series("", index=out.index, dtype="string")
-        tail = ("c" + cyc).where(cyc != "", "d" + day_text("start_date"))
-        return subj + "|" + out["treatment"].astype("string").fillna("") + "|" + tail
-    if kind == "labs":
-        return subj + "|" + out["test"].astype("string").fillna("") + "|" + day_text("collected_on")
-    ref = out["ae_ref"].astype("string").fillna("") if "ae_ref" in out else pd.Series("", index=out.index, dtype="string")
-    who = ("ref:" + ref).where(ref != "", "term:" + out["term"].astype("string").fillna("").str.casefold())
-    return subj + "|" + who + "|" + day_text("onset_date")
+        parts = [subj]
+    elif kind == "treatment":
+        cyc = _text(out["cycle"]) if "cycle" in out else pa.array([""] * len(out), type=_STR)
+        tail = pc.if_else(pc.equal(cyc, _lit("")), pc.binary_join_element_wise(_lit("d"), day("start_date"), _lit("")),
+                          pc.binary_join_element_wise(_lit("c"), cyc, _lit("")))
+        parts = [subj, _text(out["treatment"]), tail]
+    elif kind == "labs":
+        parts = [subj, _text(out["test"]), day("collected_on")]
+    else:
+        ref = _text(out["ae_ref"]) if "ae_ref" in out else pa.array([""] * len(out), type=_STR)
+        term = pc.utf8_lower(_text(out["term"]))
+        who = pc.if_else(pc.equal(ref, _lit("")), pc.binary_join_element_wise(_lit("term:"), term, _lit("")),
+                         pc.binary_join_element_wise(_lit("ref:"), ref, _lit("")))
+        parts = [subj, who, day("onset_date")]
+    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _lit("|"))
+    return pd.Series(pd.array(key, dtype=pd.StringDtype("pyarrow")), index=out.index)
 
 
 def _in_file_duplicates(out: pd.DataFrame, pr: _Problems, kind: str) -> None:

@@ -161,3 +161,10 @@ def test_exported_rejects_spreadsheet_holds_text_not_formulas():
     sheet = zipfile.ZipFile(io.BytesIO(xlsx)).read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in sheet                       # no formula element anywhere
     assert frame_to_csv_bytes(frame).decode("utf-8-sig").splitlines()[1].startswith("2,\"'=HYPERLINK")
+
+
+def test_spreadsheet_export_copes_with_an_empty_column():
+    from python_calamine import CalamineWorkbook
+    frame = pd.DataFrame({"subject_id": ["P-1", "P-2"], "reported_grade": [float("nan"), float("nan")]})
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(frame_to_xlsx_bytes(frame))).get_sheet_by_index(0).to_python()
+    assert [r[0] for r in rows] == ["subject_id", "P-1", "P-2"]

@@ -43,7 +43,7 @@ class ExportKind:
 
 EXPORTS: dict[str, ExportKind] = {}
 # optional modules that call register_export() when imported (e.g. a dose-advice export)
-EXTRA_EXPORT_MODULES: tuple[str, ...] = ("toxdb.cli_export_advice",)
+EXTRA_EXPORT_MODULES: tuple[str, ...] = ("toxdb.cli_export_advice", "toxdb.cli_export_labs")
 
 
 def register_export(name: str, help: str, build: Callable[[Store, argparse.Namespace], pd.DataFrame],

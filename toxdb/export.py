@@ -40,8 +40,9 @@ def frame_to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "rows") -> bytes:
         safe_frame(frame).to_excel(xl, sheet_name=sheet[:31], index=False)
         ws = xl.sheets[sheet[:31]]
         for i, col in enumerate(frame.columns):
-            width = min(60, max(10, len(str(col)) + 2, int(frame[col].astype(str).str.len().quantile(0.9)) + 2
-                                if len(frame) else 10))
+            lengths = frame[col].astype(object).where(frame[col].notna(), "").map(str).str.len()
+            typical = int(lengths.quantile(0.9)) + 2 if len(frame) else 10
+            width = min(60, max(10, len(str(col)) + 2, typical))
             ws.set_column(i, i, width)
     return buf.getvalue()
 

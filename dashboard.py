@@ -12,7 +12,7 @@ ui.sidebar(store)
 ui.safety_banner(store)
 
 HERE = Path(__file__).resolve().parent
-# section -> (file, title, icon); every page file present in pages/ is listed here
+# section -> (file, title, icon); every page file present in views/ is listed here
 SECTIONS = {
     "Trial": [("overview.py", "Overview", ":material/dashboard:"), ("toxicity.py", "Toxicity", ":material/table_chart:"),
               ("patient.py", "Patient", ":material/person:"), ("dose_advice.py", "Dose advice", ":material/medication:"),
@@ -22,8 +22,8 @@ SECTIONS = {
              ("history.py", "Uploads & audit", ":material/history:")],
 }
 pages = {
-    section: [st.Page(f"pages/{f}", title=t, icon=i, default=(f == "overview.py"))
-              for f, t, i in entries if (HERE / "pages" / f).exists()]
+    section: [st.Page(f"views/{f}", title=t, icon=i, default=(f == "overview.py"))
+              for f, t, i in entries if (HERE / "views" / f).exists()]
     for section, entries in SECTIONS.items()
 }
 st.navigation(pages).run()

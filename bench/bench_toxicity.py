@@ -8,7 +8,7 @@ sample_data.generate.generate_large_ae_csv and loaded through the normal import 
 (toxdb.ingest.upload.import_paths). For each store it prints, in seconds:
 
 * core   load_snapshot + derive_snapshot_events + compute_incidence (median of 3, no caches)
-* cold   AppTest run of pages/toxicity.py with every Streamlit cache cleared (first visit after a
+* cold   AppTest run of views/toxicity.py with every Streamlit cache cleared (first visit after a
          new upload / data version)
 * warm   AppTest rerun of the page with the caches filled (every later visit, filter change back to
          a seen combination, sidebar interaction...)
@@ -79,7 +79,7 @@ def page_seconds(db: Path) -> tuple[float, float]:
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
     at.run()
-    at.switch_page("pages/toxicity.py")
+    at.switch_page("views/toxicity.py")
     st.cache_data.clear()            # the toxicity caches start empty; the store stays open
     t0 = time.perf_counter()
     at.run()

@@ -98,7 +98,7 @@ def test_cli_export_advice_with_a_cut(sample_db):
 
 def test_dose_advice_page_renders_and_acknowledges(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/dose_advice.py")
+    at.switch_page("views/dose_advice.py")
     run_app(at)
     assert at.title[0].value == "Dose advice"
     metrics = {m.label: m.value for m in at.metric}

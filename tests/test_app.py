@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_app
 
-PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+PAGES = sorted(p.name for p in (ROOT / "views").glob("*.py"))
 
 
 def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
@@ -25,14 +25,14 @@ def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(app_env, page):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page(f"pages/{page}")
+    at.switch_page(f"views/{page}")
     run_app(at)
     assert not at.exception and len(at.main.children) > 0
 
 
 def test_upload_flow_maps_checks_and_loads(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/upload.py")
+    at.switch_page("views/upload.py")
     run_app(at)
     before = {m.label: m.value for m in at.metric}
     assert "Rows in file" not in before                     # nothing chosen yet
@@ -67,7 +67,7 @@ def test_upload_flow_maps_checks_and_loads(app_env):
 
 def test_upload_with_an_unknown_column_is_mapped_by_hand(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/upload.py")
+    at.switch_page("views/upload.py")
     run_app(at)
     import pandas as pd
     first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
@@ -85,7 +85,7 @@ def test_upload_with_an_unknown_column_is_mapped_by_hand(app_env):
 
 def test_unreadable_upload_says_why(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/upload.py")
+    at.switch_page("views/upload.py")
     run_app(at)
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/csv"))
     run_app(at)

@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 CORE = sorted((ROOT / "toxdb").rglob("*.py"))
-PAGES = sorted((ROOT / "pages").glob("*.py"))
+PAGES = sorted((ROOT / "views").glob("*.py"))
 
 
 def _imports(path: Path) -> set[str]:

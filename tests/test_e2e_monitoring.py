@@ -13,12 +13,10 @@ def test_monitoring_page_in_browser(tmp_path):
     db = build_trial_db(tmp_path / "crossed.duckdb", n_patients=8, n_events=6)
     # Streamlit's scroll container is inside the page: a tall viewport shows the whole page
     with dashboard(db, env={"TOXDB_NO_SEED": "1"}) as url, browser_page(1500, 3400) as page:
-        # the first script run registers the st.navigation pages (until then Streamlit would
-        # serve pages/monitoring.py on its own, without the router, sidebar and banner)
-        page.goto(url + "/", wait_until="domcontentloaded")
-        wait_for_run(page)
+        # a bookmarked page address opened first still goes through the router (sidebar, banner)
         page.goto(url + "/monitoring", wait_until="domcontentloaded")
         wait_for_run(page)
+        assert page.get_by_role("link", name="Overview", exact=True).count() == 1
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
         wait_for_run(page)
         assert page.locator(".js-plotly-plot").count() >= 2  # boundary + cumulative incidence

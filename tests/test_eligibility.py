@@ -213,7 +213,7 @@ def test_sample_trial_flags_the_two_late_starters(tmp_path, trial):
 
 def test_registration_checks_page(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/eligibility.py")
+    at.switch_page("views/eligibility.py")
     run_app(at)
     assert at.title[0].value == "Registration checks"
     metrics = {m.label: m.value for m in at.metric}

@@ -235,7 +235,7 @@ def test_sample_trial_raises_the_two_deliberate_discrepancies(tmp_path):
 
 def test_lab_queries_page_shows_the_sample_discrepancies(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/labs.py")
+    at.switch_page("views/labs.py")
     run_app(at)
     assert at.title[0].value == "Lab queries"
     metrics = {m.label: m.value for m in at.metric}

@@ -6,7 +6,7 @@ from conftest import ROOT, run_app
 
 def test_patient_page_renders_and_switches_patient(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("pages/patient.py")
+    at.switch_page("views/patient.py")
     run_app(at)
     assert at.title[0].value == "Patient"
     box = at.selectbox(key="patient_subject")

@@ -32,7 +32,7 @@ def page(tmp_path, monkeypatch):
     monkeypatch.setenv("TOXDB_NO_SEED", "1")
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/toxicity.py")
+    at.switch_page("views/toxicity.py")
     at.run()
     assert not at.exception, at.exception
     return at

@@ -71,7 +71,8 @@ class Store:
         elif not self.path.exists():
             raise StoreError(f"no database at {self.path}; create one with `python -m toxdb init --db {self.path}`")
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self._con = duckdb.connect(str(self.path), read_only=read_only,
+                                       config={"memory_limit": os.environ.get("TOXDB_DUCKDB_MEMORY", "1GB")})
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise StoreLockedError(

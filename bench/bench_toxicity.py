@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sample_data.generate import generate_large_ae_csv  # noqa: E402
+from _timing import page_seconds  # noqa: E402
 from toxdb.cuts import DataCut, load_snapshot  # noqa: E402
 from toxdb.derive import compute_incidence, derive_snapshot_events  # noqa: E402
 from toxdb.ingest.upload import import_paths  # noqa: E402
@@ -69,31 +69,6 @@ def core_seconds(db: Path, cut: DataCut, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def page_seconds(db: Path) -> tuple[float, float]:
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    os.environ["TOXDB_DB"] = str(db)
-    os.environ["TOXDB_NO_SEED"] = "1"
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
-    at.run()
-    at.switch_page("views/toxicity.py")
-    st.cache_data.clear()            # the toxicity caches start empty; the store stays open
-    t0 = time.perf_counter()
-    at.run()
-    cold = time.perf_counter() - t0
-    if at.exception:
-        raise SystemExit(f"page failed: {at.exception}")
-    warm = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        at.run()
-        warm.append(time.perf_counter() - t0)
-    return cold, statistics.median(warm)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/toxdb-bench"))
@@ -105,7 +80,7 @@ def main(argv=None) -> int:
     for name, (n_p, n_r) in SIZES.items():
         db = build(a.workdir, name, n_p, n_r, a.rebuild)
         core = core_seconds(db, cut)
-        cold, warm = page_seconds(db)
+        cold, warm = page_seconds(db, "views/toxicity.py")
         results[name] = (core, cold, warm)
         print(f"{name:6s} {n_p:>6,} patients {n_r:>9,} AEs   core {core:7.3f} s   page cold {cold:7.3f} s"
               f"   page warm {warm:7.3f} s", flush=True)

@@ -199,7 +199,7 @@ def test_grade_allowed_is_na_for_unknown_term_or_missing_grade():
     out = derive_grade_allowed(df)
     assert out.index.tolist() == [10, 11, 12]
     assert out["grade_allowed"].isna().tolist() == [True, True, True]
-    assert out["allowed_range"].tolist()[0] is pd.NA
+    assert pd.isna(out["allowed_range"].iloc[0])
     assert out["allowed_range"].iloc[1] == "1–3"
 
 

@@ -15,13 +15,13 @@ import pytest
 from conftest import AE_CSV, ROOT, write
 from toxdb.export import frame_to_csv_bytes, frame_to_xlsx_bytes, safe_cell
 from toxdb.ingest.upload import commit_upload, prepare_upload
-from toxdb.store import SCHEMA_VERSION, Store
+from toxdb.store import LATEST_VERSION, SCHEMA_FILE, SCHEMA_VERSION, Store
 
 TODAY = dt.date(2026, 11, 23)
 
 
-def test_new_store_has_the_schema_version(store):
-    assert store.schema_version() == SCHEMA_VERSION
+def test_new_store_has_the_latest_schema_version(store):
+    assert store.schema_version() == LATEST_VERSION
     assert store.status_counts() == {"patients": 0, "adverse_events": 0, "treatment_records": 0,
                                      "lab_results": 0, "uploads": 0, "rejected_rows": 0}
 
@@ -30,7 +30,36 @@ def test_reopening_does_not_migrate_twice(tmp_path):
     path = tmp_path / "x.duckdb"
     Store(path).close()
     with Store(path) as s:
-        assert s.cursor().execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+        versions = [r[0] for r in s.cursor().execute("SELECT version FROM schema_version ORDER BY 1").fetchall()]
+    assert versions == list(range(SCHEMA_VERSION, LATEST_VERSION + 1))
+
+
+def test_a_version_1_store_migrates_and_keeps_its_uncompressed_raw_files(tmp_path):
+    import duckdb
+    path = tmp_path / "v1.duckdb"
+    old_raw = b"subject_id,enrolled_on\nP-1,2025-01-02\n"
+    con = duckdb.connect(str(path))          # a store as version 1 wrote it: raw bytes as uploaded
+    con.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
+    con.execute("INSERT INTO schema_version (version) VALUES (1)")
+    con.execute("INSERT INTO uploads VALUES (7, 'old.csv', 'patients', NULL, 'x', ?, ?, 'me', now(), 'csv',"
+                " NULL, '{}', 1, 1, 0, 0, 0)", [len(old_raw), old_raw])
+    con.close()
+    with Store(path) as s:
+        assert s.schema_version() == LATEST_VERSION
+        assert s.upload_raw(7) == old_raw
+
+
+def test_raw_files_are_stored_compressed_and_come_back_byte_for_byte(store):
+    lines = ["subject_id,site,enrolled_on"] + [f"P-{i:04d},Site A,2025-01-{1 + i % 28:02d}" for i in range(3000)]
+    raw = ("\n".join(lines) + "\n").encode()
+    plan = prepare_upload(store, raw, "patients.csv", kind="patients", today=TODAY)
+    counts = commit_upload(store, plan, "tester")
+    assert counts.accepted == 3000
+    assert store.upload_raw(counts.upload_id) == raw
+    stored = store.cursor().execute("SELECT octet_length(raw), raw_codec, size_bytes FROM uploads"
+                                    " WHERE upload_id = ?", [counts.upload_id]).fetchone()
+    assert stored[1] == "zstd" and stored[2] == len(raw)
+    assert stored[0] < len(raw) / 4       # repetitive text packs at least fourfold
 
 
 def test_upload_keeps_raw_bytes_hash_user_and_time(loaded_store):

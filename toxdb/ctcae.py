@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toxdb.arrays import take_text
+from toxdb.arrays import take_category
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TERMS_CSV = DATA_DIR / "ctcae_v5_terms.csv"
@@ -319,9 +319,9 @@ def match_term(text: Any) -> TermMatch:
 
 
 def _take(values: list[Any], codes: np.ndarray, dtype: str) -> pd.array:
-    """values[code] per row, with code -1 (missing input) giving <NA>."""
+    """values[code] per row, with code -1 (missing input) giving <NA>; text comes categorical."""
     if dtype == "string":
-        return take_text(values, codes)
+        return take_category(values, codes).array
     arr = np.empty(len(values) + 1, dtype=object)
     arr[:-1] = values
     arr[-1] = None
@@ -393,7 +393,7 @@ def derive_grade_allowed(
     allowed[~known] = pd.NA
     range_col = _take(ranges, codes, "string")
     bad = known & ~ok
-    note = np.full(len(df), None, dtype=object)
+    note = pd.Series(pd.Categorical.from_codes(np.full(len(df), -1), categories=[]), index=df.index)
     if bad.any():
         # one message per distinct (term, grade) pair
         pairs = pd.DataFrame({"t": codes[bad], "g": grade[bad]})
@@ -402,12 +402,10 @@ def derive_grade_allowed(
             (t, g): f"{canon[t]}: grade {g:g} does not exist in CTCAE v5.0 (allowed: {ranges[t]})"
             for t, g in zip(key["t"], key["g"])
         }
-        note[bad] = [text[p] for p in zip(pairs["t"], pairs["g"])]
-    return df.assign(
-        grade_allowed=allowed,
-        allowed_range=range_col,
-        grade_allowed_note=pd.array(note, dtype="string"),
-    )
+        texts = np.full(len(df), None, dtype=object)
+        texts[bad] = [text[p] for p in zip(pairs["t"], pairs["g"])]
+        note = pd.Series(pd.array(texts, dtype="string"), index=df.index)
+    return df.assign(grade_allowed=allowed, allowed_range=range_col, grade_allowed_note=note.array)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -496,8 +494,8 @@ def derive_grades(values: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "grade": grades,
-            "grade_source": take_text(sources, spread),
-            "grade_problem": take_text(problems, spread),
+            "grade_source": take_category(sources, spread).array,
+            "grade_problem": take_category(problems, spread).array,
         },
         index=values.index,
     )

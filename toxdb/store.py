@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,14 @@ import pandas as pd
 import pyarrow as pa
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1          # the version schema.sql creates
 # Later schema versions: (version, SQL). Applied in order to a store whose version is lower.
-MIGRATIONS: list[tuple[int, str]] = []
+MIGRATIONS: list[tuple[int, str]] = [
+    # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
+    (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+]
+LATEST_VERSION = MIGRATIONS[-1][0] if MIGRATIONS else SCHEMA_VERSION
+RAW_CODEC = "zstd"
 
 KIND_TABLES = {
     "patients": "patients",
@@ -128,7 +134,7 @@ class Store:
 
     def migrate(self) -> int:
         current = self.schema_version()
-        if current > SCHEMA_VERSION + len(MIGRATIONS):
+        if current > LATEST_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {current}, newer than this toxdb knows; upgrade toxdb"
             )
@@ -229,8 +235,13 @@ class Store:
         return dict(zip(("upload_id", "file_name", "uploaded_at", "uploaded_by"), row))
 
     def upload_raw(self, upload_id: int) -> bytes | None:
-        row = self.cursor().execute("SELECT raw FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()
-        return None if row is None else row[0]
+        """The file exactly as it was uploaded."""
+        row = self.cursor().execute(
+            "SELECT raw, raw_codec, size_bytes FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()
+        if row is None or row[0] is None:
+            return None
+        raw, codec, size = row
+        return raw if codec is None else _unpack_raw(raw, codec, size)
 
     def rejected_rows(self, upload_id: int | None = None, status: str | None = "rejected") -> pd.DataFrame:
         where, params = [], []
@@ -252,10 +263,11 @@ class Store:
         return {r[0] for r in rows}
 
     def classify_rows(self, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
-        """For incoming rows (record_key, source_row + data columns) say new / duplicate / correction.
+        """Which incoming rows (record_key, source_row + data columns) are already stored.
 
-        Returns one small row per incoming row: source_row, record_key, row_hash, status,
-        current_version (0 when new) and stored_upload (the upload that stored the current version).
+        Returns one row per incoming row whose record has a current version: source_row, record_key,
+        status ('duplicate' when the values are the same, 'correction' when they differ),
+        current_version and stored_upload (the upload that stored it). Every other row is new.
         """
         cur = self.cursor()
         try:
@@ -292,22 +304,20 @@ class Store:
         table = _table(kind)
         cols = self.data_columns(kind)
         at = at or dt.datetime.now().replace(microsecond=0)
+        # the raw file is compressed in another thread while DuckDB writes the rows
+        packing = _PACKER.submit(_pack_raw, raw)
         with self.transaction() as cur:
-            upload_id = cur.execute("SELECT nextval('upload_seq')").fetchone()[0]
-            cur.execute(
-                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0)",
-                [upload_id, file_name, kind, site, sha256, len(raw), raw, uploaded_by, at, reader, day_first,
-                 json.dumps(mapping), n_rows],
-            )
+            upload_id = cur.execute("SELECT nextval('upload_seq')").fetchall()[0][0]
             if classified is None or classified_at_version != self.data_version():
                 classified = _classify(cur, table, rows, cols)   # the store changed since the preview
             cur.register("classified", pa.Table.from_pandas(
-                classified[["source_row", "record_key", "row_hash", "status", "current_version", "stored_upload"]],
+                classified[["source_row", "record_key", "status", "current_version", "stored_upload"]],
                 preserve_index=False))
             _register_rows(cur, rows, cols)
             counts = dict(cur.execute(
                 "SELECT status, count(*) FROM classified GROUP BY status"
             ).fetchall())
+            counts["new"] = len(rows) - len(classified)
             cur.execute(
                 f"UPDATE {table} SET valid_to = ? WHERE valid_to IS NULL AND record_key IN "
                 "(SELECT record_key FROM classified WHERE status = 'correction')",
@@ -316,10 +326,10 @@ class Store:
             col_list = ", ".join(cols)
             cur.execute(
                 f"INSERT INTO {table} (record_key, version, upload_id, source_row, row_hash, valid_from, valid_to,"
-                f" {col_list}) SELECT k.record_key, k.current_version + 1, ?, k.source_row, k.row_hash, ?, NULL, "
-                + _typed_columns(cur, table, cols)
-                + " FROM incoming_rows i JOIN classified k ON k.source_row = i.source_row"
-                " WHERE k.status IN ('new', 'correction')",
+                f" {col_list}) SELECT s.record_key, coalesce(k.current_version, 0) + 1, ?, s.source_row,"
+                f" {_ROW_HASH.format(cols=col_list)}, ?, NULL, {col_list} FROM ({_typed_rows(cur, table, cols)}) s"
+                " LEFT JOIN classified k ON k.source_row = s.source_row"
+                " WHERE k.status IS NULL OR k.status = 'correction'",
                 [upload_id, at],
             )
             if _fail_after_insert:  # used by tests to prove a failure mid-import changes nothing
@@ -346,10 +356,14 @@ class Store:
                 corrections=int(counts.get("correction", 0)),
                 rejected=n_rej,
             )
+            codec, packed = packing.result()
             cur.execute(
-                "UPDATE uploads SET n_accepted = ?, n_duplicates = ?, n_corrections = ?, n_rejected = ?"
-                " WHERE upload_id = ?",
-                [result.accepted, result.duplicates, result.corrections, result.rejected, upload_id],
+                "INSERT INTO uploads (upload_id, file_name, kind, site, sha256, size_bytes, raw, raw_codec,"
+                " uploaded_by, uploaded_at, reader, day_first, mapping, n_rows, n_accepted, n_duplicates,"
+                " n_corrections, n_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [upload_id, file_name, kind, site, sha256, len(raw), packed, codec, uploaded_by, at, reader,
+                 day_first, json.dumps(mapping), n_rows, result.accepted, result.duplicates, result.corrections,
+                 result.rejected],
             )
             _audit(cur, uploaded_by, "upload", {
                 "upload_id": upload_id, "file": file_name, "kind": kind, "sha256": sha256,
@@ -421,6 +435,19 @@ class Store:
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
+_PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
+
+
+def _pack_raw(raw: bytes) -> tuple[str | None, bytes]:
+    """(codec, bytes) to store for an uploaded file: zstd at its fastest level (a CSV shrinks about
+    ninefold), or the bytes as they are when this pyarrow has no zstd."""
+    if not pa.Codec.is_available(RAW_CODEC):
+        return None, raw
+    return RAW_CODEC, pa.Codec(RAW_CODEC, compression_level=1).compress(raw, asbytes=True)
+
+
+def _unpack_raw(packed: bytes, codec: str, size: int) -> bytes:
+    return pa.Codec(codec).decompress(packed, decompressed_size=size, asbytes=True)
 
 
 def _frame(result) -> pd.DataFrame:
@@ -440,21 +467,28 @@ def _register_rows(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame, cols: lis
     cur.register("incoming_rows", pa.Table.from_pandas(frame[["record_key", "source_row", *cols]], preserve_index=False))
 
 
-def _typed_columns(cur, table: str, cols: list[str]) -> str:
-    return ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
+# a row's values as one number: equal hashes mean "the same values again", a duplicate
+_ROW_HASH = "hash({cols})"
+
+
+def _typed_rows(cur, table: str, cols: list[str]) -> str:
+    """The registered incoming rows with every column cast to the type the table stores."""
+    typed = ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
+    return (f"SELECT CAST(i.record_key AS TEXT) AS record_key, CAST(i.source_row AS INTEGER) AS source_row, {typed}"
+            " FROM incoming_rows i")
 
 
 def _classify(cur: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Hash each incoming row's values (cast to the stored types) and compare with the current version."""
+    """Hash each incoming row's values (cast to the stored types) and compare with the current version;
+    only rows whose record is already stored come back."""
     _register_rows(cur, rows, cols)
-    typed = _typed_columns(cur, table, cols)
     sql = (
-        "SELECT s.source_row, s.record_key, s.row_hash,"
-        " CASE WHEN c.record_key IS NULL THEN 'new' WHEN c.row_hash = s.row_hash THEN 'duplicate'"
-        " ELSE 'correction' END AS status, coalesce(c.version, 0) AS current_version, c.upload_id AS stored_upload"
-        f" FROM (SELECT CAST(record_key AS TEXT) AS record_key, CAST(source_row AS INTEGER) AS source_row,"
-        f" hash({', '.join(cols)}) AS row_hash FROM (SELECT i.record_key, i.source_row, {typed} FROM incoming_rows i)) s"
-        f" LEFT JOIN {table} c ON c.record_key = s.record_key AND c.valid_to IS NULL ORDER BY s.source_row"
+        "SELECT s.source_row, s.record_key,"
+        " CASE WHEN c.row_hash = s.row_hash THEN 'duplicate' ELSE 'correction' END AS status,"
+        " c.version AS current_version, c.upload_id AS stored_upload"
+        f" FROM (SELECT record_key, source_row, {_ROW_HASH.format(cols=', '.join(cols))} AS row_hash"
+        f" FROM ({_typed_rows(cur, table, cols)})) s"
+        f" JOIN {table} c ON c.record_key = s.record_key AND c.valid_to IS NULL ORDER BY s.source_row"
     )
     out = cur.sql(sql).to_arrow_table()
     cur.unregister("incoming_rows")

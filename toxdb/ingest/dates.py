@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toxdb.arrays import take_text
+from toxdb.arrays import take_category
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 DATE_ACCEPTED = (
@@ -119,8 +119,8 @@ def derive_dates(values: pd.Series, day_first: bool | None) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "date": stamps[codes],
-            "precision": take_text([p.precision for p in parsed[:-1]], codes),
-            "problem": take_text([p.problem for p in parsed[:-1]], codes),
+            "precision": take_category([p.precision for p in parsed[:-1]], codes).array,
+            "problem": take_category([p.problem for p in parsed[:-1]], codes).array,
         },
         index=values.index,
     )

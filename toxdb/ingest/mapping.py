@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from toxdb.ingest.readers import RawTable
+from toxdb.ingest.readers import RawTable, blank_cells
 
 KINDS = ("patients", "treatment", "ae", "labs")
 KIND_LABELS = {
@@ -139,7 +139,7 @@ def map_columns(table: RawTable, kind: str, saved: dict[str, str] | None = None)
         candidates = list(dict.fromkeys(candidates))
         if not candidates:
             continue
-        filled = [h for h in candidates if (table.data[h].str.strip() != "").any()]
+        filled = [h for h in candidates if (~blank_cells(table.data[h])).any()]
         chosen = (filled or candidates)[0]
         columns[col.name] = chosen
         used.add(chosen)

@@ -36,6 +36,7 @@ _MAGIC = {
     b"BM": None,  # too short to be sure; checked with the NUL test below
 }
 _XPT_MAGIC = b"HEADER RECORD*******LIBRARY HEADER RECORD"
+_CODED_TEXT = pa.dictionary(pa.int32(), pa.string())
 _ACCEPTED = "CSV (comma, semicolon or tab separated), Excel .xlsx, or SAS transport .xpt"
 
 
@@ -46,7 +47,8 @@ class ReadError(ValueError):
 @dataclass
 class RawTable:
     file_name: str
-    data: pd.DataFrame                 # all cells as text, columns named as in the file
+    data: pd.DataFrame                 # all cells as text (a CSV's columns come categorical: text coded
+                                       # by distinct value), columns named as in the file
     source_row: np.ndarray             # 1-based row in the file (or sheet) for each data row
     reader: str                        # how it was read, for the upload record
     sheet: str | None = None
@@ -67,7 +69,7 @@ def read_table(raw: bytes, file_name: str, sheet: str | None = None) -> RawTable
             f"{file_name}: the file is {size_mb:,.0f} MB, above the {MAX_FILE_MB:,.0f} MB limit. "
             "Split it into smaller files (e.g. one per site or per year) and upload each."
         )
-    if not raw or not raw.strip():
+    if not raw or (not raw[:65536].strip() and not raw.strip()):
         raise ReadError(f"{file_name}: the file is empty. Export the listing again with its header row and data.")
     head = raw[:64]
     if head.startswith(b"PK\x03\x04"):
@@ -192,10 +194,13 @@ def read_csv(raw: bytes, file_name: str) -> RawTable:
             io.BytesIO(body),
             read_options=pacsv.ReadOptions(encoding=pa_encoding, column_names=names, skip_rows=1,
                                            block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+            # a line break inside a cell needs a quote around it; without any quote the blocks of the
+            # file can be parsed in parallel
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=b'"' in body,
                                              invalid_row_handler=on_bad_row),
+            # dictionary-coded text: validation then looks at each distinct value once
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                column_types={n: _CODED_TEXT for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
@@ -211,7 +216,7 @@ def read_csv(raw: bytes, file_name: str) -> RawTable:
         if too_long:
             notes.append(f"{len(too_long)} row(s) have more filled cells than there are column names")
     else:
-        data = table.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None)
+        data = table.unify_dictionaries().to_pandas()
         source_row = np.arange(2, len(data) + 2)
         too_long = []
     keep = ~_blank_mask(data)
@@ -265,8 +270,16 @@ def _unique_names(header: list[str]) -> list[str]:
 def _blank_mask(data: pd.DataFrame) -> np.ndarray:
     blank = np.ones(len(data), dtype=bool)
     for col in data.columns:
-        blank &= (data[col].str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        blank &= blank_cells(data[col])
     return blank
+
+
+def blank_cells(values: pd.Series) -> np.ndarray:
+    """True where a cell is empty or only spaces (a categorical column is tested per distinct value)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        lut = np.append(np.asarray([not str(c).strip() for c in values.cat.categories], dtype=bool), True)
+        return lut[values.cat.codes.to_numpy()]     # code -1 (missing) picks the last entry
+    return (values.str.strip() == "").to_numpy(dtype=bool, na_value=True)
 
 
 # -- Excel ------------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ class UploadPlan:
         if self.classified is None or not len(rows):
             return rows.assign(status=pd.Series(dtype="string"))
         status = self.classified.set_index("source_row")[["status", "current_version"]]
-        return rows.join(status, on="source_row")
+        out = rows.join(status, on="source_row")        # rows not already stored are new
+        return out.assign(status=out["status"].fillna("new"), current_version=out["current_version"].fillna(0))
 
     @property
     def kind(self) -> str:
@@ -63,9 +64,9 @@ class UploadPlan:
         if self.validation is not None:
             out["rejected"] = self.validation.summary["rejected"]
             out["duplicates"] = self.validation.summary["duplicates_in_file"]
-        if self.classified is not None and len(self.classified):
+        if self.classified is not None and self.validation is not None:
             st = self.classified["status"].value_counts()
-            out["new"] = int(st.get("new", 0))
+            out["new"] = len(self.validation.rows) - len(self.classified)
             out["corrections"] = int(st.get("correction", 0))
             out["duplicates"] += int(st.get("duplicate", 0))
         return out

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from toxdb import ctcae
-from toxdb.arrays import take_text
+from toxdb.arrays import (as_text, coded, combine_distinct, group_codes, map_distinct, mask_distinct, take_category,
+                          take_text)
 from toxdb.ingest.dates import derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable
@@ -151,30 +152,38 @@ class _Problems:
 
 
 def _norm_text(s: pd.Series) -> pd.Series:
-    return s.astype("string").fillna("").str.strip()
+    """Cells with outer spaces removed, empty string for a missing cell; categorical (coded) text."""
+    return map_distinct(s, lambda v: "" if v is None else str(v).strip())
+
+
+def _blank_to_na(s: pd.Series) -> pd.Series:
+    """A categorical text column with its empty cells made missing."""
+    return s.cat.remove_categories([""]) if "" in s.cat.categories else s
 
 
 def _lookup(values: pd.Series, vocab: dict) -> tuple[pd.Series, np.ndarray]:
     """Map written values through a vocabulary; returns (mapped, unknown-and-not-empty mask).
 
     Works on distinct values only, so a million rows with a handful of spellings cost a handful."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = coded(values)
     keys = [" ".join(str(u).split()).casefold() for u in uniques]
     mapped_u = [vocab.get(k, _MISSING) if k else None for k in keys]
     known = np.array([m is not _MISSING for m in mapped_u] + [True], dtype=bool)
     out = [None if m is _MISSING else m for m in mapped_u]
-    result = pd.Series(take_text(out, codes), index=values.index)
-    return result, ~known[codes]
+    return take_category(out, codes, values.index), ~known[codes]
 
 
 _MISSING = object()
 
 
 def _numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    text = _norm_text(values).str.replace(",", ".", regex=False)
-    num = pd.to_numeric(text, errors="coerce")
-    bad = (num.isna() & (text != "")).to_numpy(dtype=bool)
-    return num.astype("Float64"), bad
+    """Numbers (decimal comma allowed) and a mask of cells that are filled but not a number."""
+    codes, uniques = coded(values)
+    text = pd.Series([str(u).strip().replace(",", ".") for u in uniques] + [""], dtype=object)
+    num_u = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+    bad_u = np.isnan(num_u) & (text != "").to_numpy(dtype=bool)
+    num = pd.array(num_u[codes], dtype="Float64")     # code -1 picks the trailing empty entry
+    return pd.Series(num, index=values.index), bad_u[codes]
 
 
 def _vocab_text(vocab: dict) -> str:
@@ -185,7 +194,10 @@ def infer_day_first(frame: pd.DataFrame, kind: str) -> tuple[bool | None, str | 
     cols = [c for c in DATE_COLUMNS[kind] if c in frame.columns]
     if not cols:
         return None, None
-    values = pd.concat([frame[c] for c in cols], ignore_index=True)
+    distinct = set()
+    for c in cols:
+        distinct.update(str(v) for v in coded(frame[c])[1])
+    values = pd.Series(sorted(distinct), dtype=object)
     day_only, month_only = slash_order_evidence(values)
     if day_only and not month_only:
         return True, "dates like 25/06/2025 show this file writes dates day-first; all its dates were read so"
@@ -232,7 +244,7 @@ def validate(
 
     def col(name: str) -> pd.Series:
         if name not in staged.columns:
-            return pd.Series("", index=staged.index, dtype="string")
+            return take_category([""], np.zeros(n, dtype=np.int64), staged.index)
         if name not in stripped:
             stripped[name] = _norm_text(staged[name])
         return stripped[name]
@@ -285,8 +297,8 @@ def validate(
         _labs(staged, out, pr, col)
 
     out["source_row"] = source_row
-    out["record_key"] = _record_key(kind, out, parsed_dates)
-    _in_file_duplicates(out, pr, kind)
+    out["record_key"], groups = _record_key(kind, out, parsed_dates)
+    _in_file_duplicates(out, pr, kind, groups)
 
     if kind == "ae":
         out["flags"] = _join_flags(flags, out.index)
@@ -295,7 +307,8 @@ def validate(
     duplicate = pr.dups & ~rejected
     keep = ~rejected & ~duplicate
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
-    rows = out[keep].reset_index(drop=True)
+    # text columns stay categorical (coded by distinct value): the store reads them as such
+    rows = out.reset_index(drop=True) if keep.all() else out[keep].reset_index(drop=True)
     return ValidationResult(kind, rows, problems, day_first, notes)
 
 
@@ -323,7 +336,7 @@ def _join_flags(flags: list, index: pd.Index) -> pd.Series:
 
 def _patients(staged, out, pr, col, flags) -> None:
     if "site" in staged.columns:
-        out["site"] = col("site").replace("", pd.NA)
+        out["site"] = _blank_to_na(col("site"))
     if "sex" in staged.columns:
         out["sex"], bad = _lookup(staged["sex"], SEX)
         pr.add(bad, "sex", col("sex"), "not recognised; accepted: M or F (male/female)")
@@ -350,7 +363,7 @@ def _patients(staged, out, pr, col, flags) -> None:
         pr.add(bad, "agent", col("agent"), "not recognised; accepted: capecitabine or S-1")
     for name in ("off_treatment_reason", "ascites", "encephalopathy"):
         if name in staged.columns:
-            out[name] = col(name).replace("", pd.NA)
+            out[name] = _blank_to_na(col(name))
     if "birth_date" in out and "enrolled_on" in out:
         bad = (out["birth_date"] >= out["enrolled_on"]).to_numpy(dtype=bool)
         pr.add(bad, "birth_date", col("birth_date"), "the birth date is not before the enrolment date")
@@ -396,47 +409,54 @@ def _end_before_start(out, pr, col, parsed_dates, start, end) -> None:
 
 
 def _period_end(dates: pd.Series, precision: pd.Series) -> pd.Series:
-    month_end = dates + pd.offsets.MonthEnd(0)
-    year_end = dates + pd.offsets.YearEnd(0)
-    return dates.where(precision == "day", month_end.where(precision == "month", year_end))
+    """The last day a partial date can stand for (the date itself when given to the day)."""
+    out = dates.copy()
+    for unit, offset in (("month", pd.offsets.MonthEnd(0)), ("year", pd.offsets.YearEnd(0))):
+        partial = (precision == unit).to_numpy(dtype=bool)
+        if partial.any():       # offsets are slow; most files have few partial dates
+            out[partial] = dates[partial] + offset
+    return out
 
 
 def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
     if "ae_ref" in staged.columns:
-        out["ae_ref"] = col("ae_ref").replace("", pd.NA)
+        out["ae_ref"] = _blank_to_na(col("ae_ref"))
     written = col("term")
-    terms = ctcae.derive_ctcae_terms(written.replace("", pd.NA))
+    terms = ctcae.derive_ctcae_terms(_blank_to_na(written))
     unknown = (terms["term"].isna() & (written != "")).to_numpy(dtype=bool)
-    sugg = terms["suggestions"].fillna("")
+    sugg = terms["suggestions"]
     pr.add(unknown, "term", written, lambda pos: [
-        f"not a CTCAE v5.0 term; closest: {g}" if g else "not a CTCAE v5.0 term and nothing close was found"
-        for g in sugg.iloc[pos]])
+        f"not a CTCAE v5.0 term; closest: {g}" if isinstance(g, str) and g
+        else "not a CTCAE v5.0 term and nothing close was found" for g in sugg.iloc[pos]])
     out["term"] = terms["term"]
     out["soc"] = terms["soc"]
     out["meddra_code"] = terms["meddra_code"]
-    verb = col("verbatim") if "verbatim" in staged.columns else pd.Series("", index=staged.index, dtype="string")
-    specified = terms["specified"].fillna("") if "specified" in terms else pd.Series("", index=staged.index)
-    out["verbatim"] = verb.where(verb != "", specified.astype("string")).replace("", pd.NA)
-    other = terms["matched_by"].eq("other_specify").fillna(False).to_numpy(dtype=bool)
+    # the verbatim text as written, else the description after "Other, specify"
+    verbatim = col("verbatim") if "verbatim" in staged.columns else col("")
+    out["verbatim"] = combine_distinct(lambda v, spec: v or spec or None, verbatim, terms["specified"])
+    other = terms["matched_by"].eq("other_specify").to_numpy(dtype=bool)
     no_text = other & (out["verbatim"].isna()).to_numpy(dtype=bool)
     pr.add(no_text, "term", written, "an 'Other, specify' term needs the verbatim description")
 
-    grade_text = col("grade") if "grade" in staged.columns else pd.Series("", index=staged.index, dtype="string")
-    use_sev = (grade_text == "").to_numpy(dtype=bool) & ("severity" in staged.columns)
-    source_text = grade_text.where(~use_sev, col("severity") if "severity" in staged.columns else grade_text)
-    grades = ctcae.derive_grades(source_text.replace("", pd.NA))
+    has_sev = "severity" in staged.columns
+    grade_text = col("grade")
+    use_sev = (grade_text == "").to_numpy(dtype=bool) & has_sev
+    # the grade as written, else (a fallback, flagged) the severity word
+    source_text = combine_distinct(lambda g, sev: g or sev or "", grade_text, col("severity")) if has_sev \
+        else grade_text
+    grades = ctcae.derive_grades(_blank_to_na(source_text))
     from_sev = use_sev & grades["grade"].notna().to_numpy(dtype=bool)
     # a severity word in the grade column is also only a fallback
-    sev_word = grades["grade_source"].eq("severity").fillna(False).to_numpy(dtype=bool)
+    sev_word = grades["grade_source"].eq("severity").to_numpy(dtype=bool)
     failed = grades["grade"].isna().to_numpy(dtype=bool) & ((source_text != "").to_numpy(dtype=bool))
     grade_col = "severity" if "grade" not in staged.columns else "grade"
     pr.add(failed & ~use_sev, grade_col, source_text, grades["grade_problem"])
     pr.add(failed & use_sev, "severity", source_text, grades["grade_problem"])
     missing_both = (source_text == "").to_numpy(dtype=bool)
-    if "grade" not in staged.columns or "severity" in staged.columns:
+    if "grade" not in staged.columns or has_sev:
         pr.add(missing_both, "grade", None, "grade is required and is empty (no severity either)")
     out["grade"] = grades["grade"]
-    out["grade_source"] = pd.Series(np.where(from_sev | sev_word, "severity", "grade"), index=out.index, dtype="string")
+    out["grade_source"] = take_category(["grade", "severity"], (from_sev | sev_word).astype(np.int8), out.index)
     flags.append((from_sev | sev_word,
                   lambda pos: [f"grade read from severity ({v}): confirm the CTCAE grade" for v in source_text.iloc[pos]]))
     allowed = ctcae.derive_grade_allowed(out[["term", "grade"]].astype({"grade": "Float64"}), "term", "grade")
@@ -459,7 +479,7 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
     if "attribution" in staged.columns:
         out["attribution"], bad = _lookup(staged["attribution"], {**ATTRIBUTION, "related": "possible"})
         pr.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
-        related = (col("attribution").str.casefold() == "related").to_numpy(dtype=bool)
+        related = mask_distinct(col("attribution"), lambda v: v.casefold() == "related")
         flags.append((related, "attribution 'related' stored as 'possible': confirm the level"))
     if "attributed_to" in staged.columns:
         out["attributed_to"], bad = _lookup(staged["attributed_to"], ATTRIBUTED_TO)
@@ -468,12 +488,15 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
         out["action_taken"], bad = _lookup(staged["action_taken"], ACTIONS)
         pr.add(bad, "action_taken", col("action_taken"), "not recognised; accepted: none, dose reduced, interrupted, withdrawn")
     if "outcome" in staged.columns:
-        out["outcome"] = col("outcome").replace("", pd.NA)
+        out["outcome"] = _blank_to_na(col("outcome"))
 
     if enrolment is not None and len(enrolment) and "onset_date" in out:
-        enrolled = out["subject_id"].map(
-            pd.Series(pd.to_datetime(enrolment["enrolled_on"]).to_numpy(), index=enrolment["subject_id"].to_numpy())
-        )
+        by_subject = pd.Series(pd.to_datetime(enrolment["enrolled_on"]).to_numpy(dtype="datetime64[s]"),
+                               index=enrolment["subject_id"].astype(str).to_numpy())
+        by_subject = by_subject[~by_subject.index.duplicated()]
+        codes, subjects = coded(out["subject_id"])
+        lut = np.append(by_subject.reindex(subjects).to_numpy(dtype="datetime64[s]"), np.datetime64("NaT", "s"))
+        enrolled = pd.Series(lut[codes], index=out.index)
         latest_onset = _period_end(out["onset_date"], onset["precision"]) if onset is not None else out["onset_date"]
         too_early = (latest_onset < enrolled - pd.Timedelta(days=screening_window_days)).to_numpy(
             dtype=bool, na_value=False)
@@ -483,27 +506,30 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
 
 
 def _labs(staged, out, pr, col) -> None:
-    out["test"] = col("test").str.upper()
+    out["test"] = map_distinct(col("test"), lambda v: v.upper() if v else "")
     for name in ("value", "lln", "uln"):
         if name in staged.columns:
             num, bad = _numbers(staged[name])
             pr.add(bad, name, col(name), "must be a number (a result like '<5' cannot be graded; give the number)")
             out[name] = num
     if "unit" in staged.columns:
-        out["unit"] = col("unit").replace("", pd.NA)
+        out["unit"] = _blank_to_na(col("unit"))
 
 
 _PRECISION_CODE = {"day": 0, "month": 1, "year": 2}
 
 
-def _date_key_text(dates: pd.Series, precision: pd.Series | None) -> pa.Array:
-    """'2025-06-03', '2025-06' or '2025' per row, formatted once per distinct (date, precision)."""
+def _date_code(dates: pd.Series, precision: pd.Series | None) -> np.ndarray:
+    """day number * 4 + precision code per row (-1 when there is no date): equal codes, equal key text."""
     days = dates.to_numpy(dtype="datetime64[D]")
-    missing = np.isnat(days)
     prec = np.zeros(len(dates), dtype=np.int64) if precision is None else \
-        precision.map(_PRECISION_CODE).fillna(0).to_numpy(dtype=np.int64)
-    combo = np.where(missing, -1, days.astype(np.int64) * 4 + prec)
-    codes, uniques = pd.factorize(combo)
+        precision.map(_PRECISION_CODE).astype("float64").fillna(0).to_numpy(dtype=np.int64)
+    return np.where(np.isnat(days), -1, days.astype(np.int64) * 4 + prec)
+
+
+def _date_key_text(code: np.ndarray) -> pd.Series:
+    """'2025-06-03', '2025-06' or '2025' per row, formatted once per distinct (date, precision)."""
+    codes, uniques = pd.factorize(code)
     texts = []
     for u in uniques:
         if u < 0:
@@ -511,67 +537,80 @@ def _date_key_text(dates: pd.Series, precision: pd.Series | None) -> pa.Array:
             continue
         iso = str(np.datetime64(int(u) // 4, "D"))
         texts.append(iso[: {0: 10, 1: 7, 2: 4}[int(u) % 4]])
-    return pa.array(take_text(texts, codes)).cast(_STR)
+    return take_category(texts, codes)
 
 
-_STR = pa.large_string()
+_STR = pa.string()
 
 
 def _text(series: pd.Series) -> pa.Array:
-    return pc.fill_null(pa.array(series.astype("string").array).cast(_STR), pa.scalar("", _STR))
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = as_text(series)
+    else:
+        series = series.astype("string")
+    return pc.fill_null(pa.array(series.array).cast(_STR), pa.scalar("", _STR))
 
 
 def _lit(text: str) -> pa.Scalar:
     return pa.scalar(text, _STR)
 
 
-def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> pd.Series:
-    """The identity of a row in the store (see README), joined with pyarrow in one pass."""
-    def day(name: str) -> pa.Array:
-        if name not in out:
-            return pa.array([""] * len(out), type=_STR)
-        prec = parsed_dates[name]["precision"] if name in parsed_dates else None
-        return _date_key_text(out[name], prec)
+def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> tuple[pd.Series, np.ndarray]:
+    """The identity of a row in the store (see README), and a code per row that is equal exactly when
+    the identity is: in-file duplicates are found on those integer codes, not on a million strings."""
+    n = len(out)
 
-    subj = _text(out["subject_id"])
+    def day(name: str) -> pd.Series:
+        if name not in out:
+            return take_category([""], np.zeros(n, dtype=np.int64), out.index)
+        prec = parsed_dates[name]["precision"] if name in parsed_dates else None
+        return _date_key_text(_date_code(out[name], prec))
+
+    def blank() -> pd.Series:
+        return take_category([""], np.zeros(n, dtype=np.int64), out.index)
+
+    subj = _norm_text(out["subject_id"])
     if kind == "patients":
         parts = [subj]
     elif kind == "treatment":
-        cyc = _text(out["cycle"]) if "cycle" in out else pa.array([""] * len(out), type=_STR)
-        tail = pc.if_else(pc.equal(cyc, _lit("")), pc.binary_join_element_wise(_lit("d"), day("start_date"), _lit("")),
-                          pc.binary_join_element_wise(_lit("c"), cyc, _lit("")))
-        parts = [subj, _text(out["treatment"]), tail]
+        cycle = out["cycle"].astype("string") if "cycle" in out else blank()
+        tail = combine_distinct(lambda c, d: f"c{c}" if c else f"d{d or ''}", cycle, day("start_date"))
+        parts = [subj, _norm_text(out["treatment"]), tail]
     elif kind == "labs":
-        parts = [subj, _text(out["test"]), day("collected_on")]
+        parts = [subj, _norm_text(out["test"]), day("collected_on")]
     else:
-        ref = _text(out["ae_ref"]) if "ae_ref" in out else pa.array([""] * len(out), type=_STR)
-        term = pc.utf8_lower(_text(out["term"]))
-        who = pc.if_else(pc.equal(ref, _lit("")), pc.binary_join_element_wise(_lit("term:"), term, _lit("")),
-                         pc.binary_join_element_wise(_lit("ref:"), ref, _lit("")))
+        ref = out["ae_ref"] if "ae_ref" in out else blank()
+        who = combine_distinct(lambda r, t: f"ref:{r}" if r else f"term:{(t or '').lower()}", ref, out["term"])
         parts = [subj, who, day("onset_date")]
-    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _lit("|"))
-    return pd.Series(pd.array(key, dtype=pd.StringDtype("pyarrow")), index=out.index)
+    arrays = [_text(p) for p in parts]
+    key = arrays[0] if len(arrays) == 1 else pc.binary_join_element_wise(*arrays, _lit("|"))
+    key = pd.Series(pd.array(key, dtype=pd.StringDtype("pyarrow")), index=out.index)
+    if any("|" in str(v) for p in parts[:-1] for v in p.cat.categories):
+        groups = pd.factorize(key)[0]      # a '|' inside a part could make two part-tuples one key
+    else:
+        groups = group_codes(*[p.cat.codes.to_numpy() for p in parts])
+    return key, groups
 
 
-def _in_file_duplicates(out: pd.DataFrame, pr: _Problems, kind: str) -> None:
-    key = out["record_key"]
-    dup_key = key.duplicated(keep=False).to_numpy(dtype=bool)
+def _in_file_duplicates(out: pd.DataFrame, pr: _Problems, kind: str, groups: np.ndarray) -> None:
+    dup_key = pd.Series(groups).duplicated(keep=False).to_numpy(dtype=bool)
     if not dup_key.any():
         return
-    sub = out[dup_key].drop(columns=["source_row"])
-    same_values = sub.astype("string").fillna("\x00").duplicated(keep="first").to_numpy()
     positions = np.flatnonzero(dup_key)
-    exact = positions[same_values]
-    pr.dups[exact] = True
+    sub = out.iloc[positions].drop(columns=["source_row"])
+    same_values = sub.astype("string").fillna("\x00").duplicated(keep="first").to_numpy()
+    pr.dups[positions[same_values]] = True
     # same key, other values: the later rows conflict with the first one
     later = sub["record_key"].duplicated(keep="first").to_numpy() & ~same_values
     conflict = np.zeros(len(out), dtype=bool)
     conflict[positions[later]] = True
-    first_row = out.groupby("record_key", sort=False)["source_row"].transform("first")
+    first_row = out.iloc[positions].groupby("record_key", sort=False)["source_row"].transform("first")
+    first_of = dict(zip(positions, first_row.to_numpy()))
     what = {"patients": "the same subject", "treatment": "the same subject, treatment and cycle",
             "labs": "the same subject, test and date", "ae": "the same subject, event and onset"}[kind]
-    pr.add(conflict, None, None,
-           f"{what} as row " + first_row.astype("string") + " but with other values; keep one row (or correct it in a later upload)")
+    pr.add(conflict, None, None, lambda pos: [
+        f"{what} as row {first_of[p]} but with other values; keep one row (or correct it in a later upload)"
+        for p in pos])
 
 
 def _problem_frame(raw: RawTable, staged: pd.DataFrame, pr: _Problems, rejected, duplicate) -> pd.DataFrame:

@@ -48,8 +48,11 @@ def coded(values: pd.Series) -> tuple[np.ndarray, list]:
 def map_distinct(values: pd.Series, fn: Callable) -> pd.Series:
     """fn applied once per distinct value (None for a missing cell), as a categorical Series."""
     codes, uniques = coded(values)
-    return take_category([fn(u) for u in uniques] + [fn(None)], np.where(codes < 0, len(uniques), codes),
-                         values.index)
+    mapped = [fn(u) for u in uniques]
+    if isinstance(values.dtype, pd.CategoricalDtype) and mapped == uniques and len(set(uniques)) == len(uniques) \
+            and (fn(None) is None or not (codes < 0).any()):
+        return values           # nothing changes (e.g. stripping cells that have no outer spaces)
+    return take_category(mapped + [fn(None)], np.where(codes < 0, len(uniques), codes), values.index)
 
 
 def mask_distinct(values: pd.Series, pred: Callable, missing: bool = False) -> np.ndarray:
@@ -72,28 +75,40 @@ def as_text(values: pd.Series) -> pd.Series:
 def group_codes(*parts: np.ndarray) -> np.ndarray:
     """One integer per row that is equal exactly when every part is equal (parts are integer arrays,
     e.g. category codes). Not dense: factorize it when dense codes are needed."""
-    n = len(parts[0]) if parts else 0
-    group = np.zeros(n, dtype=np.int64)
+    group, bound = None, 1          # every group value lies in [0, bound)
     for part in parts:
-        part = np.asarray(part, dtype=np.int64)
-        if not n:
-            break
+        part = np.asarray(part)
+        if not len(part):
+            return np.zeros(0, dtype=np.int64)
         low = int(part.min())
         span = int(part.max()) - low + 1
-        if int(group.max()) >= (1 << 62) // span:        # would overflow: make the codes dense first
+        if group is None:
+            group, bound = part.astype(np.int64), span
+            group -= low
+            continue
+        if bound >= (1 << 62) // span:          # would overflow: make the codes dense first
             group = pd.factorize(group)[0].astype(np.int64)
-        group = group * span + (part - low)
-    return group
+            bound = int(group.max()) + 1
+        group *= span
+        group += part
+        group -= low
+        bound *= span
+    return np.zeros(0, dtype=np.int64) if group is None else group
 
 
-def combine_distinct(fn: Callable, *columns: pd.Series) -> pd.Series:
-    """fn(cell_a, cell_b, ...) once per distinct combination of cells (None for a missing cell), as a
-    categorical Series. How a rule over two or three columns stays cheap on a million rows."""
+def distinct_combinations(*columns: pd.Series) -> tuple[np.ndarray, list[tuple]]:
+    """(dense code per row, the distinct combinations of cells in code order); None for a missing cell."""
     decoded = [coded(c) for c in columns]
     group = pd.factorize(group_codes(*[codes for codes, _ in decoded]))[0]
     n_groups = int(group.max(initial=-1)) + 1
     first = np.empty(n_groups, dtype=np.int64)
     first[group[::-1]] = np.arange(len(group) - 1, -1, -1)     # the first row of every combination
     per_column = [[uniques[c] if c >= 0 else None for c in codes[first]] for codes, uniques in decoded]
-    values = [fn(*cells) for cells in zip(*per_column)]
-    return take_category(values, group, columns[0].index)
+    return group, list(zip(*per_column))
+
+
+def combine_distinct(fn: Callable, *columns: pd.Series) -> pd.Series:
+    """fn(cell_a, cell_b, ...) once per distinct combination of cells (None for a missing cell), as a
+    categorical Series. How a rule over two or three columns stays cheap on a million rows."""
+    group, combos = distinct_combinations(*columns)
+    return take_category([fn(*cells) for cells in combos], group, columns[0].index)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from toxdb.arrays import take_category
+from toxdb.arrays import distinct_combinations, take_category
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TERMS_CSV = DATA_DIR / "ctcae_v5_terms.csv"
@@ -377,35 +377,28 @@ def derive_grade_allowed(
     allowed_range (e.g. '1–3'; <NA> for unknown terms) and grade_allowed_note (a sentence for
     rows whose grade does not exist for their term, else <NA>)."""
     d = _dictionary()
-    codes, uniques = pd.factorize(df[term_col], use_na_sentinel=True)
-    canon = [d.by_case.get(_case_key(str(u))) for u in uniques]
-    masks = np.array(
-        [sum(1 << g for g in d.entries[c].grades) if c else -1 for c in canon] + [-1], dtype=np.int64
-    )
-    ranges = [_range_text(d.entries[c].grades) if c else None for c in canon]
-    row_mask = masks[codes]
-    grade = pd.to_numeric(df[grade_col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    known = (row_mask >= 0) & ~np.isnan(grade)
-    whole = known & (grade == np.round(grade)) & (grade >= 0) & (grade <= 62)
-    shift = np.where(whole, grade, 0).astype(np.int64)
-    ok = whole & (((row_mask >> shift) & 1) == 1)
-    allowed = pd.array(ok, dtype="boolean")
-    allowed[~known] = pd.NA
-    range_col = _take(ranges, codes, "string")
-    bad = known & ~ok
-    note = pd.Series(pd.Categorical.from_codes(np.full(len(df), -1), categories=[]), index=df.index)
-    if bad.any():
-        # one message per distinct (term, grade) pair
-        pairs = pd.DataFrame({"t": codes[bad], "g": grade[bad]})
-        key = pairs.drop_duplicates()
-        text = {
-            (t, g): f"{canon[t]}: grade {g:g} does not exist in CTCAE v5.0 (allowed: {ranges[t]})"
-            for t, g in zip(key["t"], key["g"])
-        }
-        texts = np.full(len(df), None, dtype=object)
-        texts[bad] = [text[p] for p in zip(pairs["t"], pairs["g"])]
-        note = pd.Series(pd.array(texts, dtype="string"), index=df.index)
-    return df.assign(grade_allowed=allowed, allowed_range=range_col, grade_allowed_note=note.array)
+    grade = pd.Series(pd.to_numeric(df[grade_col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan),
+                      index=df.index)
+    # each rule runs once per distinct (term, grade) pair
+    pair, combos = distinct_combinations(df[term_col], grade)
+    state, ranges, notes = [], [], []          # state: 1 allowed, 0 not allowed, -1 unknown
+    for term, g in combos:
+        canon = d.by_case.get(_case_key(str(term))) if term is not None else None
+        grades = d.entries[canon].grades if canon else None
+        ranges.append(_range_text(grades) if grades else None)
+        if grades is None or g is None or np.isnan(g):
+            state.append(-1)
+            notes.append(None)
+        elif g == round(g) and int(g) in grades:
+            state.append(1)
+            notes.append(None)
+        else:
+            state.append(0)
+            notes.append(f"{canon}: grade {g:g} does not exist in CTCAE v5.0 (allowed: {ranges[-1]})")
+    row_state = np.asarray(state, dtype=np.int8)[pair] if len(state) else np.zeros(len(df), dtype=np.int8)
+    allowed = pd.arrays.BooleanArray(row_state == 1, row_state < 0)
+    return df.assign(grade_allowed=allowed, allowed_range=take_category(ranges, pair).array,
+                     grade_allowed_note=take_category(notes, pair).array)
 
 
 # ----------------------------------------------------------------------------------------------

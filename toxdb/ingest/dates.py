@@ -108,10 +108,15 @@ def parse_date(text: str, day_first: bool | None) -> ParsedDate:
     return ParsedDate(None, None, f"{s!r} is not a date; {DATE_ACCEPTED}")
 
 
+_ISO_LENGTH = {"day": 10, "month": 7, "year": 4}
+
+
 def derive_dates(values: pd.Series, day_first: bool | None) -> pd.DataFrame:
-    """Parse a text column: date (datetime64[s], NaT when empty or bad), precision, problem."""
+    """Parse a text column: date (datetime64[s], NaT when empty or bad), precision, problem, and iso:
+    the date in ISO form to its precision ('2025-06-03', '2025-06' or '2025'; empty when none)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     parsed = [parse_date(u, day_first) for u in uniques] + [ParsedDate(None, None, None)]
+    iso = [p.value.isoformat()[:_ISO_LENGTH[p.precision]] if p.value else "" for p in parsed]
     stamps = np.array(
         [np.datetime64(p.value, "s") if p.value else np.datetime64("NaT", "s") for p in parsed],
         dtype="datetime64[s]",
@@ -121,6 +126,7 @@ def derive_dates(values: pd.Series, day_first: bool | None) -> pd.DataFrame:
             "date": stamps[codes],
             "precision": take_category([p.precision for p in parsed[:-1]], codes).array,
             "problem": take_category([p.problem for p in parsed[:-1]], codes).array,
+            "iso": take_category(iso, np.where(codes < 0, len(parsed) - 1, codes)).array,
         },
         index=values.index,
     )

@@ -139,7 +139,7 @@ def map_columns(table: RawTable, kind: str, saved: dict[str, str] | None = None)
         candidates = list(dict.fromkeys(candidates))
         if not candidates:
             continue
-        filled = [h for h in candidates if (~blank_cells(table.data[h])).any()]
+        filled = [h for h in candidates if _any_filled(table.data[h])]
         chosen = (filled or candidates)[0]
         columns[col.name] = chosen
         used.add(chosen)
@@ -149,6 +149,11 @@ def map_columns(table: RawTable, kind: str, saved: dict[str, str] | None = None)
     unit_hints = {canon: hints[src] for canon, src in columns.items() if src in hints}
     unmapped = [h for h in table.columns if h not in used]
     return ColumnMapping(kind, columns, unit_hints, unmapped, alternatives)
+
+
+def _any_filled(values: pd.Series) -> bool:
+    # the first rows nearly always settle it; the whole column only when they are all blank
+    return bool((~blank_cells(values.iloc[:1000])).any() or (~blank_cells(values)).any())
 
 
 def apply_mapping(table: RawTable, mapping: ColumnMapping) -> pd.DataFrame:

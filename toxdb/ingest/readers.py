@@ -108,6 +108,8 @@ def detect_encoding(raw: bytes) -> str:
         return "utf-8-sig"
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    if raw.isascii():          # much quicker than decoding a large file, and the usual case
+        return "utf-8"
     try:
         raw.decode("utf-8")
         return "utf-8"
@@ -268,9 +270,14 @@ def _unique_names(header: list[str]) -> list[str]:
 
 
 def _blank_mask(data: pd.DataFrame) -> np.ndarray:
-    blank = np.ones(len(data), dtype=bool)
+    """Rows whose every cell is blank; each column is only tested on rows still blank so far."""
+    candidates = np.arange(len(data))
     for col in data.columns:
-        blank &= blank_cells(data[col])
+        if not len(candidates):
+            break
+        candidates = candidates[blank_cells(data[col].iloc[candidates])]
+    blank = np.zeros(len(data), dtype=bool)
+    blank[candidates] = True
     return blank
 
 

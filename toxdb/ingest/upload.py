@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,6 +20,7 @@ from toxdb.store import CommitCounts, Store
 from toxdb.trial import Trial, load_trial
 
 KIND_ORDER = {"patients": 0, "treatment": 1, "ae": 2, "labs": 3}
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-sha256")
 
 
 class MappingIncomplete(ValueError):
@@ -91,6 +93,7 @@ def prepare_upload(
     Raises ReadError when the file cannot be read as a table at all.
     """
     trial = trial or load_trial()
+    hashing = _HASHER.submit(lambda: hashlib.sha256(raw).hexdigest())    # runs while the file is parsed
     table = read_table(raw, file_name, sheet)
     signature = header_signature(table.columns)
     saved_used = False
@@ -101,7 +104,7 @@ def prepare_upload(
             mapping, saved_used = found[1], True
     kind = kind or detect_kind(table)
     cmap = map_columns(table, kind, saved=mapping)
-    plan = UploadPlan(file_name, raw, hashlib.sha256(raw).hexdigest(), table, cmap, site,
+    plan = UploadPlan(file_name, raw, hashing.result(), table, cmap, site,
                       saved_mapping_used=saved_used, notes=list(table.notes))
     plan.already_uploaded = store.upload_by_hash(plan.sha256, kind)
     if cmap.missing_required:

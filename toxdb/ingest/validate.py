@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -292,16 +293,20 @@ def validate(
     elif kind == "treatment":
         _treatment(staged, out, pr, col, parsed_dates)
     elif kind == "ae":
-        _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days)
+        _ae_event(staged, out, pr, col)
     elif kind == "labs":
         _labs(staged, out, pr, col)
+    # the columns of the row's identity are known now: its text is joined in another thread while the
+    # remaining checks run
+    key_job, groups = _record_key(kind, out, parsed_dates)
+    if kind == "ae":
+        _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days)
 
     out["source_row"] = source_row
-    out["record_key"], groups = _record_key(kind, out, parsed_dates)
     _in_file_duplicates(out, pr, kind, groups)
-
     if kind == "ae":
         out["flags"] = _join_flags(flags, out.index)
+    out["record_key"] = key_job.result()
 
     rejected = pr.rejected_mask()
     duplicate = pr.dups & ~rejected
@@ -418,7 +423,8 @@ def _period_end(dates: pd.Series, precision: pd.Series) -> pd.Series:
     return out
 
 
-def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
+def _ae_event(staged, out, pr, col) -> None:
+    """The event itself: site reference, CTCAE term (SOC, MedDRA code) and verbatim text."""
     if "ae_ref" in staged.columns:
         out["ae_ref"] = _blank_to_na(col("ae_ref"))
     written = col("term")
@@ -438,6 +444,9 @@ def _adverse_events(staged, out, pr, col, flags, parsed_dates, enrolment, screen
     no_text = other & (out["verbatim"].isna()).to_numpy(dtype=bool)
     pr.add(no_text, "term", written, "an 'Other, specify' term needs the verbatim description")
 
+
+def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
+    """Grade (or severity fallback), dates against each other and enrolment, and the coded fields."""
     has_sev = "severity" in staged.columns
     grade_text = col("grade")
     use_sev = (grade_text == "").to_numpy(dtype=bool) & has_sev
@@ -516,30 +525,6 @@ def _labs(staged, out, pr, col) -> None:
         out["unit"] = _blank_to_na(col("unit"))
 
 
-_PRECISION_CODE = {"day": 0, "month": 1, "year": 2}
-
-
-def _date_code(dates: pd.Series, precision: pd.Series | None) -> np.ndarray:
-    """day number * 4 + precision code per row (-1 when there is no date): equal codes, equal key text."""
-    days = dates.to_numpy(dtype="datetime64[D]")
-    prec = np.zeros(len(dates), dtype=np.int64) if precision is None else \
-        precision.map(_PRECISION_CODE).astype("float64").fillna(0).to_numpy(dtype=np.int64)
-    return np.where(np.isnat(days), -1, days.astype(np.int64) * 4 + prec)
-
-
-def _date_key_text(code: np.ndarray) -> pd.Series:
-    """'2025-06-03', '2025-06' or '2025' per row, formatted once per distinct (date, precision)."""
-    codes, uniques = pd.factorize(code)
-    texts = []
-    for u in uniques:
-        if u < 0:
-            texts.append("")
-            continue
-        iso = str(np.datetime64(int(u) // 4, "D"))
-        texts.append(iso[: {0: 10, 1: 7, 2: 4}[int(u) % 4]])
-    return take_category(texts, codes)
-
-
 _STR = pa.string()
 
 
@@ -555,16 +540,16 @@ def _lit(text: str) -> pa.Scalar:
     return pa.scalar(text, _STR)
 
 
-def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> tuple[pd.Series, np.ndarray]:
-    """The identity of a row in the store (see README), and a code per row that is equal exactly when
-    the identity is: in-file duplicates are found on those integer codes, not on a million strings."""
+def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFrame]) -> tuple[Future, np.ndarray]:
+    """The identity of a row in the store (see README), as a future of its text, and a code per row
+    that is equal exactly when the identity is: in-file duplicates are found on those integer codes,
+    not on a million strings."""
     n = len(out)
 
     def day(name: str) -> pd.Series:
-        if name not in out:
-            return take_category([""], np.zeros(n, dtype=np.int64), out.index)
-        prec = parsed_dates[name]["precision"] if name in parsed_dates else None
-        return _date_key_text(_date_code(out[name], prec))
+        if name not in parsed_dates:
+            return blank()
+        return parsed_dates[name]["iso"]
 
     def blank() -> pd.Series:
         return take_category([""], np.zeros(n, dtype=np.int64), out.index)
@@ -582,29 +567,39 @@ def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFra
         ref = out["ae_ref"] if "ae_ref" in out else blank()
         who = combine_distinct(lambda r, t: f"ref:{r}" if r else f"term:{(t or '').lower()}", ref, out["term"])
         parts = [subj, who, day("onset_date")]
+    if any("|" in str(v) for p in parts[:-1] for v in p.cat.categories):
+        # a '|' inside a part could make two different part-tuples one key: group on the text itself
+        done: Future = Future()
+        done.set_result(_join_key(parts, out.index))
+        return done, pd.factorize(done.result())[0]
+    return _KEY_JOINER.submit(_join_key, parts, out.index), group_codes(*[p.cat.codes.to_numpy() for p in parts])
+
+
+_KEY_JOINER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-keys")
+
+
+def _join_key(parts: list[pd.Series], index: pd.Index) -> pd.Series:
+    """'part|part|part' per row; pyarrow does the work without holding the GIL."""
     arrays = [_text(p) for p in parts]
     key = arrays[0] if len(arrays) == 1 else pc.binary_join_element_wise(*arrays, _lit("|"))
-    key = pd.Series(pd.array(key, dtype=pd.StringDtype("pyarrow")), index=out.index)
-    if any("|" in str(v) for p in parts[:-1] for v in p.cat.categories):
-        groups = pd.factorize(key)[0]      # a '|' inside a part could make two part-tuples one key
-    else:
-        groups = group_codes(*[p.cat.codes.to_numpy() for p in parts])
-    return key, groups
+    return pd.Series(pd.array(key, dtype=pd.StringDtype("pyarrow")), index=index)
 
 
 def _in_file_duplicates(out: pd.DataFrame, pr: _Problems, kind: str, groups: np.ndarray) -> None:
-    dup_key = pd.Series(groups).duplicated(keep=False).to_numpy(dtype=bool)
-    if not dup_key.any():
+    by_group = pd.Series(groups)
+    if not by_group.duplicated(keep="first").any():     # the usual case, and the cheaper test
         return
+    dup_key = by_group.duplicated(keep=False).to_numpy(dtype=bool)
     positions = np.flatnonzero(dup_key)
-    sub = out.iloc[positions].drop(columns=["source_row"])
+    key = groups[positions]
+    sub = out.iloc[positions].drop(columns=["source_row"]).assign(_identity=key)
     same_values = sub.astype("string").fillna("\x00").duplicated(keep="first").to_numpy()
     pr.dups[positions[same_values]] = True
     # same key, other values: the later rows conflict with the first one
-    later = sub["record_key"].duplicated(keep="first").to_numpy() & ~same_values
+    later = pd.Series(key).duplicated(keep="first").to_numpy() & ~same_values
     conflict = np.zeros(len(out), dtype=bool)
     conflict[positions[later]] = True
-    first_row = out.iloc[positions].groupby("record_key", sort=False)["source_row"].transform("first")
+    first_row = out["source_row"].iloc[positions].groupby(key, sort=False).transform("first")
     first_of = dict(zip(positions, first_row.to_numpy()))
     what = {"patients": "the same subject", "treatment": "the same subject, treatment and cycle",
             "labs": "the same subject, test and date", "ae": "the same subject, event and onset"}[kind]

@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from toxdb.cuts import DataCut, list_saved_cuts, load_snapshot
+from toxdb.derive import DerivedEvents, derive_snapshot_events
 from toxdb.identity import current_role, current_user
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring_status import compute_boundary_alerts
@@ -80,5 +81,20 @@ def safety_banner(store: Store) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _alerts(db: str, version: tuple, cut_key: tuple) -> list[str]:
-    snap = load_snapshot(get_store(), data_cut(), with_labs=False)
-    return compute_boundary_alerts(snap, get_trial())
+    d = derived_events()
+    return compute_boundary_alerts(d.snapshot, get_trial(), d)
+
+
+def derived_events() -> DerivedEvents:
+    """The adverse events of the data cut in view, derived once per data version and cut and shared by
+    every page and session (the safety banner, Toxicity and Monitoring all start from it)."""
+    store = get_store()
+    window = int(get_trial().phases.post_treatment_window_days)
+    return _derived(str(store.path), store.data_version(), data_cut().key(), window)
+
+
+# Up to a million derived rows: cache_resource hands the same read-only object to every session
+# instead of pickling a copy per run.
+@st.cache_resource(show_spinner="Deriving adverse events for this data cut…", max_entries=2)
+def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEvents:
+    return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)

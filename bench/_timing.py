@@ -18,8 +18,8 @@ def median_seconds(fn, repeats: int = 5) -> float:
 
 
 def page_seconds(db: Path, page: str, warm_runs: int = 3) -> tuple[float, float]:
-    """A page's server run through AppTest on the database ``db``: (first run with empty caches,
-    median of the runs after it, which Streamlit serves from the per-data-version caches)."""
+    """A page's server run through AppTest on the database ``db``: (first run with every cache
+    empty, median of the runs after it, which Streamlit serves from the per-data-version caches)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -30,7 +30,10 @@ def page_seconds(db: Path, page: str, warm_runs: int = 3) -> tuple[float, float]
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
     at.run()
     at.switch_page(page)
-    st.cache_data.clear()            # the page's caches start empty; the store stays open
+    # a new data version: every cache starts empty (the shared derivation is a cache_resource, so
+    # those are cleared too; the store is reopened)
+    st.cache_data.clear()
+    st.cache_resource.clear()
     t0 = time.perf_counter()
     at.run()
     cold = time.perf_counter() - t0

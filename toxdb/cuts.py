@@ -51,12 +51,17 @@ class Snapshot:
     labs: pd.DataFrame | None = None
 
 
+# adverse-event text columns with few distinct values: read as categoricals (see Store.read_kind)
+AE_CODED = ("subject_id", "ae_ref", "term", "soc", "onset_precision", "attribution", "attributed_to")
+
+
 def load_snapshot(store: Store, cut: DataCut, with_labs: bool = True) -> Snapshot:
-    read = lambda kind: store.read_kind(kind, as_of=cut.frozen_at, until=cut.cut_date)  # noqa: E731
+    read = lambda kind, coded=(): store.read_kind(kind, as_of=cut.frozen_at, until=cut.cut_date,  # noqa: E731
+                                                  coded=coded)
     return Snapshot(
         cut,
         patients=read("patients"),
         treatment=read("treatment"),
-        adverse_events=read("ae"),
+        adverse_events=read("ae", AE_CODED),
         labs=read("labs") if with_labs else None,
     )

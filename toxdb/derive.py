@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from toxdb.arrays import mask_distinct
+
 PHASES = ("pre-treatment", "concurrent", "maintenance", "post-treatment")
 ON_TREATMENT = ("concurrent", "maintenance")
 CHEMO = ("capecitabine", "S-1")
@@ -195,7 +197,7 @@ def derive_ae_onset(ae: pd.DataFrame, milestones: pd.DataFrame) -> pd.DataFrame:
     on 16 June is not pushed before treatment. Exception: an AE whose end date is before the first
     treatment keeps the first day of the period.
     """
-    out = ae.copy()
+    out = ae.copy(deep=False)      # copy-on-write: adding columns leaves the caller's frame as it was
     onset = _ns(out["onset_date"])
     if "onset_precision" in out:
         prec = out["onset_precision"]
@@ -211,8 +213,8 @@ def derive_ae_onset(ae: pd.DataFrame, milestones: pd.DataFrame) -> pd.DataFrame:
     ended_before = end < ft                                                     # NaT compares False
     use_ft = in_period & (ft > onset) & ~ended_before
     out["onset_imputed"] = np.where(use_ft, ft, onset)
-    flag = np.where(year, "M", np.where(month, "D", None))
-    out["onset_imputed_flag"] = pd.Series(flag, index=out.index, dtype="str")
+    flag = np.where(year, 1, np.where(month, 0, -1))
+    out["onset_imputed_flag"] = pd.Series(pd.Categorical.from_codes(flag, categories=["D", "M"]), index=out.index)
     return out
 
 
@@ -228,12 +230,13 @@ def derive_event_ids(ae: pd.DataFrame) -> pd.DataFrame:
     Onset is ``onset_imputed`` when present, else ``onset_date``. Event ids are numbered in order
     of subject, then reference (rows without one after), then term and onset.
     """
-    out = ae.copy()
+    out = ae.copy(deep=False)
     n = len(out)
     onset = _ns(out["onset_imputed"] if "onset_imputed" in out else out["onset_date"])
     ref = out["ae_ref"] if "ae_ref" in out else pd.Series(pd.NA, index=out.index, dtype="str")
-    ref = ref.astype("str")
-    has_ref = (ref.notna() & ref.str.strip().ne("")).fillna(False).to_numpy(bool)
+    if not isinstance(ref.dtype, pd.CategoricalDtype):
+        ref = ref.astype("str")
+    has_ref = mask_distinct(ref, lambda r: bool(str(r).strip()))
     subj, _ = pd.factorize(out["subject_id"], sort=True)
     ref_code, _ = pd.factorize(ref.where(has_ref), sort=True)         # -1 where no reference
     term_code, _ = pd.factorize(out["term"], sort=True)
@@ -255,8 +258,14 @@ def derive_event_ids(ae: pd.DataFrame) -> pd.DataFrame:
         chain[nr[order]] = np.cumsum(new)
     # rows with a reference sort before rows without (ref_code -1 -> put last)
     ref_key = np.where(has_ref, ref_code, np.iinfo(np.int64).max)
-    keys = pd.DataFrame({"s": subj, "r": ref_key, "c": chain})
-    out["event_id"] = keys.groupby(["s", "r", "c"], sort=True).ngroup().to_numpy().astype(np.int64) + 1
+    # number the distinct (subject, reference, chain) keys 1..n in sorted order
+    order = np.lexsort((chain, ref_key, subj))
+    s_o, r_o, c_o = subj[order], ref_key[order], chain[order]
+    starts = np.r_[True, (s_o[1:] != s_o[:-1]) | (r_o[1:] != r_o[:-1]) | (c_o[1:] != c_o[:-1])] if n else \
+        np.zeros(0, dtype=bool)
+    event_id = np.empty(n, dtype=np.int64)
+    event_id[order] = np.cumsum(starts)
+    out["event_id"] = event_id
     return out
 
 
@@ -273,7 +282,7 @@ def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int
     (concurrent or maintenance). A worsening is on treatment by definition, so it is included; it
     matters for events that start before treatment (see collapse_events).
     """
-    out = ae.copy()
+    out = ae.copy(deep=False)
     d = _ns(out["onset_imputed"] if "onset_imputed" in out else out["onset_date"])
     ms = _attach(out, milestones, ["first_treatment", "crt_end", "maintenance_start", "last_dose"])
     ft, crt_end, m0, last = ms["first_treatment"], ms["crt_end"], ms["maintenance_start"], ms["last_dose"]
@@ -282,8 +291,8 @@ def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int
     pre = ~has_ft | (d < ft)
     conc = has_ft & ~pre & np.where(has_m, d < m0, d <= crt_end + w)
     maint = has_ft & has_m & (d >= m0) & (d <= last + w)
-    phase = np.select([pre, conc, maint], ["pre-treatment", "concurrent", "maintenance"], "post-treatment")
-    out["phase"] = pd.Series(phase, index=out.index, dtype="str")
+    phase = np.select([pre, conc, maint], [0, 1, 2], 3)
+    out["phase"] = pd.Series(pd.Categorical.from_codes(phase, categories=list(PHASES)), index=out.index)
     on = conc | maint
     grade = pd.to_numeric(out["grade"]).to_numpy().astype(float)
     bg = np.full(len(out), np.nan)
@@ -374,8 +383,7 @@ def collapse_events(rows: pd.DataFrame) -> pd.DataFrame:
     worse_phase = rows["phase"].take(order[np.clip(worse_first, 0, None)]).reset_index(drop=True)
     ev["emergent_phase"] = ph.where(on_first, worse_phase.where(worsened))
     ev["treatment_emergent"] = on_first | worsened
-    labels = pd.Series(pd.Categorical.from_codes(rank, categories=ATTRIBUTION_ORDER), dtype="category")
-    ev["attribution"] = labels.astype("str")
+    ev["attribution"] = pd.Categorical.from_codes(rank, categories=list(ATTRIBUTION_ORDER))
     ev["attributed_to"] = take("attributed_to", order[np.where(strongest >= 0, strongest, starts)])
     ev["onset_imputed_flag"] = take("onset_imputed_flag", first)
     ev["n_rows"] = np.diff(np.r_[starts, len(order)])
@@ -395,6 +403,7 @@ class DerivedEvents:
     events: pd.DataFrame           # collapse_events: one row per event
     patients: pd.DataFrame         # subject_id, site (for site filters)
     window_days: int = 30
+    snapshot: object | None = None  # the cuts.Snapshot it was derived from
 
 
 def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
@@ -403,7 +412,7 @@ def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
     ms = derive_treatment_milestones(snapshot.treatment, cut)
     rows = derive_event_rows(snapshot.adverse_events, snapshot.treatment, cut, window_days, milestones=ms)
     return DerivedEvents(ms, rows, collapse_events(rows), snapshot.patients[["subject_id", "site"]].copy(),
-                         window_days)
+                         window_days, snapshot)
 
 
 def derive_events(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int = 30) -> pd.DataFrame:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toxdb.arrays import map_distinct
 from toxdb.monitoring import (
     BAYESIAN,
     FREQUENTIST,
@@ -241,7 +242,8 @@ def _milestones(snapshot: Any, derive: Any) -> tuple[pd.DataFrame, pd.DataFrame 
 
 
 def _events(snapshot: Any, derive: Any, milestones: pd.DataFrame, window_days: int,
-            off_treatment: pd.Series, grade_min: int, derive_milestones: pd.DataFrame | None = None) -> pd.DataFrame:
+            off_treatment: pd.Series, grade_min: int, derive_milestones: pd.DataFrame | None = None,
+            rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Adverse-event rows of grade >= grade_min with subject_id, term, grade, onset_date, attribution, te (bool: the row
     is a treatment-emergent record) and phase (the row's phase, or NA to be set by rule).
 
@@ -255,8 +257,9 @@ def _events(snapshot: Any, derive: Any, milestones: pd.DataFrame, window_days: i
     ae = snapshot.adverse_events
     grade_min = int(grade_min)
     if derive is not None:
-        rows = derive.derive_event_rows(ae, snapshot.treatment, snapshot.cut.cut_date, window_days=window_days,
-                                        milestones=derive_milestones)
+        if rows is None:
+            rows = derive.derive_event_rows(ae, snapshot.treatment, snapshot.cut.cut_date, window_days=window_days,
+                                            milestones=derive_milestones)
         # event-level facts over every row (numpy, event ids are 1..n), then keep graded rows only
         event_id = rows["event_id"].to_numpy(dtype=np.int64)
         phase = rows["phase"].to_numpy(dtype=object)
@@ -264,7 +267,7 @@ def _events(snapshot: Any, derive: Any, milestones: pd.DataFrame, window_days: i
         started_pre = np.bincount(event_id, weights=pre, minlength=event_id.max(initial=0) + 1)[event_id] > 0
         order = np.array(["unrelated", "unlikely", "possible", "probable", "definite"], dtype=object)
         if "attribution" in rows.columns:
-            attr = rows["attribution"].astype("string").str.strip().str.lower()
+            attr = map_distinct(rows["attribution"], lambda a: None if a is None else str(a).strip().lower())
             rank = pd.Categorical(attr, categories=order, ordered=True).codes.astype(np.int64)
             best = np.full(event_id.max(initial=0) + 1, -1, dtype=np.int64)
             np.maximum.at(best, event_id, rank)
@@ -419,7 +422,7 @@ def _cohort_frame(base: pd.DataFrame, qual: pd.DataFrame, phase: str, cut: pd.Ti
     return df[COHORT_COLUMNS]
 
 
-def derive_monitoring_cohorts(snapshot: Any, trial: Any) -> dict[str, pd.DataFrame]:
+def derive_monitoring_cohorts(snapshot: Any, trial: Any, derived: Any = None) -> dict[str, pd.DataFrame]:
     """The three cohorts (``all``, ``concurrent``, ``maintenance``) in one pass over the data.
 
     Each: one row per evaluable patient, ordered by start date then subject_id, with the columns
@@ -435,7 +438,10 @@ def derive_monitoring_cohorts(snapshot: Any, trial: Any) -> dict[str, pd.DataFra
     base["off_treatment"] = base["off_treatment"].fillna(False).astype(bool)
     base = pd.concat([base, _windows(base, derive, window_days)], axis=1)
     off = base.set_index("subject_id")["off_treatment"]
-    ev = _events(snapshot, derive, milestones, window_days, off, trial.monitoring.grade_min, derive_milestones)
+    rows = None
+    if derived is not None and derive is not None and int(derived.window_days) == window_days:
+        rows = derived.rows
+    ev = _events(snapshot, derive, milestones, window_days, off, trial.monitoring.grade_min, derive_milestones, rows)
     qual = _qualifying(ev, trial.monitoring, cut).copy()
     # phase of each qualifying record: derive's row phase, otherwise (fallback) the last phase the
     # patient had started at onset
@@ -588,13 +594,13 @@ def compute_incidence_at(incidence: CumulativeIncidenceResult, days: Any) -> pd.
 # --------------------------------------------------------------------------------------------
 
 
-def compute_boundary_alerts(snapshot: Any, trial: Any) -> list[str]:
+def compute_boundary_alerts(snapshot: Any, trial: Any, derived: Any = None) -> list[str]:
     """One sentence per cohort whose observed path crosses the stopping boundary of the design of
     record (trial file).  Empty list when no boundary is crossed.  One pass over the data; the
-    boundary itself is cached per design."""
+    boundary itself is cached per design.  ``derived``: see :func:`derive_monitoring_cohorts`."""
     design = MonitoringDesign.from_trial(trial)
     boundary, _ = compute_design(design)
-    cohorts = derive_monitoring_cohorts(snapshot, trial)
+    cohorts = derive_monitoring_cohorts(snapshot, trial, derived)
     grade = int(trial.monitoring.grade_min)
     alerts = []
     for phase in PHASES:

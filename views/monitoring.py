@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from toxdb.cuts import load_snapshot
 from toxdb.monitoring import BAYESIAN, FREQUENTIST
 from toxdb.monitoring_plots import OKABE_ITO, plot_boundary, plot_cumulative_incidence
 from toxdb.monitoring_status import (
@@ -46,8 +45,8 @@ def _design(design: MonitoringDesign):
 
 @st.cache_data(show_spinner="Reading the trial data…", max_entries=16)
 def _cohorts(db: str, version: tuple, cut_key: tuple):
-    snap = load_snapshot(store, cut, with_labs=False)
-    return derive_monitoring_cohorts(snap, trial)
+    d = ui.derived_events()
+    return derive_monitoring_cohorts(d.snapshot, trial, d)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -3,13 +3,11 @@ with the source rows behind any cell."""
 import streamlit as st
 
 import ui
-from toxdb.cuts import load_snapshot
 from toxdb.derive import (
     ATTRIBUTION_ORDER,
     GRADE_COLUMNS,
     INCIDENCE_PHASES,
     compute_incidence,
-    derive_snapshot_events,
     format_incidence,
     incidence_source_rows,
     select_cell_events,
@@ -22,12 +20,9 @@ trial = ui.get_trial()
 WINDOW = trial.phases.post_treatment_window_days
 
 
-# The derived rows/events (up to a million rows) are shared read-only across sessions: cache_resource
-# hands out the object without pickling a copy per run. Small results below use cache_data.
-@st.cache_resource(show_spinner="Deriving adverse events for this data cut…", max_entries=2)
 def _derived(db: str, version: tuple, cut_key: tuple, window: int):
-    snap = load_snapshot(store, cut, with_labs=False)
-    return derive_snapshot_events(snap, window)
+    """The shared derivation of this cut (ui.derived_events); the arguments key the caches below."""
+    return ui.derived_events()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

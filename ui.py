@@ -13,6 +13,7 @@ import streamlit as st
 
 from toxdb.cuts import DataCut, list_saved_cuts, load_snapshot
 from toxdb.derive import DerivedEvents, derive_snapshot_events
+from toxdb.derive_sql import read_first_qualifying_rows
 from toxdb.identity import current_role, current_user
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring_status import compute_boundary_alerts
@@ -81,8 +82,24 @@ def safety_banner(store: Store) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _alerts(db: str, version: tuple, cut_key: tuple) -> list[str]:
-    d = derived_events()
-    return compute_boundary_alerts(d.snapshot, get_trial(), d)
+    trial = get_trial()
+    snapshot, firsts = monitoring_inputs()
+    return compute_boundary_alerts(snapshot, trial, events=firsts)
+
+
+def monitoring_inputs():
+    """(snapshot without adverse events, each patient's first qualifying AE rows per cohort) of the
+    cut in view: what the stopping-boundary monitor needs, the AE part derived inside DuckDB."""
+    store, trial = get_store(), get_trial()
+    return _monitoring_inputs(str(store.path), store.data_version(), data_cut().key(),
+                              int(trial.phases.post_treatment_window_days))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _monitoring_inputs(db: str, version: tuple, cut_key: tuple, window: int):
+    store, cut = get_store(), data_cut()
+    firsts = read_first_qualifying_rows(store, cut, window, get_trial().monitoring)
+    return load_snapshot(store, cut, with_labs=False, with_ae=False), firsts
 
 
 def derived_events() -> DerivedEvents:

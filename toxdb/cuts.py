@@ -47,7 +47,7 @@ class Snapshot:
     cut: DataCut
     patients: pd.DataFrame
     treatment: pd.DataFrame
-    adverse_events: pd.DataFrame
+    adverse_events: pd.DataFrame | None
     labs: pd.DataFrame | None = None
 
 
@@ -55,13 +55,15 @@ class Snapshot:
 AE_CODED = ("subject_id", "ae_ref", "term", "soc", "onset_precision", "attribution", "attributed_to")
 
 
-def load_snapshot(store: Store, cut: DataCut, with_labs: bool = True) -> Snapshot:
+def load_snapshot(store: Store, cut: DataCut, with_labs: bool = True, with_ae: bool = True) -> Snapshot:
+    """The tables as of ``cut``; labs or adverse events left out (None) when a view does not need
+    them (the adverse events are by far the largest table)."""
     read = lambda kind, coded=(): store.read_kind(kind, as_of=cut.frozen_at, until=cut.cut_date,  # noqa: E731
                                                   coded=coded)
     return Snapshot(
         cut,
         patients=read("patients"),
         treatment=read("treatment"),
-        adverse_events=read("ae", AE_CODED),
+        adverse_events=read("ae", AE_CODED) if with_ae else None,
         labs=read("labs") if with_labs else None,
     )

@@ -344,8 +344,11 @@ def collapse_events(rows: pd.DataFrame) -> pd.DataFrame:
     onset = _ns(rows["onset_imputed"] if "onset_imputed" in rows else rows["onset_date"])
     grade = pd.to_numeric(rows["grade"]).to_numpy().astype(np.int64)
     eid = rows["event_id"].to_numpy().astype(np.int64)
-    # rows of an event: first onset first; on the same day the higher grade first
-    order = np.lexsort((-grade, onset.astype(np.int64), eid))
+    # rows of an event: first onset first; on the same day the higher grade first; then by upload and
+    # row in the file, so that the result never depends on the order the rows were read in
+    upload = _col(rows, "upload_id", 0).fillna(0).to_numpy().astype(np.int64)
+    source = _col(rows, "source_row", 0).fillna(0).to_numpy().astype(np.int64)
+    order = np.lexsort((source, upload, -grade, onset.astype(np.int64), eid))
     eid_o = eid[order]
     starts = np.flatnonzero(np.r_[True, eid_o[1:] != eid_o[:-1]])
     n_ev = len(starts)
@@ -539,12 +542,28 @@ def compute_incidence(events: pd.DataFrame, milestones: pd.DataFrame, phases=("c
             for g in GRADES:
                 t[f"n_g{g}"] = counts[present, g]
             parts.append(t)
-    table = pd.concat(parts, ignore_index=True)
+    return finish_incidence(pd.concat(parts, ignore_index=True), phases, {ph: len(risk[ph]) for ph in phases},
+                            n_events=len(ev), sites=sites, attribution=attribution, serious_only=serious_only,
+                            window_days=window_days)
+
+
+def finish_incidence(counts: pd.DataFrame, phases, at_risk: dict[str, int], *, n_events: int, sites=None,
+                     attribution=None, serious_only: bool = False, window_days: int = 30) -> IncidenceResult:
+    """The incidence table from per-(phase, level, soc, term) patient counts n_g1..n_g5: totals,
+    patients at risk, percentages, the row order and the summary (shared by compute_incidence and
+    derive_sql.compute_incidence_sql, so both give the same table)."""
+    table = counts.copy()
+    missing_any = [ph for ph in phases if not ((table["phase"] == ph) & (table["level"] == "any")).any()]
+    if missing_any:        # the "Any adverse event" row is shown even when nobody has an event
+        table = pd.concat([table, pd.DataFrame({"phase": missing_any, "level": "any", "soc": ANY_AE, "term": None,
+                                                **{f"n_g{g}": 0 for g in GRADES}})], ignore_index=True)
+    for g in GRADES:
+        table[f"n_g{g}"] = table[f"n_g{g}"].astype(np.int64)
     table["soc"] = table["soc"].astype("str")
     table["term"] = table["term"].astype("str")
     table["n_ge3"] = table[["n_g3", "n_g4", "n_g5"]].sum(axis=1)
     table["n_any"] = table[[f"n_g{g}" for g in GRADES]].sum(axis=1)
-    table["at_risk"] = table["phase"].map({ph: len(risk[ph]) for ph in phases}).astype(int)
+    table["at_risk"] = table["phase"].map(at_risk).astype(int)
     for c in COUNT_COLUMNS:
         table["pct" + c[1:]] = np.where(table["at_risk"] > 0, 100.0 * table[c] / table["at_risk"].clip(lower=1),
                                         np.nan)
@@ -559,8 +578,8 @@ def compute_incidence(events: pd.DataFrame, milestones: pd.DataFrame, phases=("c
     })
     table = table.loc[sort.sort_values(list(sort.columns), kind="stable").index].reset_index(drop=True)
     summary = {
-        "at_risk": {ph: len(risk[ph]) for ph in phases},
-        "events": int(len(ev)),
+        "at_risk": {ph: int(at_risk[ph]) for ph in phases},
+        "events": int(n_events),
         "patients_with_event": dict(zip(table.loc[table["level"] == "any", "phase"],
                                         table.loc[table["level"] == "any", "n_any"].astype(int))),
         "filters": {"sites": sorted(sites) if sites else None,

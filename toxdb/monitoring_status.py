@@ -422,12 +422,18 @@ def _cohort_frame(base: pd.DataFrame, qual: pd.DataFrame, phase: str, cut: pd.Ti
     return df[COHORT_COLUMNS]
 
 
-def derive_monitoring_cohorts(snapshot: Any, trial: Any, derived: Any = None) -> dict[str, pd.DataFrame]:
+def derive_monitoring_cohorts(snapshot: Any, trial: Any, derived: Any = None,
+                              events: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The three cohorts (``all``, ``concurrent``, ``maintenance``) in one pass over the data.
 
     Each: one row per evaluable patient, ordered by start date then subject_id, with the columns
     ``COHORT_COLUMNS`` (see :func:`derive_monitoring_cohort`).  ``.attrs["te_rule"]`` names the
     treatment-emergent rule used (``"toxdb.derive"`` or ``"fallback"``).
+
+    ``derived``: a ``derive_snapshot_events`` result for the same snapshot and window, so that the
+    AE rows are not derived twice.  ``events``: the graded AE rows already derived
+    (``derive_sql.read_monitoring_rows`` for the same cut, window and grade); the snapshot's adverse
+    events are then not used at all.
     """
     cut = _cut_timestamp(snapshot)
     window_days = int(trial.phases.post_treatment_window_days)
@@ -438,10 +444,14 @@ def derive_monitoring_cohorts(snapshot: Any, trial: Any, derived: Any = None) ->
     base["off_treatment"] = base["off_treatment"].fillna(False).astype(bool)
     base = pd.concat([base, _windows(base, derive, window_days)], axis=1)
     off = base.set_index("subject_id")["off_treatment"]
-    rows = None
-    if derived is not None and derive is not None and int(derived.window_days) == window_days:
-        rows = derived.rows
-    ev = _events(snapshot, derive, milestones, window_days, off, trial.monitoring.grade_min, derive_milestones, rows)
+    if events is not None and derive is not None:
+        ev = events
+    else:
+        rows = None
+        if derived is not None and derive is not None and int(derived.window_days) == window_days:
+            rows = derived.rows
+        ev = _events(snapshot, derive, milestones, window_days, off, trial.monitoring.grade_min, derive_milestones,
+                     rows)
     qual = _qualifying(ev, trial.monitoring, cut).copy()
     # phase of each qualifying record: derive's row phase, otherwise (fallback) the last phase the
     # patient had started at onset
@@ -594,13 +604,15 @@ def compute_incidence_at(incidence: CumulativeIncidenceResult, days: Any) -> pd.
 # --------------------------------------------------------------------------------------------
 
 
-def compute_boundary_alerts(snapshot: Any, trial: Any, derived: Any = None) -> list[str]:
+def compute_boundary_alerts(snapshot: Any, trial: Any, derived: Any = None,
+                            events: pd.DataFrame | None = None) -> list[str]:
     """One sentence per cohort whose observed path crosses the stopping boundary of the design of
     record (trial file).  Empty list when no boundary is crossed.  One pass over the data; the
-    boundary itself is cached per design.  ``derived``: see :func:`derive_monitoring_cohorts`."""
+    boundary itself is cached per design.  ``derived``, ``events``: see
+    :func:`derive_monitoring_cohorts`."""
     design = MonitoringDesign.from_trial(trial)
     boundary, _ = compute_design(design)
-    cohorts = derive_monitoring_cohorts(snapshot, trial, derived)
+    cohorts = derive_monitoring_cohorts(snapshot, trial, derived, events)
     grade = int(trial.monitoring.grade_min)
     alerts = []
     for phase in PHASES:

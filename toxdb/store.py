@@ -173,24 +173,30 @@ class Store:
         clinical date (enrolment, start, onset, collection) is on or before ``until``. Text columns
         named in ``coded`` come as pandas categoricals (for columns with few distinct values that
         derivations group and compare: far cheaper than a million separate strings)."""
-        table = _table(kind)
-        cols = "*" if with_version_columns or with_history else ", ".join(
-            ["upload_id", "source_row"] + self.data_columns(kind)
-        )
-        where, params = [], []
         if with_history:
-            pass
-        elif as_of is None:
-            where.append("valid_to IS NULL")
+            return _frame(self.cursor().sql(f"SELECT * FROM {_table(kind)} ORDER BY record_key, version"), coded)
+        sql = self.snapshot_sql(kind, as_of, until, all_columns=with_version_columns)
+        return _frame(self.cursor().sql(sql), coded)
+
+    def snapshot_sql(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None,
+                     all_columns: bool = False) -> str:
+        """The SELECT behind read_kind: one kind's rows as stored at ``as_of`` (default: current) whose
+        clinical date is on or before ``until``. Derivations that run inside DuckDB start from it.
+        Times and dates are written as typed literals (they are datetime/date objects, never text)."""
+        table = _table(kind)
+        cols = "*" if all_columns else ", ".join(["upload_id", "source_row"] + self.data_columns(kind))
+        if as_of is None:
+            where = ["valid_to IS NULL"]
         else:
-            where.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
-            params += [as_of, as_of]
+            at = _timestamp_literal(as_of)
+            where = [f"valid_from <= {at} AND (valid_to IS NULL OR valid_to > {at})"]
         if until is not None:
-            where.append(f"{CLINICAL_DATE[kind]} <= ?")
-            params.append(until)
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
-        order = " ORDER BY record_key, version" if with_history else ""
-        return _frame(self.cursor().sql(f"SELECT {cols} FROM {table}{clause}{order}", params=params), coded)
+            where.append(f"{CLINICAL_DATE[kind]} <= {_date_literal(until)}")
+        return f"SELECT {cols} FROM {table} WHERE " + " AND ".join(where)
+
+    def query(self, sql: str, params: dict | list | None = None) -> pd.DataFrame:
+        """The result of a read-only query built elsewhere in toxdb (e.g. derive_sql), as pandas."""
+        return _frame(self.cursor().sql(sql, params=params))
 
     def sites(self) -> list[str]:
         rows = self.cursor().execute(
@@ -468,6 +474,20 @@ def _frame(result, coded: tuple[str, ...] = ()) -> pd.DataFrame:
         if pa.types.is_date(field.type) or pa.types.is_timestamp(field.type):
             frame[name] = frame[name].astype("datetime64[us]")
     return frame
+
+
+def _timestamp_literal(value: dt.datetime) -> str:
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a datetime, got {value!r}")
+    return f"TIMESTAMP '{value.replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
+def _date_literal(value: dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        value = pd.Timestamp(value).date()
+    return f"DATE '{value.isoformat()}'"
 
 
 def _register_rows(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame, cols: list[str]) -> None:

@@ -45,8 +45,8 @@ def _design(design: MonitoringDesign):
 
 @st.cache_data(show_spinner="Reading the trial data…", max_entries=16)
 def _cohorts(db: str, version: tuple, cut_key: tuple):
-    d = ui.derived_events()
-    return derive_monitoring_cohorts(d.snapshot, trial, d)
+    snapshot, firsts = ui.monitoring_inputs()
+    return derive_monitoring_cohorts(snapshot, trial, events=firsts)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -3,11 +3,12 @@ with the source rows behind any cell."""
 import streamlit as st
 
 import ui
+from toxdb.cuts import load_snapshot
+from toxdb.derive_sql import compute_incidence_sql
 from toxdb.derive import (
     ATTRIBUTION_ORDER,
     GRADE_COLUMNS,
     INCIDENCE_PHASES,
-    compute_incidence,
     format_incidence,
     incidence_source_rows,
     select_cell_events,
@@ -25,12 +26,12 @@ def _derived(db: str, version: tuple, cut_key: tuple, window: int):
     return ui.derived_events()
 
 
+# the table of counts comes straight from DuckDB; the derived rows (pandas) only for a drill-down
 @st.cache_data(show_spinner=False, max_entries=64)
 def _incidence(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
                serious_only: bool):
-    d = _derived(db, version, cut_key, window)
-    return compute_incidence(d.events, d.milestones, patients=d.patients, sites=list(sites),
-                             attribution=list(attribution), serious_only=serious_only, window_days=window)
+    return compute_incidence_sql(store, cut, window, sites=list(sites), attribution=list(attribution),
+                                 serious_only=serious_only)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -44,8 +45,8 @@ def _cell_rows(db: str, version: tuple, cut_key: tuple, window: int, sites: tupl
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _sites(db: str, version: tuple, cut_key: tuple, window: int) -> list[str]:
-    d = _derived(db, version, cut_key, window)
-    return sorted(d.patients["site"].dropna().unique().tolist())
+    patients = load_snapshot(store, cut, with_labs=False, with_ae=False).patients
+    return sorted(patients["site"].dropna().unique().tolist())
 
 
 key = (str(store.path), store.data_version(), cut.key(), WINDOW)

@@ -7,6 +7,7 @@ and a legend, for a data-safety committee reading a printed report.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,11 @@ def plot_boundary(
             )
         subtitle = observed.summary.get("sentence", subtitle)
     main = title or "Safety stopping boundary: patients with a qualifying grade ≥ 3 event"
+    # the sentence is long and the chart often sits in half the page: wrap it instead of cutting it off
+    lines = textwrap.wrap(subtitle, 72) or [""]
     fig.update_layout(
-        title=dict(text=f"{main}<br><sup>{subtitle}</sup>"),
+        title=dict(text=f"{main}<br>" + "<br>".join(f"<sup>{line}</sup>" for line in lines)),
+        margin=dict(t=60 + 18 * len(lines)),
         xaxis=dict(title="Evaluable patients enrolled (n, ordered by treatment start)", range=[0.5, n_max + 0.5]),
         yaxis=dict(title="Patients with a qualifying event (X_n)", range=[0, y_top], rangemode="tozero"),
         legend=dict(orientation="h", yanchor="bottom", y=-0.3, x=0),

@@ -5,7 +5,8 @@
 Builds two DuckDB stores from simple canonical CSVs generated here with numpy (patients, treatment
 with concurrent + maintenance cycles, about 10 adverse events per patient), loaded through
 toxdb.ingest.upload.import_paths.  Times what the page does on a cold cache: load the snapshot at
-the cut, derive the three cohorts (one pass) and compute_monitoring for all, concurrent and
+the cut (without adverse events), read each patient's first qualifying AE rows from DuckDB, build
+the three cohorts (one pass) and compute_monitoring for all, concurrent and
 maintenance (boundary + operating characteristics cached per design, as on the page).  Prints the
 median seconds for each size and their ratio (target <= 3x), then the boundary + operating
 characteristics time for N = 200.
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _timing import median_seconds, page_seconds  # noqa: E402
 
 from toxdb.cuts import DataCut, load_snapshot  # noqa: E402
+from toxdb.derive_sql import read_first_qualifying_rows  # noqa: E402
 from toxdb.ingest.upload import import_paths  # noqa: E402
 from toxdb.monitoring_status import (  # noqa: E402
     PHASES,
@@ -99,8 +101,12 @@ def build_store(folder: Path, n_patients: int) -> Store:
 
 
 def page_work(store: Store, trial) -> dict:
-    snap = load_snapshot(store, DataCut(CUT), with_labs=False)
-    cohorts = derive_monitoring_cohorts(snap, trial)
+    """What the page computes (as views/monitoring.py through ui.monitoring_inputs): the snapshot
+    without adverse events, each patient's first qualifying rows from DuckDB, the cohorts from them."""
+    cut = DataCut(CUT)
+    snap = load_snapshot(store, cut, with_labs=False, with_ae=False)
+    firsts = read_first_qualifying_rows(store, cut, int(trial.phases.post_treatment_window_days), trial.monitoring)
+    cohorts = derive_monitoring_cohorts(snap, trial, events=firsts)
     design = MonitoringDesign.from_trial(trial)
     return {ph: compute_monitoring(snap, trial, ph, design, cohort=cohorts[ph]) for ph in PHASES}
 

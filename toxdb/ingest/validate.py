@@ -17,8 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from toxdb import ctcae
-from toxdb.arrays import (as_text, coded, combine_distinct, group_codes, map_distinct, mask_distinct, take_category,
-                          take_text)
+from toxdb.arrays import as_text, coded, combine_distinct, group_codes, map_distinct, mask_distinct, take_category
 from toxdb.ingest.dates import derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable

@@ -478,9 +478,8 @@ def derive_grades(values: pd.Series) -> pd.DataFrame:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     parsed = [normalise_grade(u) for u in uniques]
     missing = normalise_grade(None)
-    grade = np.array([p[0] if p[0] is not None else -1 for p in parsed] + [-1], dtype=np.int64)
-    grades = pd.array(grade[codes], dtype="Int64")
-    grades[grade[codes] < 0] = pd.NA
+    grade = np.array([p[0] if p[0] is not None else -1 for p in parsed] + [-1], dtype=np.int64)[codes]
+    grades = pd.arrays.IntegerArray(grade, grade < 0)          # -1: no grade
     sources = [p[1] for p in parsed] + [missing[1]]
     problems = [p[2] for p in parsed] + [missing[2]]
     spread = np.where(codes < 0, len(parsed), codes)    # missing input -> the "missing" entry

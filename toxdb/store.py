@@ -304,6 +304,7 @@ class Store:
         at: dt.datetime | None = None,
         classified: pd.DataFrame | None = None,
         classified_at_version: tuple | None = None,
+        packed: tuple[str | None, bytes] | None = None,
         _fail_after_insert: bool = False,
     ) -> CommitCounts:
         """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
@@ -314,8 +315,9 @@ class Store:
         table = _table(kind)
         cols = self.data_columns(kind)
         at = at or dt.datetime.now().replace(microsecond=0)
-        # the raw file is compressed in another thread while DuckDB writes the rows
-        packing = _PACKER.submit(_pack_raw, raw)
+        # the raw file is compressed (unless the caller did: pack_raw) in another thread while DuckDB
+        # writes the rows
+        packing = _PACKER.submit(pack_raw, raw) if packed is None else None
         with self.transaction() as cur:
             upload_id = cur.execute("SELECT nextval('upload_seq')").fetchall()[0][0]
             if classified is None or classified_at_version != self.data_version():
@@ -366,12 +368,12 @@ class Store:
                 corrections=int(counts.get("correction", 0)),
                 rejected=n_rej,
             )
-            codec, packed = packing.result()
+            codec, kept = packed if packing is None else packing.result()
             cur.execute(
                 "INSERT INTO uploads (upload_id, file_name, kind, site, sha256, size_bytes, raw, raw_codec,"
                 " uploaded_by, uploaded_at, reader, day_first, mapping, n_rows, n_accepted, n_duplicates,"
                 " n_corrections, n_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [upload_id, file_name, kind, site, sha256, len(raw), packed, codec, uploaded_by, at, reader,
+                [upload_id, file_name, kind, site, sha256, len(raw), kept, codec, uploaded_by, at, reader,
                  day_first, json.dumps(mapping), n_rows, result.accepted, result.duplicates, result.corrections,
                  result.rejected],
             )
@@ -448,7 +450,7 @@ _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
 _PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
 
 
-def _pack_raw(raw: bytes) -> tuple[str | None, bytes]:
+def pack_raw(raw: bytes) -> tuple[str | None, bytes]:
     """(codec, bytes) to store for an uploaded file: zstd at its fastest level (a CSV shrinks about
     ninefold), or the bytes as they are when this pyarrow has no zstd."""
     if not pa.Codec.is_available(RAW_CODEC):

@@ -16,11 +16,16 @@ from toxdb.ingest.mapping import (KIND_LABELS, ColumnMapping, apply_mapping, det
                                   map_columns)
 from toxdb.ingest.readers import RawTable, ReadError, check_size, read_table
 from toxdb.ingest.validate import ValidationResult, validate
-from toxdb.store import CommitCounts, Store
+from toxdb.store import CommitCounts, Store, pack_raw
 from toxdb.trial import Trial, load_trial
 
 KIND_ORDER = {"patients": 0, "treatment": 1, "ae": 2, "labs": 3}
-_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-sha256")
+_FILE_JOBS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-keep-file")
+
+
+def _fingerprint_and_pack(raw: bytes) -> tuple[str, tuple[str | None, bytes]]:
+    """(SHA-256, the compressed bytes to keep): both only need the raw file."""
+    return hashlib.sha256(raw).hexdigest(), pack_raw(raw)
 
 
 class MappingIncomplete(ValueError):
@@ -41,6 +46,7 @@ class UploadPlan:
     saved_mapping_used: bool = False
     notes: list[str] = field(default_factory=list)
     store_version: tuple | None = None       # the store's data version when the rows were classified
+    packed: tuple | None = None              # (codec, bytes): the raw file as the store keeps it
 
     def rows_with_status(self) -> pd.DataFrame:
         """The valid rows with what loading would do to each: new, correction or duplicate."""
@@ -93,8 +99,9 @@ def prepare_upload(
     Raises ReadError when the file cannot be read as a table at all.
     """
     trial = trial or load_trial()
-    hashing = _HASHER.submit(lambda: hashlib.sha256(raw).hexdigest())    # runs while the file is parsed
     table = read_table(raw, file_name, sheet)
+    # while the rows are checked (one core), another thread hashes and compresses the file
+    keeping = _FILE_JOBS.submit(_fingerprint_and_pack, raw)
     signature = header_signature(table.columns)
     saved_used = False
     if mapping is None and site:
@@ -104,10 +111,15 @@ def prepare_upload(
             mapping, saved_used = found[1], True
     kind = kind or detect_kind(table)
     cmap = map_columns(table, kind, saved=mapping)
-    plan = UploadPlan(file_name, raw, hashing.result(), table, cmap, site,
-                      saved_mapping_used=saved_used, notes=list(table.notes))
-    plan.already_uploaded = store.upload_by_hash(plan.sha256, kind)
+    plan = UploadPlan(file_name, raw, "", table, cmap, site, saved_mapping_used=saved_used,
+                      notes=list(table.notes))
+
+    def fingerprint() -> None:
+        plan.sha256, plan.packed = keeping.result()
+        plan.already_uploaded = store.upload_by_hash(plan.sha256, kind)
+
     if cmap.missing_required:
+        fingerprint()
         return plan
     staged = apply_mapping(table, cmap)
     known = None if kind == "patients" else store.known_subjects()
@@ -117,6 +129,7 @@ def prepare_upload(
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
     )
     plan.notes.extend(plan.validation.notes)
+    fingerprint()
     rows = plan.validation.rows
     plan.store_version = store.data_version()
     plan.classified = store.classify_rows(kind, rows) if len(rows) else pd.DataFrame(
@@ -140,6 +153,7 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
+        packed=plan.packed,
     )
 
 

@@ -103,8 +103,8 @@ def _monitoring_inputs(db: str, version: tuple, cut_key: tuple, window: int):
 
 
 def derived_events() -> DerivedEvents:
-    """The adverse events of the data cut in view, derived once per data version and cut and shared by
-    every page and session (the safety banner, Toxicity and Monitoring all start from it)."""
+    """The adverse events of the data cut in view, derived row by row (pandas) once per data version
+    and cut and shared by every session: the rows behind a count on the Toxicity page."""
     store = get_store()
     window = int(get_trial().phases.post_treatment_window_days)
     return _derived(str(store.path), store.data_version(), data_cut().key(), window)

@@ -158,7 +158,7 @@ def test_no_adverse_events_gives_the_any_rows_with_zero(store, tmp_path):
 def _cohorts_both_ways(store, cut, trial):
     light = load_snapshot(store, cut, with_labs=False, with_ae=False)
     firsts = read_first_qualifying_rows(store, cut, int(trial.phases.post_treatment_window_days), trial.monitoring)
-    got = M.derive_monitoring_cohorts(light, trial, events=firsts)
+    got = M.derive_monitoring_cohorts(light, trial, events=firsts)      # the snapshot has no AE at all
     want = M.derive_monitoring_cohorts(load_snapshot(store, cut, with_labs=False), trial)
     for phase in want:
         pd.testing.assert_frame_equal(got[phase].reset_index(drop=True), want[phase].reset_index(drop=True))

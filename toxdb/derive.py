@@ -406,7 +406,6 @@ class DerivedEvents:
     events: pd.DataFrame           # collapse_events: one row per event
     patients: pd.DataFrame         # subject_id, site (for site filters)
     window_days: int = 30
-    snapshot: object | None = None  # the cuts.Snapshot it was derived from
 
 
 def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
@@ -415,7 +414,7 @@ def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
     ms = derive_treatment_milestones(snapshot.treatment, cut)
     rows = derive_event_rows(snapshot.adverse_events, snapshot.treatment, cut, window_days, milestones=ms)
     return DerivedEvents(ms, rows, collapse_events(rows), snapshot.patients[["subject_id", "site"]].copy(),
-                         window_days, snapshot)
+                         window_days)
 
 
 def derive_events(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int = 30) -> pd.DataFrame:

@@ -242,8 +242,7 @@ def _milestones(snapshot: Any, derive: Any) -> tuple[pd.DataFrame, pd.DataFrame 
 
 
 def _events(snapshot: Any, derive: Any, milestones: pd.DataFrame, window_days: int,
-            off_treatment: pd.Series, grade_min: int, derive_milestones: pd.DataFrame | None = None,
-            rows: pd.DataFrame | None = None) -> pd.DataFrame:
+            off_treatment: pd.Series, grade_min: int, derive_milestones: pd.DataFrame | None = None) -> pd.DataFrame:
     """Adverse-event rows of grade >= grade_min with subject_id, term, grade, onset_date, attribution, te (bool: the row
     is a treatment-emergent record) and phase (the row's phase, or NA to be set by rule).
 
@@ -257,9 +256,8 @@ def _events(snapshot: Any, derive: Any, milestones: pd.DataFrame, window_days: i
     ae = snapshot.adverse_events
     grade_min = int(grade_min)
     if derive is not None:
-        if rows is None:
-            rows = derive.derive_event_rows(ae, snapshot.treatment, snapshot.cut.cut_date, window_days=window_days,
-                                            milestones=derive_milestones)
+        rows = derive.derive_event_rows(ae, snapshot.treatment, snapshot.cut.cut_date, window_days=window_days,
+                                        milestones=derive_milestones)
         # event-level facts over every row (numpy, event ids are 1..n), then keep graded rows only
         event_id = rows["event_id"].to_numpy(dtype=np.int64)
         phase = rows["phase"].to_numpy(dtype=object)
@@ -422,18 +420,17 @@ def _cohort_frame(base: pd.DataFrame, qual: pd.DataFrame, phase: str, cut: pd.Ti
     return df[COHORT_COLUMNS]
 
 
-def derive_monitoring_cohorts(snapshot: Any, trial: Any, derived: Any = None,
-                              events: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def derive_monitoring_cohorts(snapshot: Any, trial: Any, events: pd.DataFrame | None = None
+                              ) -> dict[str, pd.DataFrame]:
     """The three cohorts (``all``, ``concurrent``, ``maintenance``) in one pass over the data.
 
     Each: one row per evaluable patient, ordered by start date then subject_id, with the columns
     ``COHORT_COLUMNS`` (see :func:`derive_monitoring_cohort`).  ``.attrs["te_rule"]`` names the
     treatment-emergent rule used (``"toxdb.derive"`` or ``"fallback"``).
 
-    ``derived``: a ``derive_snapshot_events`` result for the same snapshot and window, so that the
-    AE rows are not derived twice.  ``events``: the graded AE rows already derived
-    (``derive_sql.read_monitoring_rows`` for the same cut, window and grade); the snapshot's adverse
-    events are then not used at all.
+    ``events``: the AE rows the cohorts can start from, already derived
+    (``derive_sql.read_first_qualifying_rows`` for the same cut and trial file); the snapshot's
+    adverse events are then not used at all (the snapshot may be loaded without them).
     """
     cut = _cut_timestamp(snapshot)
     window_days = int(trial.phases.post_treatment_window_days)
@@ -447,11 +444,7 @@ def derive_monitoring_cohorts(snapshot: Any, trial: Any, derived: Any = None,
     if events is not None and derive is not None:
         ev = events
     else:
-        rows = None
-        if derived is not None and derive is not None and int(derived.window_days) == window_days:
-            rows = derived.rows
-        ev = _events(snapshot, derive, milestones, window_days, off, trial.monitoring.grade_min, derive_milestones,
-                     rows)
+        ev = _events(snapshot, derive, milestones, window_days, off, trial.monitoring.grade_min, derive_milestones)
     qual = _qualifying(ev, trial.monitoring, cut).copy()
     # phase of each qualifying record: derive's row phase, otherwise (fallback) the last phase the
     # patient had started at onset
@@ -604,15 +597,13 @@ def compute_incidence_at(incidence: CumulativeIncidenceResult, days: Any) -> pd.
 # --------------------------------------------------------------------------------------------
 
 
-def compute_boundary_alerts(snapshot: Any, trial: Any, derived: Any = None,
-                            events: pd.DataFrame | None = None) -> list[str]:
+def compute_boundary_alerts(snapshot: Any, trial: Any, events: pd.DataFrame | None = None) -> list[str]:
     """One sentence per cohort whose observed path crosses the stopping boundary of the design of
     record (trial file).  Empty list when no boundary is crossed.  One pass over the data; the
-    boundary itself is cached per design.  ``derived``, ``events``: see
-    :func:`derive_monitoring_cohorts`."""
+    boundary itself is cached per design.  ``events``: see :func:`derive_monitoring_cohorts`."""
     design = MonitoringDesign.from_trial(trial)
     boundary, _ = compute_design(design)
-    cohorts = derive_monitoring_cohorts(snapshot, trial, derived, events)
+    cohorts = derive_monitoring_cohorts(snapshot, trial, events)
     grade = int(trial.monitoring.grade_min)
     alerts = []
     for phase in PHASES:

@@ -210,17 +210,17 @@ for phase, tab in zip(PHASES, tabs):
             if alternative is None:
                 st.markdown("**Design of record**")
                 facts = design_facts(record, rec_boundary)
-                st.dataframe(facts, hide_index=True, width="stretch", height=rows_height(facts))
+                st.table(facts.set_index("Setting"))      # wraps long values; a canvas grid cut them
                 st.markdown("**Operating characteristics** (exact)")
                 st.dataframe(oc_table(rec_oc), hide_index=True, width="stretch")
             else:
                 d1, d2 = st.tabs(["Design of record", "Alternative"])
                 with d1:
                     facts = design_facts(record, rec_boundary)
-                    st.dataframe(facts, hide_index=True, width="stretch", height=rows_height(facts))
+                    st.table(facts.set_index("Setting"))      # wraps long values; a canvas grid cut them
                 with d2:
                     facts = design_facts(alternative, alt_boundary)
-                    st.dataframe(facts, hide_index=True, width="stretch", height=rows_height(facts))
+                    st.table(facts.set_index("Setting"))      # wraps long values; a canvas grid cut them
                 st.markdown("**Operating characteristics, side by side** (exact)")
                 st.dataframe(comparison_table(_comparison(record, alternative)), hide_index=True, width="stretch")
             st.caption("P(cross): chance the count ever reaches the boundary if the true rate of qualifying events "

@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from toxdb.export import frame_to_csv_bytes, frame_to_xlsx_bytes, rejected_rows_for_fixing
 from toxdb.ingest.mapping import KIND_LABELS, KINDS, canonical_columns, header_signature, required_columns
-from toxdb.ingest.readers import ReadError
+from toxdb.ingest.readers import MAX_FILE_MB, ReadError
 from toxdb.ingest.upload import commit_upload, prepare_upload
 
 store = ui.get_store()
@@ -23,7 +23,9 @@ if done:
 sites = store.sites()
 c1, c2 = st.columns([2, 1])
 with c1:
+    # the widget states and enforces toxdb's own size limit (TOXDB_MAX_FILE_MB), not Streamlit's default
     uploaded = st.file_uploader("File", type=["csv", "txt", "tsv", "xlsx", "xpt"],
+                                max_upload_size=max(1, int(MAX_FILE_MB)),
                                 key=f"upload_file_{st.session_state.get('upload_round', 0)}")
 with c2:
     site = st.selectbox("Site", ["(not given)"] + sites + ["(new site)"], key="upload_site")

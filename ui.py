@@ -91,15 +91,25 @@ def monitoring_inputs():
     """(snapshot without adverse events, each patient's first qualifying AE rows per cohort) of the
     cut in view: what the stopping-boundary monitor needs, the AE part derived inside DuckDB."""
     store, trial = get_store(), get_trial()
-    return _monitoring_inputs(str(store.path), store.data_version(), data_cut().key(),
-                              int(trial.phases.post_treatment_window_days))
+    firsts = _first_qualifying_rows(str(store.path), store.data_version(), data_cut().key(),
+                                    int(trial.phases.post_treatment_window_days))
+    return snapshot_without_ae(), firsts
+
+
+def snapshot_without_ae():
+    """Patients and treatment of the cut in view (no adverse events), read once per data version."""
+    store = get_store()
+    return _snapshot_without_ae(str(store.path), store.data_version(), data_cut().key())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _monitoring_inputs(db: str, version: tuple, cut_key: tuple, window: int):
-    store, cut = get_store(), data_cut()
-    firsts = read_first_qualifying_rows(store, cut, window, get_trial().monitoring)
-    return load_snapshot(store, cut, with_labs=False, with_ae=False), firsts
+def _snapshot_without_ae(db: str, version: tuple, cut_key: tuple):
+    return load_snapshot(get_store(), data_cut(), with_labs=False, with_ae=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _first_qualifying_rows(db: str, version: tuple, cut_key: tuple, window: int):
+    return read_first_qualifying_rows(get_store(), data_cut(), window, get_trial().monitoring)
 
 
 def derived_events() -> DerivedEvents:

@@ -3,7 +3,6 @@ with the source rows behind any cell."""
 import streamlit as st
 
 import ui
-from toxdb.cuts import load_snapshot
 from toxdb.derive_sql import compute_incidence_sql
 from toxdb.derive import (
     ATTRIBUTION_ORDER,
@@ -21,12 +20,6 @@ trial = ui.get_trial()
 WINDOW = trial.phases.post_treatment_window_days
 
 
-def _derived(db: str, version: tuple, cut_key: tuple, window: int):
-    """The shared derivation of this cut (ui.derived_events); the arguments key the caches below."""
-    return ui.derived_events()
-
-
-# the table of counts comes straight from DuckDB; the derived rows (pandas) only for a drill-down
 @st.cache_data(show_spinner=False, max_entries=64)
 def _incidence(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
                serious_only: bool):
@@ -37,7 +30,7 @@ def _incidence(db: str, version: tuple, cut_key: tuple, window: int, sites: tupl
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cell_rows(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
                serious_only: bool, phase: str, grade, soc, term):
-    d = _derived(db, version, cut_key, window)
+    d = ui.derived_events()      # the arguments key this cache; the derivation has its own
     cell = select_cell_events(d.events, d.milestones, phase, grade, soc=soc, term=term, patients=d.patients,
                               sites=list(sites), attribution=list(attribution), serious_only=serious_only)
     return incidence_source_rows(d.rows, cell, store.uploads())
@@ -45,7 +38,7 @@ def _cell_rows(db: str, version: tuple, cut_key: tuple, window: int, sites: tupl
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _sites(db: str, version: tuple, cut_key: tuple, window: int) -> list[str]:
-    patients = load_snapshot(store, cut, with_labs=False, with_ae=False).patients
+    patients = ui.snapshot_without_ae().patients       # the banner has read it already
     return sorted(patients["site"].dropna().unique().tolist())
 
 

@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _timing import median_seconds  # noqa: E402
 
-from toxdb.monitoring import compute_boundary, compute_operating_characteristics  # noqa: E402
+from toxdb.monitoring.boundary import (  # noqa: E402
+    compute_boundary,
+    compute_operating_characteristics,
+)
 
 P0, P1, CP0 = 0.30, 0.45, 0.10
 DESIGNS = {

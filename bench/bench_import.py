@@ -37,7 +37,7 @@ def bench_csv(work: Path, rows: int, patients: int, repeat: int) -> dict:
 
     from sample_data.generate import generate_large_ae_csv
     from toxdb.ingest.upload import import_paths
-    from toxdb.store import Store
+    from toxdb.store.db import Store
 
     files = generate_large_ae_csv(work / "big_ae.csv", n_patients=patients, n_rows=rows)
     ae = files["adverse_events"]
@@ -104,7 +104,7 @@ def bench_xlsx(work: Path, rows: int, repeat: int) -> dict:
 PEAK_SCRIPT = """
 import resource, sys, json
 sys.path.insert(0, {root!r})
-from toxdb.store import Store
+from toxdb.store.db import Store
 from toxdb.ingest.upload import import_paths
 store = Store({db!r})
 import_paths(store, [{patients!r}], "bench", kind="patients")

@@ -26,17 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _timing import median_seconds, page_seconds  # noqa: E402
 
-from toxdb.cuts import DataCut, load_snapshot  # noqa: E402
-from toxdb.derive_sql import read_first_qualifying_rows  # noqa: E402
+from toxdb.clinical.events_sql import read_first_qualifying_rows  # noqa: E402
 from toxdb.ingest.upload import import_paths  # noqa: E402
-from toxdb.monitoring_status import (  # noqa: E402
+from toxdb.monitoring.status import (  # noqa: E402
     PHASES,
     MonitoringDesign,
     compute_design,
     compute_monitoring,
     derive_monitoring_cohorts,
 )
-from toxdb.store import Store  # noqa: E402
+from toxdb.store.cuts import DataCut, load_snapshot  # noqa: E402
+from toxdb.store.db import Store  # noqa: E402
 from toxdb.trial import load_trial  # noqa: E402
 
 CUT = dt.date(2026, 11, 16)
@@ -101,7 +101,7 @@ def build_store(folder: Path, n_patients: int) -> Store:
 
 
 def page_work(store: Store, trial) -> dict:
-    """What the page computes (as views/monitoring.py through ui.monitoring_inputs): the snapshot
+    """What the page computes (as app/pages/monitoring.py through app.state.monitoring_inputs): the snapshot
     without adverse events, each patient's first qualifying rows from DuckDB, the cohorts from them."""
     cut = DataCut(CUT)
     snap = load_snapshot(store, cut, with_labs=False, with_ae=False)
@@ -124,7 +124,7 @@ def main() -> None:
             s = res["all"].summary
             db = store.path
             store.close()
-            cold, warm = page_seconds(db, "views/monitoring.py")
+            cold, warm = page_seconds(db, "app/pages/monitoring.py")
             results[n] = (core, cold, warm)
             print(f"{n:>6} patients ({len(res['all'].table):,} evaluable, {s['x']:,} with an event; store built in "
                   f"{build:.1f} s): page work {core:.3f} s, page run cold {cold:.3f} s, warm {warm:.3f} s")

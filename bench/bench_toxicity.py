@@ -12,7 +12,7 @@ sample_data.generate.generate_large_ae_csv and loaded through the normal import 
          (derive_sql.read_first_qualifying_rows) (median of 3)
 * pandas the same table through the pandas derivation (load_snapshot + derive_snapshot_events +
          compute_incidence), which the drill-down and row-level views use (median of 3)
-* cold   AppTest run of views/toxicity.py with every Streamlit cache cleared (first visit after a
+* cold   AppTest run of app/pages/toxicity.py with every Streamlit cache cleared (first visit after a
          new upload / data version)
 * warm   AppTest rerun of the page with the caches filled (every later visit, filter change back to
          a seen combination, sidebar interaction...)
@@ -32,14 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sample_data.generate import generate_large_ae_csv  # noqa: E402
 from _timing import page_seconds  # noqa: E402
-from toxdb.cuts import DataCut, load_snapshot  # noqa: E402
-from toxdb.derive import compute_incidence, derive_snapshot_events  # noqa: E402
-from toxdb.derive_sql import compute_incidence_sql, read_first_qualifying_rows  # noqa: E402
-from toxdb.trial import load_trial  # noqa: E402
+
+from sample_data.generate import generate_large_ae_csv  # noqa: E402
+from toxdb.clinical.events import derive_snapshot_events
+from toxdb.clinical.events_sql import compute_incidence_sql, read_first_qualifying_rows  # noqa: E402
+from toxdb.clinical.incidence import compute_incidence  # noqa: E402
 from toxdb.ingest.upload import import_paths  # noqa: E402
-from toxdb.store import Store  # noqa: E402
+from toxdb.store.cuts import DataCut, load_snapshot  # noqa: E402
+from toxdb.store.db import Store  # noqa: E402
+from toxdb.trial import load_trial  # noqa: E402
 
 SIZES = {"small": (100, 1_000), "large": (10_000, 1_000_000)}
 KINDS = {"patients": "patients", "treatment": "treatment", "adverse_events": "ae"}
@@ -91,7 +93,7 @@ def main(argv=None) -> int:
     for name, (n_p, n_r) in SIZES.items():
         db = build(a.workdir, name, n_p, n_r, a.rebuild)
         sql, pandas = core_seconds(db, cut)
-        cold, warm = page_seconds(db, "views/toxicity.py")
+        cold, warm = page_seconds(db, "app/pages/toxicity.py")
         results[name] = (sql, pandas, cold, warm)
         print(f"{name:6s} {n_p:>6,} patients {n_r:>9,} AEs   sql {sql:6.3f} s   pandas {pandas:6.3f} s"
               f"   page cold {cold:6.3f} s   page warm {warm:6.3f} s", flush=True)

@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from toxdb.store import Store  # noqa: E402
+from toxdb.store.db import Store  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -78,10 +78,16 @@ def today():
     return dt.date(2026, 11, 23)
 
 
+TIERS = ("unit", "app", "cli", "e2e")
+
+
 def pytest_collection_modifyitems(config, items):
-    # browser tests need Debian's chromium; skip them with a reason where it is absent
-    if not os.path.exists("/usr/bin/chromium"):
-        skip = pytest.mark.skip(reason="/usr/bin/chromium not installed (apt-get install chromium)")
-        for item in items:
-            if "e2e" in item.keywords:
-                item.add_marker(skip)
+    """Every test has exactly one tier (pytest.ini): a test not marked app, cli or e2e is a unit test.
+    Browser tests need Debian's chromium; they are skipped with a reason where it is absent."""
+    no_browser = not os.path.exists("/usr/bin/chromium")
+    for item in items:
+        tiers = [t for t in TIERS if t in item.keywords]
+        if not tiers:
+            item.add_marker(pytest.mark.unit)
+        if no_browser and "e2e" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="/usr/bin/chromium not installed (apt-get install chromium)"))

@@ -5,10 +5,10 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_app
-from toxdb.advice import advice_hash, derive_acknowledged
+from toxdb.dosing.advice import advice_hash, derive_acknowledged
 
 ROW = {"subject_id": "P-001", "agent": "capecitabine", "action": "reduce", "dose_percent": 75.0,
        "dose_mg_per_intake": 1200.0, "rule": "cape.dose; cape.table.g3.n1",
@@ -80,6 +80,7 @@ def _export(db, *extra):
     return pd.read_csv(io.BytesIO(done.stdout), encoding="utf-8-sig", dtype=str, keep_default_na=False)
 
 
+@pytest.mark.cli
 def test_cli_export_advice_on_the_sample_trial(sample_db):
     out = _export(sample_db)
     assert list(out.columns[:6]) == ["subject_id", "agent", "action", "dose_percent", "dose_mg_per_intake", "rule"]
@@ -89,6 +90,7 @@ def test_cli_export_advice_on_the_sample_trial(sample_db):
     assert (out["rule"] != "").all()
 
 
+@pytest.mark.cli
 def test_cli_export_advice_with_a_cut(sample_db):
     early = _export(sample_db, "--cut", "2020-01-01")                  # before anyone was treated
     assert list(early.columns[:6]) == ["subject_id", "agent", "action", "dose_percent", "dose_mg_per_intake",
@@ -96,9 +98,10 @@ def test_cli_export_advice_with_a_cut(sample_db):
     assert len(early) == 0
 
 
+@pytest.mark.app
 def test_dose_advice_page_renders_and_acknowledges(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/dose_advice.py")
+    at.switch_page("app/pages/dose_advice.py")
     run_app(at)
     assert at.title[0].value == "Dose advice"
     metrics = {m.label: m.value for m in at.metric}
@@ -112,6 +115,6 @@ def test_dose_advice_page_renders_and_acknowledges(app_env):
     assert any("Acknowledged" in s.value for s in at.success)
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Handled"].split(" / ")[0]) == handled_before + 1
-    import ui
-    acks = ui.get_store().acknowledgements()
+    from app import state
+    acks = state.get_store().acknowledgements()
     assert acks["made_by"].tolist()[-1] == "coordinator-test" and acks["comment"].tolist()[-1] == "checked with the PI"

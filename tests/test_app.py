@@ -2,13 +2,13 @@
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_app
-
-PAGES = sorted(p.name for p in (ROOT / "views").glob("*.py"))
+PAGES = sorted(p.name for p in (ROOT / "app" / "pages").glob("*.py"))
 
 
+@pytest.mark.app
 def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     assert app_env.exists()
@@ -22,17 +22,19 @@ def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
     assert str(app_env) in sidebar_text and "live" in sidebar_text.lower()
 
 
+@pytest.mark.app
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_without_exception(app_env, page):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page(f"views/{page}")
+    at.switch_page(f"app/pages/{page}")
     run_app(at)
     assert not at.exception and len(at.main.children) > 0
 
 
+@pytest.mark.app
 def test_upload_flow_maps_checks_and_loads(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/upload.py")
+    at.switch_page("app/pages/upload.py")
     run_app(at)
     before = {m.label: m.value for m in at.metric}
     assert "Rows in file" not in before                     # nothing chosen yet
@@ -65,9 +67,10 @@ def test_upload_flow_maps_checks_and_loads(app_env):
     assert (last["file_name"], last["uploaded_by"], last["n_rejected"]) == ("site_export.csv", "coordinator-test", 2)
 
 
+@pytest.mark.app
 def test_upload_with_an_unknown_column_is_mapped_by_hand(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/upload.py")
+    at.switch_page("app/pages/upload.py")
     run_app(at)
     import pandas as pd
     first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
@@ -83,9 +86,10 @@ def test_upload_with_an_unknown_column_is_mapped_by_hand(app_env):
     assert metrics["New"] == "1"
 
 
+@pytest.mark.app
 def test_unreadable_upload_says_why(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/upload.py")
+    at.switch_page("app/pages/upload.py")
     run_app(at)
     at.file_uploader[0].set_value(("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "text/csv"))
     run_app(at)
@@ -94,5 +98,5 @@ def test_unreadable_upload_says_why(app_env):
 
 def _store_of(db: Path):
     # the dashboard's process holds the file; AppTest runs in this process, so reuse its cached store
-    import ui
-    return ui.get_store()
+    from app import state
+    return state.get_store()

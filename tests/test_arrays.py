@@ -7,8 +7,15 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toxdb.arrays import (as_text, coded, combine_distinct, group_codes, map_distinct, mask_distinct,
-                          take_category)
+from toxdb.arrays import (
+    as_text,
+    coded,
+    combine_distinct,
+    group_codes,
+    map_distinct,
+    mask_distinct,
+    take_category,
+)
 
 cells = st.one_of(st.none(), st.sampled_from(["", " a", "a", "A ", "b", "Nausea", "nausea", "x|y"]))
 

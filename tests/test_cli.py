@@ -3,8 +3,10 @@ import json
 import subprocess
 import sys
 
-
+import pytest
 from conftest import AE_CSV, PATIENTS_CSV, ROOT, write
+
+pytestmark = pytest.mark.cli
 
 
 def toxdb(*args, cwd=ROOT):
@@ -62,6 +64,6 @@ def test_day_first_flag_reads_slash_dates_day_first(tmp_path):
     ae = write(tmp_path / "ae.csv", "subject_id,term,grade,onset_date\nP-001,Fatigue,1,04/07/2025\n")
     out = toxdb("import", "--db", db, "--day-first", ae)
     assert "1 accepted" in out.stdout
-    from toxdb.store import Store
+    from toxdb.store.db import Store
     with Store(db, read_only=True) as s:
         assert str(s.read_kind("ae")["onset_date"].iloc[0].date()) == "2025-07-04"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toxdb import cli_boundary
+from toxdb.cli import boundary as cli_boundary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,6 +33,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.cli
 def test_register_sets_func():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
@@ -41,12 +42,14 @@ def test_register_sets_func():
     assert args.func is cli_boundary.run
 
 
+@pytest.mark.cli
 def test_csv_matches_clinfun_reference(capsys):
     code, out, err = _run(["--n-max", "30", "--p0", "0.1", "--p1", "0.3", "--looks", "2:30", "--csv"], capsys)
     assert code == 0 and err == ""
     assert out == CLINFUN_CSV
 
 
+@pytest.mark.cli
 def test_csv_empty_where_stopping_impossible(capsys):
     # p0 = 0.3, every patient: 1 of 1 (P = 0.3), 2 of 2 (0.09) and 3 of 3 (0.027) are all above any
     # calibrated Pocock level here, so the first rows have an empty boundary.
@@ -56,6 +59,7 @@ def test_csv_empty_where_stopping_impossible(capsys):
     assert lines[1:4] == ["1,", "2,", "3,"]
 
 
+@pytest.mark.cli
 def test_readable_report(capsys):
     code, out, _ = _run(["--n-max", "30", "--p0", "0.1", "--p1", "0.3", "--looks", "2:30"], capsys)
     assert code == 0
@@ -65,6 +69,7 @@ def test_readable_report(capsys):
     assert "2-3" in out and "27-30" in out
 
 
+@pytest.mark.cli
 def test_bayesian_report_and_csv(capsys):
     code, out, _ = _run(["--n-max", "20", "--p0", "0.3", "--bayes", "1,1", "--threshold", "0.9", "--csv"], capsys)
     # Beta(1,1) prior, p0 0.3, threshold 0.9 by hand: 1 of 1 -> 0.91, 2 of 3 -> 0.9163 (stop)
@@ -73,6 +78,7 @@ def test_bayesian_report_and_csv(capsys):
     assert code == 0 and "Bayesian" in out and "threshold 0.9" in out
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -100,15 +106,17 @@ def test_invalid_arguments_exit_2(argv, message, capsys):
     assert message in err and out == ""
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("delta", ["0.5", "obf", "0.25"])
 def test_delta_accepted(delta, capsys):
     code, out, _ = _run(["--n-max", "12", "--p0", "0.2", "--delta", delta], capsys)
     assert code == 0 and "delta" in out
 
 
+@pytest.mark.cli
 def test_standalone_module_runs():
     proc = subprocess.run(
-        [sys.executable, "-m", "toxdb.cli_boundary", "--n-max", "30", "--p0", "0.1", "--looks", "2:30", "--csv"],
+        [sys.executable, "-m", "toxdb.cli.boundary", "--n-max", "30", "--p0", "0.1", "--looks", "2:30", "--csv"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr

@@ -3,11 +3,11 @@ import io
 
 import pandas as pd
 import pytest
-
 from conftest import AE_CSV, PATIENTS_CSV, TREATMENT_CSV, write
+
 from toxdb.cli import main
 from toxdb.ingest.upload import import_paths
-from toxdb.store import Store
+from toxdb.store.db import Store
 
 BAD_AE = AE_CSV + "P-404,AE-9,Diarrhea,2,2025-06-25,,N,possible\nP-001,AE-8,=cmd(),9,2025-06-25,,N,possible\n"
 
@@ -62,6 +62,7 @@ def test_export_rejects(db, capsysbinary):
     assert _csv(capsysbinary, ["export", "rejects", "--db", str(db), "--upload", "1", "--csv"]).empty
 
 
+@pytest.mark.cli
 def test_export_text_and_out_file(db, tmp_path, capsys):
     out = tmp_path / "events.csv"
     assert main(["export", "events", "--db", str(db), "--csv", "--out", str(out)]) == 0
@@ -70,6 +71,7 @@ def test_export_text_and_out_file(db, tmp_path, capsys):
     assert "Any adverse event" in capsys.readouterr().out
 
 
+@pytest.mark.cli
 def test_export_missing_db_and_bad_cut(tmp_path, capsys):
     assert main(["export", "events", "--db", str(tmp_path / "none.duckdb"), "--csv"]) == 3
     assert "no database" in capsys.readouterr().err
@@ -78,15 +80,12 @@ def test_export_missing_db_and_bad_cut(tmp_path, capsys):
     assert exc.value.code == 2
 
 
-def test_export_kinds_are_a_table():
-    from toxdb import cli_export
+@pytest.mark.cli
+def test_export_kinds_are_a_table_the_parser_offers():
+    from toxdb.cli import build_parser
+    from toxdb.cli.export import EXPORTS
 
-    assert {"events", "incidence", "rejects"} <= set(cli_export.EXPORTS)
-    calls = []
-    cli_export.register_export("demo", "demo export", lambda store, args: calls.append(1) or pd.DataFrame({"a": [1]}))
-    try:
-        from toxdb.cli import build_parser
-        args = build_parser().parse_args(["export", "demo", "--csv"])
-        assert args.export == "demo"
-    finally:
-        cli_export.EXPORTS.pop("demo")
+    assert {"events", "incidence", "rejects", "advice", "queries"} <= set(EXPORTS)
+    for name in EXPORTS:
+        args = build_parser().parse_args(["export", name, "--csv"])
+        assert args.export == name and args.func is not None

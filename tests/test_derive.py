@@ -8,20 +8,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toxdb.derive import (
-    ANY_AE,
+from toxdb.clinical.events import (
     collapse_events,
-    compute_incidence,
     derive_ae_onset,
     derive_ae_phase,
     derive_event_ids,
     derive_event_rows,
     derive_events,
-    derive_treatment_milestones,
+)
+from toxdb.clinical.incidence import (
+    ANY_AE,
+    compute_incidence,
     format_incidence,
     incidence_source_rows,
     select_cell_events,
 )
+from toxdb.clinical.treatment import derive_treatment_milestones
 
 CUT = dt.date(2026, 1, 1)
 

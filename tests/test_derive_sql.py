@@ -11,13 +11,14 @@ import time
 
 import pandas as pd
 import pytest
-
 from conftest import PATIENTS_CSV, write
-from toxdb import monitoring_status as M
-from toxdb.cuts import DataCut, load_snapshot
-from toxdb.derive import compute_incidence, derive_snapshot_events
-from toxdb.derive_sql import compute_incidence_sql, read_first_qualifying_rows
+
+from toxdb.clinical.events import derive_snapshot_events
+from toxdb.clinical.events_sql import compute_incidence_sql, read_first_qualifying_rows
+from toxdb.clinical.incidence import compute_incidence
 from toxdb.ingest.upload import import_paths
+from toxdb.monitoring import status as M
+from toxdb.store.cuts import DataCut, load_snapshot
 from toxdb.trial import load_trial
 
 WINDOW = 30
@@ -190,7 +191,7 @@ def test_edge_trial_monitoring_cohorts_from_sql_rows(store, tmp_path, monitoring
 def generated_stores(tmp_path_factory):
     """Three generated trials (the sample generator with other seeds), loaded through the importer."""
     from sample_data.generate import generate
-    from toxdb.store import Store
+    from toxdb.store.db import Store
 
     stores = []
     for seed in (3, 11, 29):

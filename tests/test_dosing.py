@@ -12,17 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toxdb.dosing import (
+from toxdb.clinical.formulas import compute_bsa, compute_child_pugh, compute_crcl
+from toxdb.dosing.engine import (
     advise_patient,
-    compute_bsa,
-    compute_child_pugh,
-    compute_crcl,
     compute_dose_advice,
     compute_s1_starting_dose,
     derive_capecitabine_steps,
-    format_tablets,
-    round_to_tablets,
 )
+from toxdb.dosing.tablets import format_tablets, round_to_tablets
 from toxdb.trial import load_trial
 
 TRIAL = load_trial()

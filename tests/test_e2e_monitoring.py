@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from e2e_support import browser_page, dashboard, wait_for_run
 from test_monitoring_page import build_trial_db
 

@@ -1,6 +1,5 @@
 """The Patient page in a real browser: reached from the sidebar, the course figure is drawn."""
 import pytest
-
 from e2e_support import browser_page, dashboard, wait_for_run
 
 

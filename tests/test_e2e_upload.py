@@ -1,7 +1,6 @@
 """A coordinator's journey in a real browser: open the dashboard, upload a file, see the overview change."""
 import pandas as pd
 import pytest
-
 from conftest import ROOT
 from e2e_support import browser_page, dashboard, wait_for_run
 

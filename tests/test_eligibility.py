@@ -11,14 +11,14 @@ import pytest
 from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
-from toxdb.cuts import DataCut, Snapshot
-from toxdb.eligibility import (
+from toxdb.clinical.eligibility import (
     CHECK_COLUMNS,
     OK,
     OUTSIDE,
     UNKNOWN,
     compute_registration_checks,
 )
+from toxdb.store.cuts import DataCut, Snapshot
 from toxdb.trial import load_trial
 
 CUT = dt.date(2026, 6, 30)
@@ -197,9 +197,9 @@ def test_without_labs_or_optional_columns(trial):
 
 
 def test_sample_trial_flags_the_two_late_starters(tmp_path, trial):
-    from toxdb.cuts import load_snapshot
     from toxdb.ingest.upload import seed_sample
-    from toxdb.store import Store
+    from toxdb.store.cuts import load_snapshot
+    from toxdb.store.db import Store
 
     s = Store(tmp_path / "sample.duckdb")
     seed_sample(s, ROOT / "sample_data")
@@ -211,9 +211,10 @@ def test_sample_trial_flags_the_two_late_starters(tmp_path, trial):
     assert set(r.table.loc[r.table["check"] == "child_pugh", "status"]) == {OK}
 
 
+@pytest.mark.app
 def test_registration_checks_page(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/eligibility.py")
+    at.switch_page("app/pages/eligibility.py")
     run_app(at)
     assert at.title[0].value == "Registration checks"
     metrics = {m.label: m.value for m in at.metric}

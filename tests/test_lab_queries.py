@@ -11,8 +11,7 @@ import pytest
 from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
-from toxdb.cuts import DataCut, Snapshot
-from toxdb.lab_queries import (
+from toxdb.clinical.lab_queries import (
     GRADE_LOWER,
     NO_AE,
     QUERY_COLUMNS,
@@ -20,6 +19,7 @@ from toxdb.lab_queries import (
     filter_lab_queries,
     lab_queries_for_export,
 )
+from toxdb.store.cuts import DataCut, Snapshot
 from toxdb.trial import load_trial
 
 CUT = dt.date(2026, 6, 30)
@@ -209,7 +209,7 @@ def test_filters_and_export(result):
     out = lab_queries_for_export(result.table)
     assert out.loc[out["subject_id"] == "P1", "collected_on"].tolist() == ["2026-03-04"]
     # queries with no AE have no AE grade at all: the spreadsheet is still written
-    from toxdb.export import frame_to_xlsx_bytes
+    from toxdb.reports.export import frame_to_xlsx_bytes
 
     no_ae = result.table[result.table["issue"] == NO_AE]
     assert frame_to_xlsx_bytes(lab_queries_for_export(no_ae), "lab queries")[:2] == b"PK"
@@ -217,9 +217,9 @@ def test_filters_and_export(result):
 
 
 def test_sample_trial_raises_the_two_deliberate_discrepancies(tmp_path):
-    from toxdb.cuts import load_snapshot
     from toxdb.ingest.upload import seed_sample
-    from toxdb.store import Store
+    from toxdb.store.cuts import load_snapshot
+    from toxdb.store.db import Store
 
     s = Store(tmp_path / "sample.duckdb")
     seed_sample(s, ROOT / "sample_data")
@@ -233,9 +233,10 @@ def test_sample_trial_raises_the_two_deliberate_discrepancies(tmp_path):
 
 # ---- the page and the CLI
 
+@pytest.mark.app
 def test_lab_queries_page_shows_the_sample_discrepancies(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/labs.py")
+    at.switch_page("app/pages/labs.py")
     run_app(at)
     assert at.title[0].value == "Lab queries"
     metrics = {m.label: m.value for m in at.metric}
@@ -250,10 +251,11 @@ def test_lab_queries_page_shows_the_sample_discrepancies(app_env):
     assert at.dataframe[0].value["Test"].tolist() == ["ANC"]
 
 
+@pytest.mark.cli
 def test_export_queries_cli(tmp_path, capsysbinary):
     from toxdb.cli import main
     from toxdb.ingest.upload import seed_sample
-    from toxdb.store import Store
+    from toxdb.store.db import Store
 
     db = tmp_path / "cli.duckdb"
     s = Store(db)

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toxdb.ctcae import allowed_grades, load_ctcae
-from toxdb.labs import (
+from toxdb.clinical.ctcae import allowed_grades, load_ctcae
+from toxdb.clinical.labs import (
     LabGrade,
     compute_lab_baselines,
     derive_lab_grades,

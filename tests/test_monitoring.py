@@ -17,18 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
-from toxdb.monitoring import (
+from toxdb.monitoring.boundary import (
     BoundaryResult,
     compute_bayesian_stop_counts,
     compute_boundary,
     compute_crossing_by_look,
-    compute_cumulative_incidence,
     compute_frequentist_stop_counts,
-    compute_number_at_risk,
     compute_observed_path,
     compute_operating_characteristics,
 )
-from toxdb.monitoring_plots import plot_boundary, plot_cumulative_incidence
+from toxdb.monitoring.incidence import (
+    compute_cumulative_incidence,
+    compute_number_at_risk,
+)
+from toxdb.plots.monitoring import plot_boundary, plot_cumulative_incidence
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -110,7 +112,7 @@ def test_literal_boundary_off_by_one(n, p0, alpha, expected):
 
 def test_alpha_n_obrien_fleming_shape():
     # delta = 0.5, N = 4, alpha = 0.05: alpha_1 = Phi(z_0.05 / sqrt(1/4)) = Phi(2 z_0.05) = Phi(-3.2897)
-    from toxdb.monitoring import compute_alpha_n
+    from toxdb.monitoring.boundary import compute_alpha_n
 
     a = compute_alpha_n(0.05, [1, 4], 4, 0.5)
     assert a[0] == pytest.approx(0.000501, abs=2e-6)

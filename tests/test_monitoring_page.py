@@ -8,7 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from toxdb.ingest.upload import import_paths
-from toxdb.store import Store
+from toxdb.store.db import Store
+
+pytestmark = pytest.mark.app
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = str(ROOT / "dashboard.py")
@@ -68,7 +70,7 @@ def test_monitoring_page_crossed_trial(tmp_path, monkeypatch):
     # the banner on the overview (default) page: boundary at n = 4 is 4 for the design of record
     banner = [e.value for e in at.error]
     assert any("Stopping boundary crossed (all treatment-emergent events): 4 of 4 patients" in b for b in banner)
-    at.switch_page("views/monitoring.py")
+    at.switch_page("app/pages/monitoring.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     text = _texts(at)
@@ -88,7 +90,7 @@ def test_monitoring_page_uncrossed_trial(tmp_path, monkeypatch):
     db = build_trial_db(tmp_path / "uncrossed.duckdb", n_patients=5, n_events=1)
     at = _app(monkeypatch, db)
     assert not [e.value for e in at.error if "Stopping boundary" in e.value]
-    at.switch_page("views/monitoring.py")
+    at.switch_page("app/pages/monitoring.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     text = _texts(at)
@@ -103,7 +105,7 @@ def test_monitoring_page_empty_store(tmp_path, monkeypatch):
     monkeypatch.setenv("TOXDB_NO_SEED", "1")
     at = AppTest.from_file(DASHBOARD, default_timeout=60)
     at.run()
-    at.switch_page("views/monitoring.py")
+    at.switch_page("app/pages/monitoring.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "No evaluable patients yet" in _texts(at)

@@ -1,8 +1,7 @@
-"""Tests for toxdb.monitoring_status: cohorts, qualifying events, competing events, alerts.
+"""Tests for toxdb.monitoring.status: cohorts, qualifying events, competing events, alerts.
 
 Every expected value below is written by hand from the hand-built snapshot (day counts worked out
-in the comments), never taken from running the code under test.  The cohort tests run twice: with
-toxdb.derive (when it is importable) and with the module's fallback rule.
+in the comments), never taken from running the code under test.
 """
 from __future__ import annotations
 
@@ -12,8 +11,8 @@ import io
 import pandas as pd
 import pytest
 
-import toxdb.monitoring_status as ms
-from toxdb.cuts import DataCut, Snapshot
+import toxdb.monitoring.status as ms
+from toxdb.store.cuts import DataCut, Snapshot
 from toxdb.trial import load_trial
 
 CUT = dt.date(2025, 12, 31)
@@ -96,15 +95,6 @@ def make_trial(**monitoring):
     return trial.model_copy(update={"monitoring": trial.monitoring.model_copy(update=monitoring)})
 
 
-@pytest.fixture(params=["derive", "fallback"])
-def rule(request, monkeypatch):
-    if request.param == "fallback":
-        monkeypatch.setattr(ms, "_derive_module", lambda: None)
-    elif ms._derive_module() is None:
-        pytest.skip("toxdb.derive is not available")
-    return request.param
-
-
 def _rows(df: pd.DataFrame) -> list[tuple]:
     out = []
     for r in df.itertuples(index=False):
@@ -118,7 +108,7 @@ def _rows(df: pd.DataFrame) -> list[tuple]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_cohort_all_every_attribution(rule):
+def test_cohort_all_every_attribution():
     cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "all")
     assert _rows(cohort) == [
         # A: Diarrhea grade 3 on 1 Feb; 6 Jan -> 1 Feb = 26 days (the grade 2 nausea does not count)
@@ -143,7 +133,7 @@ def test_cohort_all_every_attribution(rule):
     assert cohort.loc[cohort["subject_id"] == "F", "first_event_grade"].item() == 5
 
 
-def test_cohort_attribution_filter_and_excluded_terms(rule):
+def test_cohort_attribution_filter_and_excluded_terms():
     trial = make_trial(attributions=["possible", "probable", "definite"], exclude_terms=["lymphocyte count decreased"])
     cohort = ms.derive_monitoring_cohort(make_snapshot(), trial, "all").set_index("subject_id")
     # B: lymphocytes excluded by term, anorexia unrelated: no event; stopped 14 Mar (patient
@@ -158,13 +148,13 @@ def test_cohort_attribution_filter_and_excluded_terms(rule):
     assert int(cohort["first_event_date"].notna().sum()) == 3  # A, E, F
 
 
-def test_grade_min_from_trial(rule):
+def test_grade_min_from_trial():
     cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(grade_min=4, attributions=[], exclude_terms=[]),
                                          "all")
     assert cohort.loc[cohort["first_event_date"].notna(), "subject_id"].tolist() == ["F"]  # only grade 5
 
 
-def test_cohort_concurrent_phase(rule):
+def test_cohort_concurrent_phase():
     cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "concurrent")
     assert _rows(cohort) == [
         ("A", "01-06", "02-01", 26, 1),
@@ -178,7 +168,7 @@ def test_cohort_concurrent_phase(rule):
     ]
 
 
-def test_cohort_maintenance_phase(rule):
+def test_cohort_maintenance_phase():
     cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "maintenance")
     assert _rows(cohort) == [
         # A: its concurrent diarrhea does not count here; PPE grade 3 on 10 Mar: 6 Jan -> 10 Mar = 63
@@ -188,7 +178,7 @@ def test_cohort_maintenance_phase(rule):
     ]
 
 
-def test_cut_earlier_drops_later_events_and_competing(rule):
+def test_cut_earlier_drops_later_events_and_competing():
     # cut on 9 Feb: only A and B have started; B's event on 20 Feb is after the cut
     cohort = ms.derive_monitoring_cohort(make_snapshot(cut=dt.date(2025, 2, 9)),
                                          make_trial(attributions=[], exclude_terms=[]), "all")
@@ -206,7 +196,7 @@ def test_unknown_phase_rejected():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_compute_monitoring_summary(rule):
+def test_compute_monitoring_summary():
     res = ms.compute_monitoring(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "all")
     s = res.summary
     # 4 of 7 (A, B, E, F); the Pocock-type boundary of record at n = 7 is 6 (see alert test)
@@ -294,7 +284,7 @@ def test_design_comparison_columns():
 
 def test_incidence_at_days():
     # hand example: times 10 (event), 20 (censored), 30 (event), 4 patients at 40 censored
-    from toxdb.monitoring import compute_cumulative_incidence
+    from toxdb.monitoring.incidence import compute_cumulative_incidence
 
     data = pd.DataFrame({"time": [10, 20, 30, 40, 40, 40, 40], "status": [1, 0, 1, 0, 0, 0, 0]})
     at = ms.compute_incidence_at(compute_cumulative_incidence(data), [0, 10, 25, 30, 60])

@@ -1,12 +1,13 @@
 """The Patient page as Streamlit runs it (AppTest): opens on the first patient, switches to another."""
+import pytest
+from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_app
 
-
+@pytest.mark.app
 def test_patient_page_renders_and_switches_patient(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
-    at.switch_page("views/patient.py")
+    at.switch_page("app/pages/patient.py")
     run_app(at)
     assert at.title[0].value == "Patient"
     box = at.selectbox(key="patient_subject")

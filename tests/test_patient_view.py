@@ -4,10 +4,15 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from toxdb.cuts import DataCut, Snapshot
-from toxdb.patient_view import compute_patient_course, compute_swimmer_lanes, lab_grade_bands, subject_choices
-from toxdb.plots import GRADE_COLOURS
-from toxdb.plots_patient import plot_patient_course, plot_swimmer
+from toxdb.clinical.course import (
+    compute_patient_course,
+    compute_swimmer_lanes,
+    lab_grade_bands,
+    subject_choices,
+)
+from toxdb.plots.overview import GRADE_COLOURS
+from toxdb.plots.patient import plot_patient_course, plot_swimmer
+from toxdb.store.cuts import DataCut, Snapshot
 from toxdb.trial import load_trial
 
 D = pd.Timestamp

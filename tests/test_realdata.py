@@ -1,7 +1,7 @@
 """Real public files that nobody on the team wrote, loaded as a new user would (skipped when absent)."""
 import pytest
-
 from conftest import SHARED
+
 from toxdb.ingest.upload import import_paths
 
 PILOT = SHARED / "realdata" / "cdiscpilot01_sdtm"

@@ -11,11 +11,11 @@ import time
 
 import pandas as pd
 import pytest
-
 from conftest import AE_CSV, ROOT, write
-from toxdb.export import frame_to_csv_bytes, frame_to_xlsx_bytes, safe_cell
+
 from toxdb.ingest.upload import commit_upload, prepare_upload
-from toxdb.store import LATEST_VERSION, SCHEMA_FILE, SCHEMA_VERSION, Store
+from toxdb.reports.export import frame_to_csv_bytes, frame_to_xlsx_bytes, safe_cell
+from toxdb.store.db import LATEST_VERSION, SCHEMA_FILE, SCHEMA_VERSION, Store
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -124,7 +124,7 @@ def test_failure_in_the_middle_of_an_import_leaves_the_store_as_it_was(loaded_st
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    import toxdb.store as st
+    import toxdb.store.db as st
     from toxdb.ingest.upload import import_paths
     original = st._audit
     def slow_audit(cur, actor, action, detail, at):
@@ -138,6 +138,7 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.cli
 def test_killed_import_leaves_the_store_as_it_was(loaded_store, tmp_path):
     db = loaded_store.path
     before = loaded_store.status_counts()
@@ -155,6 +156,7 @@ def test_killed_import_leaves_the_store_as_it_was(loaded_store, tmp_path):
         assert again.status_counts() == before
 
 
+@pytest.mark.cli
 def test_second_process_gets_a_clear_lock_message(loaded_store):
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from toxdb.cli import main; sys.exit(main(['status', '--db', {str(loaded_store.path)!r}]))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -1,10 +1,12 @@
 """The Toxicity page (AppTest): counts in the table match a tiny store worked by hand."""
 import pytest
+from conftest import AE_CSV, PATIENTS_CSV, ROOT, TREATMENT_CSV, write
 from streamlit.testing.v1 import AppTest
 
-from conftest import AE_CSV, PATIENTS_CSV, ROOT, TREATMENT_CSV, write
 from toxdb.ingest.upload import import_paths
-from toxdb.store import Store
+from toxdb.store.db import Store
+
+pytestmark = pytest.mark.app
 
 # conftest's store, worked by hand (30-day window, no maintenance anywhere):
 #   P-001 RT + 2 concurrent capecitabine cycles: Diarrhea g2 (06-25), Nausea g1 (06-20) -> worst 2
@@ -32,7 +34,7 @@ def page(tmp_path, monkeypatch):
     monkeypatch.setenv("TOXDB_NO_SEED", "1")
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     at.run()
-    at.switch_page("views/toxicity.py")
+    at.switch_page("app/pages/toxicity.py")
     at.run()
     assert not at.exception, at.exception
     return at

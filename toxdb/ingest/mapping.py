@@ -9,20 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import pandas as pd
 
+from toxdb import DATA_DIR
 from toxdb.ingest.readers import RawTable, blank_cells
+from toxdb.vocab import KINDS
 
-KINDS = ("patients", "treatment", "ae", "labs")
-KIND_LABELS = {
-    "patients": "patients",
-    "treatment": "treatment log",
-    "ae": "adverse events",
-    "labs": "lab results",
-}
-SYNONYM_FILE = Path(__file__).resolve().parent.parent / "data" / "column_synonyms.csv"
+SYNONYM_FILE = DATA_DIR / "column_synonyms.csv"
 _SDTM_DOMAINS = {"DM": "patients", "EX": "treatment", "AE": "ae", "LB": "labs"}
 _UNIT_IN_HEADER = re.compile(r"^(.*?)[\s_]*[\(\[]\s*([^\)\]]+?)\s*[\)\]]\s*$")
 

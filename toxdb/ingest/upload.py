@@ -12,14 +12,19 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from toxdb.ingest.mapping import (KIND_LABELS, ColumnMapping, apply_mapping, detect_kind, header_signature,
-                                  map_columns)
+from toxdb.ingest.mapping import (
+    ColumnMapping,
+    apply_mapping,
+    detect_kind,
+    header_signature,
+    map_columns,
+)
 from toxdb.ingest.readers import RawTable, ReadError, check_size, read_table
 from toxdb.ingest.validate import ValidationResult, validate
-from toxdb.store import CommitCounts, Store, pack_raw
+from toxdb.store.db import CommitCounts, Store, pack_raw
 from toxdb.trial import Trial, load_trial
+from toxdb.vocab import KIND_LABELS, KINDS
 
-KIND_ORDER = {"patients": 0, "treatment": 1, "ae": 2, "labs": 3}
 _FILE_JOBS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-keep-file")
 
 
@@ -203,7 +208,7 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
             check_size(path)
             raw = path.read_bytes()
             k = kind or detect_kind(read_table(raw, path.name))
-            staged.append((KIND_ORDER[k], str(path), raw, None))
+            staged.append((KINDS.index(k), str(path), raw, None))
         except ReadError as exc:
             staged.append((-1, str(path), None, str(exc)))
     outcomes = []
@@ -230,7 +235,7 @@ def seed_sample(store: Store, sample_dir, user: str = "sample-data") -> list[Fil
     from pathlib import Path
 
     files = [Path(sample_dir) / f for f in SAMPLE_FILES if (Path(sample_dir) / f).exists()]
-    kinds = dict(zip(SAMPLE_FILES, ("patients", "treatment", "ae", "labs")))
+    kinds = dict(zip(SAMPLE_FILES, KINDS))
     out = []
     for f in files:
         out.extend(import_paths(store, [f], user, kind=kinds[f.name]))

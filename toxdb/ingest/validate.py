@@ -16,8 +16,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toxdb import ctcae
-from toxdb.arrays import as_text, coded, combine_distinct, group_codes, map_distinct, mask_distinct, take_category
+from toxdb import vocab
+from toxdb.arrays import (
+    as_text,
+    coded,
+    combine_distinct,
+    group_codes,
+    map_distinct,
+    mask_distinct,
+    take_category,
+)
+from toxdb.clinical import ctcae
 from toxdb.ingest.dates import derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable
@@ -36,45 +45,17 @@ REQUIRED = {
     "labs": ["subject_id", "collected_on", "test", "value"],
 }
 
-# -- vocabularies: written value (case-folded, spaces collapsed) -> stored value --------------------
-SEX = {"m": "M", "male": "M", "man": "M", "f": "F", "female": "F", "woman": "F", "1": "M", "2": "F"}
-AGENTS = {
-    "capecitabine": "capecitabine", "cape": "capecitabine", "xeloda": "capecitabine", "cap": "capecitabine",
-    "s-1": "S-1", "s1": "S-1", "s 1": "S-1", "teysuno": "S-1", "ts-1": "S-1", "ts1": "S-1",
-    "tegafur-gimeracil-oteracil": "S-1", "tegafur/gimeracil/oteracil": "S-1",
-}
-TREATMENTS = {
-    **AGENTS,
-    "rt": "RT", "radiotherapy": "RT", "radiation": "RT", "radiation therapy": "RT", "imrt": "RT", "vmat": "RT",
-    "imrt/vmat": "RT", "ebrt": "RT",
-}
-PHASES = {
-    "concurrent": "concurrent", "ccrt": "concurrent", "crt": "concurrent", "chemoradiotherapy": "concurrent",
-    "concurrent chemoradiotherapy": "concurrent", "concomitant": "concurrent",
-    "maintenance": "maintenance", "maint": "maintenance", "adjuvant maintenance": "maintenance",
-}
-YES_NO = {"y": True, "yes": True, "1": True, "true": True, "serious": True, "sae": True,
-          "n": False, "no": False, "0": False, "false": False, "not serious": False, "non-serious": False}
-ATTRIBUTION = {
-    "unrelated": "unrelated", "not related": "unrelated", "none": "unrelated", "not suspected": "unrelated",
-    "unlikely": "unlikely", "unlikely related": "unlikely", "remote": "unlikely", "doubtful": "unlikely",
-    "possible": "possible", "possibly related": "possible", "possibly": "possible",
-    "probable": "probable", "probably related": "probable", "probably": "probable", "likely": "probable",
-    "definite": "definite", "definitely related": "definite", "definitely": "definite", "certain": "definite",
-}
-ATTRIBUTED_TO = {**TREATMENTS, "more than one": "more than one", "both": "more than one",
-                 "capecitabine and rt": "more than one", "rt and capecitabine": "more than one"}
-ACTIONS = {
-    "none": "none", "dose not changed": "none", "no change": "none", "not changed": "none",
-    "dose reduced": "dose reduced", "reduced": "dose reduced", "reduction": "dose reduced",
-    "interrupted": "interrupted", "drug interrupted": "interrupted", "dose interrupted": "interrupted",
-    "held": "interrupted", "delayed": "interrupted", "dose delayed": "interrupted",
-    "withdrawn": "withdrawn", "drug withdrawn": "withdrawn", "discontinued": "withdrawn", "stopped": "withdrawn",
-    "not applicable": None, "unknown": None, "na": None, "n/a": None,
-}
-DOSE_UNITS = {"mg": "mg", "mg/m2": "mg/m2", "mg/m²": "mg/m2", "mg/m2/day": "mg/m2/day", "mg/m²/day": "mg/m2/day",
-              "mg/m2/d": "mg/m2/day", "gy": "Gy", "cgy": "cGy"}
-CREAT_UNITS = {"mg/dl": "mg/dL", "umol/l": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L", "micromol/l": "umol/L"}
+# -- vocabularies (toxdb/vocab.py; spellings in data/value_synonyms.csv): folded written value -> stored
+SEX = vocab.synonyms("sex")
+AGENTS = vocab.synonyms("agent")
+TREATMENTS = vocab.synonyms("treatment")
+PHASES = vocab.synonyms("phase")
+YES_NO = vocab.synonyms("yes_no")
+ATTRIBUTION = vocab.synonyms("attribution")
+ATTRIBUTED_TO = vocab.synonyms("attributed_to")
+ACTIONS = vocab.synonyms("action_taken")
+DOSE_UNITS = vocab.synonyms("dose_unit")
+CREAT_UNITS = vocab.synonyms("creatinine_unit")
 FLOAT_RANGES = {
     "age": (0, 120, "years"), "height_cm": (50, 250, "cm"), "weight_kg": (20, 300, "kg"),
     "serum_creatinine": (0.01, 3000, "mg/dL or umol/L"), "dose": (0, 100000, ""),
@@ -485,7 +466,7 @@ def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_
         pr.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
         out["serious"] = (ser == "True").astype("boolean").where(ser.notna(), pd.NA)
     if "attribution" in staged.columns:
-        out["attribution"], bad = _lookup(staged["attribution"], {**ATTRIBUTION, "related": "possible"})
+        out["attribution"], bad = _lookup(staged["attribution"], ATTRIBUTION)
         pr.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
         related = mask_distinct(col("attribution"), lambda v: v.casefold() == "related")
         flags.append((related, "attribution 'related' stored as 'possible': confirm the level"))

@@ -1,0 +1,51 @@
+"""Overview: enrolment and treatment by site, adverse events by grade, latest upload."""
+import streamlit as st
+
+from app import state
+from toxdb.plots.overview import plot_ae_by_grade, plot_enrolment
+from toxdb.reports.overview import compute_overview, describe_latest_upload
+from toxdb.store.cuts import load_snapshot
+
+store = state.get_store()
+cut = state.data_cut()
+trial = state.get_trial()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _overview(db: str, version: tuple, cut_key: tuple):
+    snap = load_snapshot(store, cut, with_labs=False)
+    return snap.patients, compute_overview(snap, trial.phases.post_treatment_window_days)
+
+
+patients, ov = _overview(str(store.path), store.data_version(), cut.key())
+s = ov.summary
+st.title("Trial overview")
+st.caption(f"{trial.trial.id} · {cut.label}")
+
+c = st.columns(6)
+c[0].metric("Patients enrolled", f"{s['patients']} / {trial.trial.planned_n}")
+c[1].metric("On treatment", s["on_treatment"])
+c[2].metric("Sites", s["sites"])
+c[3].metric("AE rows", s["ae_rows"])
+c[4].metric("Patients with grade ≥ 3", s["patients_grade_3_plus"])
+c[5].metric("Serious AEs", s["serious"])
+
+latest = describe_latest_upload(store.uploads())
+st.info(f"Latest upload: {latest}" if latest else "No uploads yet: start on the Upload page.", icon=":material/upload_file:")
+
+st.subheader("By site")
+st.dataframe(
+    ov.table.rename(columns={
+        "site": "Site", "enrolled": "Enrolled", "started_treatment": "Started treatment",
+        "on_treatment": "On treatment", "off_treatment": "Off treatment", "died": "Died",
+        "ae_rows": "AE rows", "serious": "Serious", "patients_grade_3_plus": "Patients grade ≥ 3"}),
+    hide_index=True, width="stretch",
+)
+st.caption("On treatment: started protocol treatment, not off treatment or dead at the cut, and dosed within the "
+           f"last {trial.phases.post_treatment_window_days} days.")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(plot_ae_by_grade(ov.ae_by_grade, "patients"), width="stretch")
+    st.caption("Each patient counted once per site, at their worst grade of any adverse event.")
+with right:
+    st.plotly_chart(plot_enrolment(patients, trial.trial.planned_n), width="stretch")

@@ -1,0 +1,118 @@
+"""Patient: one patient's course (treatment, adverse events, labs with CTCAE grade bands), key facts,
+the dose advice for them, their adverse events, and the swimmer plot of all patients."""
+import streamlit as st
+
+from app import state
+from toxdb.clinical.course import (
+    compute_patient_course,
+    compute_swimmer_lanes,
+    subject_choices,
+)
+from toxdb.plots.patient import plot_patient_course, plot_swimmer
+from toxdb.store.cuts import load_snapshot
+
+store = state.get_store()
+cut = state.data_cut()
+trial = state.get_trial()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _choices(db: str, version: tuple, cut_key: tuple):
+    return subject_choices(load_snapshot(store, cut, with_labs=False).patients)
+
+
+@st.cache_data(show_spinner="Building this patient's course…", max_entries=64)
+def _course(db: str, version: tuple, cut_key: tuple, subject: str):
+    return compute_patient_course(load_snapshot(store, cut), subject, trial)
+
+
+@st.cache_data(show_spinner="Building the swimmer plot…", max_entries=8)
+def _lanes(db: str, version: tuple, cut_key: tuple):
+    return compute_swimmer_lanes(load_snapshot(store, cut, with_labs=False), trial)
+
+
+key = (str(store.path), store.data_version(), cut.key())
+
+st.title("Patient")
+st.caption(f"{trial.trial.id} · {cut.label} · one patient's course; the dose hints follow the rules in "
+           "trial.toml and the treating physician decides.")
+
+choices = _choices(*key)
+if not len(choices):
+    st.info("No patient is in the database at this data cut.")
+    st.stop()
+labels = dict(zip(choices["subject_id"], choices["label"]))
+subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
+                       key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
+
+course = _course(*key, subject)
+s = course.summary
+t = course.table
+
+
+def _num(v, fmt):
+    return "–" if v is None else format(v, fmt)
+
+
+c = st.columns(5)
+c[0].metric("Site", s["site"] or "–")
+c[1].metric("BSA (m²)", _num(s["bsa"], ".2f"), help=f"{trial.formulas.bsa.capitalize()} formula")
+c[2].metric("CrCl (mL/min)", _num(s["crcl"], ".0f"), help=f"Cockcroft–Gault; {s['crcl_note']}")
+c[3].metric("Worst grade", "–" if s["worst_grade"] is None else f"G{s['worst_grade']}",
+            help=f"Worst CTCAE grade of the treatment-emergent adverse events ({s['n_events_te']} of "
+                 f"{s['n_events']} events; {s['ongoing_events']} ongoing at the cut)")
+c[4].metric("Cycles", f"{s['n_concurrent_cycles']} + {s['n_maintenance_cycles']}",
+            help="concurrent + maintenance chemotherapy cycles started by the cut (trial plan: "
+                 f"{trial.phases.concurrent_cycles} + {trial.phases.maintenance_cycles})")
+st.markdown(f"**Agent:** {s['agent'] or '–'}  ·  **Now:** {s['phase_now']}")
+for flag in s["pi_flags"]:
+    st.warning(flag, icon=":material/flag:")
+
+tab_course, tab_swim = st.tabs(["This patient", "All patients (swimmer plot)"])
+with tab_course:
+    st.plotly_chart(plot_patient_course(course), width="stretch", key="patient_course_chart")
+    st.caption("Bars: radiotherapy and each chemotherapy cycle (hover for dates and dose). Dots: adverse events at "
+               "onset, coloured by worst CTCAE grade, with a line for their duration; ▶ = ongoing at the cut. "
+               f"Dashed lines: first treatment, maintenance start and last dose + {s['window_days']} days (end of "
+               "the treatment-emergent window, drawn once treatment has stopped). Lab panels: values in SI units, "
+               "shaded by CTCAE v5.0 grade band from the patient's latest LLN/ULN (or baseline when abnormal).")
+
+    st.subheader("Dose advice")
+    if len(t.advice):
+        cols = {"agent": "Agent", "phase": "Phase", "action": "Action", "dose_percent": "Dose %",
+                "dose_mg_per_intake": "mg per intake", "tablets": "Tablets", "reasons": "Reasons", "rule": "Rule",
+                "crcl_effect": "CrCl effect", "notes": "Notes"}
+        st.dataframe(t.advice[[c_ for c_ in cols if c_ in t.advice.columns]].rename(columns=cols),
+                     hide_index=True, width="stretch",
+                     column_config={"Dose %": st.column_config.NumberColumn(format="%.0f %%"),
+                                    "Reasons": st.column_config.TextColumn(width="large")})
+    else:
+        st.caption("Not on capecitabine, S-1 or RT at this cut, so there is no dose advice.")
+
+    st.subheader(f"Adverse events ({len(t.events)})")
+    if len(t.events):
+        ev = t.events.rename(columns={
+            "term": "Term", "worst_grade": "Worst grade", "onset_date": "Onset", "end_date": "End",
+            "ongoing": "Ongoing", "phase": "Phase", "treatment_emergent": "Treatment-emergent",
+            "serious": "Serious", "attribution": "Attribution", "soc": "SOC", "n_rows": "Rows"})
+        show = [c_ for c_ in ["Term", "Worst grade", "Onset", "End", "Ongoing", "Phase", "Treatment-emergent",
+                              "Serious", "Attribution", "SOC", "Rows"] if c_ in ev.columns]
+        st.dataframe(ev[show], hide_index=True, width="stretch",
+                     column_config={"Onset": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                                    "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
+    else:
+        st.caption("No adverse event recorded by this cut.")
+
+with tab_swim:
+    lanes = _lanes(*key)
+    ls = lanes.summary
+    m = st.columns(4)
+    m[0].metric("Treated patients", ls["n_patients"])
+    m[1].metric("On treatment at the cut", ls.get("on_treatment_at_cut", 0))
+    m[2].metric("With a grade ≥ 3 AE", ls.get("with_ge3", 0))
+    m[3].metric("Recurrence / death", f"{ls.get('recurrence', 0)} / {ls.get('death', 0)}")
+    st.plotly_chart(plot_swimmer(lanes), width="stretch", key="patient_swimmer_chart")
+    st.caption("One lane per treated patient, first treated at the top; x = days since first treatment. Thin dark "
+               "bar: radiotherapy; bars: concurrent and maintenance chemotherapy periods; dots: adverse events of "
+               "grade ≥ 3 at onset (all phases); ✕ off treatment, ◇ recurrence, ■ death; ▶ still on treatment at "
+               "the cut (not off treatment and a dose within one cycle length).")

@@ -1,0 +1,124 @@
+"""Toxicity: incidence of treatment-emergent adverse events by SOC and term × worst grade × phase,
+with the source rows behind any cell."""
+import streamlit as st
+
+from app import state
+from toxdb.clinical.events_sql import compute_incidence_sql
+from toxdb.clinical.incidence import (
+    GRADE_COLUMNS,
+    INCIDENCE_PHASES,
+    format_incidence,
+    incidence_source_rows,
+    select_cell_events,
+)
+from toxdb.plots.toxicity import plot_top_terms_grade3, plot_worst_grade_by_phase
+from toxdb.vocab import ATTRIBUTION_ORDER
+
+store = state.get_store()
+cut = state.data_cut()
+trial = state.get_trial()
+WINDOW = trial.phases.post_treatment_window_days
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _incidence(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
+               serious_only: bool):
+    return compute_incidence_sql(store, cut, window, sites=list(sites), attribution=list(attribution),
+                                 serious_only=serious_only)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _cell_rows(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
+               serious_only: bool, phase: str, grade, soc, term):
+    d = state.derived_events()      # the arguments key this cache; the derivation has its own
+    cell = select_cell_events(d.events, d.milestones, phase, grade, soc=soc, term=term, patients=d.patients,
+                              sites=list(sites), attribution=list(attribution), serious_only=serious_only)
+    return incidence_source_rows(d.rows, cell, store.uploads())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _sites(db: str, version: tuple, cut_key: tuple, window: int) -> list[str]:
+    patients = state.snapshot_without_ae().patients       # the banner has read it already
+    return sorted(patients["site"].dropna().unique().tolist())
+
+
+key = (str(store.path), store.data_version(), cut.key(), WINDOW)
+
+st.title("Toxicity")
+st.caption(f"{trial.trial.id} · {cut.label} · treatment-emergent adverse events, CTCAE v5.0")
+
+f = st.columns([2, 3, 2, 1])
+phase = f[0].selectbox("Phase", list(INCIDENCE_PHASES), format_func=INCIDENCE_PHASES.get, index=2, key="tox_phase")
+attribution = f[1].multiselect("Attribution", list(ATTRIBUTION_ORDER), default=[], key="tox_attr",
+                               placeholder="all attributions",
+                               help="Keep only events whose strongest attribution is one of these (empty: all).")
+sites = f[2].multiselect("Site", _sites(*key), default=[], key="tox_sites", placeholder="all sites",
+                         help="Restricts both the patients at risk and their events.")
+serious_only = f[3].checkbox("Serious only", key="tox_serious")
+filters = (tuple(sorted(sites)), tuple(a for a in ATTRIBUTION_ORDER if a in attribution), bool(serious_only))
+
+result = _incidence(*key, *filters)
+table = result.table[result.table["phase"] == phase].reset_index(drop=True)
+at_risk = result.summary["at_risk"]
+
+c = st.columns(4)
+c[0].metric("At risk: concurrent", at_risk["concurrent"])
+c[1].metric("At risk: maintenance", at_risk["maintenance"])
+c[2].metric("At risk: any treatment", at_risk["all"])
+g3 = table.loc[table["level"] == "any"].iloc[0]
+c[3].metric(f"Grade ≥ 3 ({INCIDENCE_PHASES[phase].lower()})", f"{g3['n_ge3']} ({g3['pct_ge3']:.1f}%)"
+            if g3["at_risk"] else "–")
+
+st.subheader(f"{INCIDENCE_PHASES[phase]}: patients by worst grade, n (% of {g3['at_risk']} at risk)")
+shown = format_incidence(table).drop(columns=["Phase"])
+shown.insert(0, "Level", table["level"].map({"any": "all", "soc": "SOC", "term": "term"}))
+selection = st.dataframe(
+    shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
+    on_select="rerun", selection_mode=["single-row", "single-cell"],
+    column_config={"Level": st.column_config.TextColumn(width="small"),
+                   "At risk": st.column_config.NumberColumn(width="small")},
+)
+st.caption(result.summary["footnote"])
+
+# ---- drill-down: a selected cell (or row = any grade), else the pickers below
+picked = None
+sel = selection.selection if selection is not None else None
+if sel is not None and sel.cells:
+    r, col = sel.cells[0]
+    picked = (int(r), GRADE_COLUMNS.get(col, "any"))
+elif sel is not None and sel.rows:
+    picked = (int(sel.rows[0]), "any")
+
+st.subheader("Source rows behind a count")
+labels = [f"{row.soc}" if row.level != "term" else f"{row.soc} › {row.term}" for row in table.itertuples()]
+p = st.columns([4, 2])
+choice = p[0].selectbox("Row", range(len(table)), format_func=lambda i: labels[i], index=None, key="tox_row",
+                        placeholder="select a cell in the table, or choose a row here")
+grade_choice = p[1].selectbox("Grade", list(GRADE_COLUMNS), index=len(GRADE_COLUMNS) - 1, key="tox_grade")
+if picked is None and choice is not None:
+    picked = (int(choice), GRADE_COLUMNS[grade_choice])
+
+if picked is not None and picked[0] < len(table):
+    row = table.iloc[picked[0]]
+    soc = None if row["level"] == "any" else row["soc"]
+    term = row["term"] if row["level"] == "term" else None
+    src = _cell_rows(*key, *filters, phase, picked[1], soc, term)
+    grade_label = next(k for k, v in GRADE_COLUMNS.items() if v == picked[1])
+    st.markdown(f"**{labels[picked[0]]}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
+                f"{src['subject_id'].nunique() if len(src) else 0} patients, {len(src)} rows")
+    st.dataframe(src.rename(columns={
+        "subject_id": "Patient", "term": "Term", "grade": "Grade", "onset_date": "Onset (as recorded)",
+        "onset_imputed": "Onset used", "end_date": "End", "phase": "Phase of row", "serious": "Serious",
+        "attribution": "Attribution", "event_id": "Event", "upload_id": "Upload", "file_name": "File",
+        "source_row": "Row in file"}), hide_index=True, width="stretch",
+        column_config={"Onset (as recorded)": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                       "Onset used": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                       "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
+    st.caption("Each patient's worst event for this row (grade changes recorded over several rows shown "
+               "together); Upload and Row in file point to the uploaded file on the Uploads & audit page.")
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(plot_worst_grade_by_phase(result.table), width="stretch")
+with right:
+    st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")

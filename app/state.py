@@ -1,0 +1,127 @@
+"""Streamlit helpers shared by the pages: the cached store, the data cut in view, identity.
+
+All Streamlit code lives in app/ (this module, the pages); toxdb/ stays UI-free.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
+from toxdb.clinical.events_sql import read_first_qualifying_rows
+from toxdb.identity import current_role, current_user
+from toxdb.ingest.upload import seed_sample
+from toxdb.monitoring.status import compute_boundary_alerts
+from toxdb.store.cuts import DataCut, list_saved_cuts, load_snapshot
+from toxdb.store.db import Store, default_db_path
+from toxdb.trial import load_trial
+
+PROJECT = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = PROJECT / "sample_data"
+_seed_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner="Opening the trial database…")
+def _open_store(path: str) -> Store:
+    store = Store(path)
+    with _seed_lock:
+        if store.status_counts()["uploads"] == 0 and os.environ.get("TOXDB_NO_SEED") != "1":
+            seed_sample(store, SAMPLE_DIR)
+    return store
+
+
+def get_store() -> Store:
+    return _open_store(str(Path(default_db_path()).resolve()))
+
+
+def get_trial():
+    return load_trial()
+
+
+def user() -> str:
+    return current_user()
+
+
+def data_cut() -> DataCut:
+    """The cut chosen in the sidebar (live by default)."""
+    return st.session_state.get("data_cut") or DataCut(dt.date.today())
+
+
+def sidebar(store: Store) -> DataCut:
+    trial = get_trial()
+    with st.sidebar:
+        st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title}")
+        st.caption(f"Database: `{store.path}`")
+        saved = list_saved_cuts(store)
+        options = ["Live (today)", "Another date"] + [c.name for c in saved]
+        choice = st.selectbox("Data cut", options, key="cut_choice",
+                              help="Every page shows the trial as of this cut. A saved cut also freezes the "
+                                   "data as they were stored when it was saved, so its numbers never change.")
+        if choice == "Another date":
+            day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today(), key="cut_date")
+            cut = DataCut(day)
+        elif choice == "Live (today)":
+            cut = DataCut(dt.date.today())
+        else:
+            cut = next(c for c in saved if c.name == choice)
+        st.session_state["data_cut"] = cut
+        st.caption(f"In view: {cut.label}")
+        st.caption(f"Signed in as **{current_user()}** ({current_role(trial)})")
+    return cut
+
+
+def safety_banner(store: Store) -> None:
+    """A banner on every page when a stopping boundary of the design of record is crossed."""
+    for text in _alerts(str(store.path), store.data_version(), data_cut().key()):
+        st.error(text, icon=":material/report:")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _alerts(db: str, version: tuple, cut_key: tuple) -> list[str]:
+    trial = get_trial()
+    snapshot, firsts = monitoring_inputs()
+    return compute_boundary_alerts(snapshot, trial, events=firsts)
+
+
+def monitoring_inputs():
+    """(snapshot without adverse events, each patient's first qualifying AE rows per cohort) of the
+    cut in view: what the stopping-boundary monitor needs, the AE part derived inside DuckDB."""
+    store, trial = get_store(), get_trial()
+    firsts = _first_qualifying_rows(str(store.path), store.data_version(), data_cut().key(),
+                                    int(trial.phases.post_treatment_window_days))
+    return snapshot_without_ae(), firsts
+
+
+def snapshot_without_ae():
+    """Patients and treatment of the cut in view (no adverse events), read once per data version."""
+    store = get_store()
+    return _snapshot_without_ae(str(store.path), store.data_version(), data_cut().key())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _snapshot_without_ae(db: str, version: tuple, cut_key: tuple):
+    return load_snapshot(get_store(), data_cut(), with_labs=False, with_ae=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _first_qualifying_rows(db: str, version: tuple, cut_key: tuple, window: int):
+    return read_first_qualifying_rows(get_store(), data_cut(), window, get_trial().monitoring)
+
+
+def derived_events() -> DerivedEvents:
+    """The adverse events of the data cut in view, derived row by row (pandas) once per data version
+    and cut and shared by every session: the rows behind a count on the Toxicity page."""
+    store = get_store()
+    window = int(get_trial().phases.post_treatment_window_days)
+    return _derived(str(store.path), store.data_version(), data_cut().key(), window)
+
+
+# Up to a million derived rows: cache_resource hands the same read-only object to every session
+# instead of pickling a copy per run.
+@st.cache_resource(show_spinner="Deriving adverse events for this data cut…", max_entries=2)
+def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEvents:
+    return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)

@@ -1,0 +1,89 @@
+"""``init``, ``import`` and ``status``: create a store, load files into it, count what it holds."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from toxdb.cli.common import add_db_arg
+from toxdb.identity import current_user
+from toxdb.ingest.upload import import_paths, seed_sample
+from toxdb.store.db import default_db_path, open_store
+from toxdb.vocab import KINDS
+
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def _cmd_init(args) -> int:
+    path = args.db or default_db_path()
+    existed = path.exists()
+    with open_store(path) as store:
+        print(f"{'opened' if existed else 'created'} {path} (schema version {store.schema_version()})")
+        if args.sample:
+            if store.status_counts()["uploads"]:
+                print("the database already holds uploads; sample data not added")
+            else:
+                for o in seed_sample(store, SAMPLE_DIR):
+                    print("  " + o.message)
+    return 0
+
+
+def _cmd_import(args) -> int:
+    day_first = True if args.day_first else (False if args.month_first else None)
+    with open_store(args.db or default_db_path()) as store:
+        outcomes = import_paths(store, args.files, current_user(), kind=args.kind, site=args.site, day_first=day_first)
+        failed = 0
+        for o in outcomes:
+            print(o.message)
+            if o.error:
+                failed += 1
+                continue
+            plan = o.plan
+            for note in plan.notes:
+                print(f"  note: {note}")
+            problems = plan.validation.problems if plan.validation is not None else None
+            if problems is not None and len(problems):
+                rejected = problems[problems["status"] == "rejected"]
+                for reason in rejected["reasons"].head(args.show):
+                    print(f"  rejected: {reason}")
+                if len(rejected) > args.show:
+                    print(f"  ... and {len(rejected) - args.show} more rejected rows "
+                          f"(all kept; list them with: python -m toxdb export rejects --upload "
+                          f"{o.counts.upload_id if o.counts else '?'} --csv)")
+    return 1 if failed else 0
+
+
+def _cmd_status(args) -> int:
+    path = args.db or default_db_path()
+    with open_store(path, read_only=True) as store:
+        counts = store.status_counts()
+        if args.json:
+            print(json.dumps(counts))
+        else:
+            print(f"{path} (schema version {store.schema_version()})")
+            for k, v in counts.items():
+                print(f"  {k:18} {v}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("init", help="create a database (optionally with the sample trial)")
+    add_db_arg(p)
+    p.add_argument("--sample", action="store_true", help="load sample_data/ into a new database")
+    p.set_defaults(func=_cmd_init)
+
+    p = sub.add_parser("import", help="import CSV / Excel / SDTM files")
+    add_db_arg(p)
+    p.add_argument("--kind", choices=list(KINDS), help="kind of table (default: detect)")
+    p.add_argument("--site", help="site code (uses the site's saved column mapping)")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--day-first", action="store_true", help="dates like 03/06/2025 are day-first")
+    order.add_argument("--month-first", action="store_true", help="dates like 03/06/2025 are month-first")
+    p.add_argument("--show", type=int, default=10, help="how many rejected rows to print per file")
+    p.add_argument("files", nargs="+", type=Path)
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("status", help="counts of what the database holds")
+    add_db_arg(p)
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=_cmd_status)

@@ -1,0 +1,491 @@
+"""One patient's course (treatment, adverse events, labs, dose advice) and the swimmer lanes of all
+patients, as of a data cut. UI-free: pages call these and hand the results to toxdb.plots_patient.
+
+Public API
+----------
+compute_patient_course(snapshot, subject_id, trial) -> PatientCourse (.table: CourseTables, .summary: dict)
+compute_swimmer_lanes(snapshot, trial)              -> SwimmerLanes (.table: one row per treated patient,
+                                                        .events: grade >= 3 AEs, long, .summary)
+lab_grade_bands(test_code, lln, uln, baseline)      -> CTCAE grade bands (grade, low, high) in SI units
+
+Decisions (the spec leaves them open; stated here and in the page captions):
+
+* A treatment end date that is missing or after the cut is shown as ongoing, ending at the cut.
+* An adverse event without an end date (or ending after the cut) is ongoing at the cut.
+* A patient is "on treatment at the cut" when they are neither off treatment nor dead by the cut and
+  either a treatment row is still open or their last dose is within one cycle length of the cut.
+* Lab grade bands use the patient's latest LLN / ULN for the test (SI units) and, for the tests graded
+  against baseline when it is abnormal (ALT, AST, bilirubin, ALP, GGT), the patient's baseline (the
+  last value on or before the first treatment) when that baseline is above the ULN.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from toxdb.clinical.events import derive_snapshot_events
+from toxdb.clinical.formulas import compute_bsa, compute_crcl
+from toxdb.clinical.labs import CRITERIA_JSON, compute_lab_baselines, derive_lab_grades
+from toxdb.clinical.treatment import derive_treatment_phase
+from toxdb.dosing.advice import compute_snapshot_advice
+from toxdb.store.cuts import Snapshot
+from toxdb.vocab import CHEMO
+
+__all__ = ["DEFAULT_LAB_TESTS", "CourseTables", "PatientCourse", "SwimmerLanes", "compute_patient_course",
+           "compute_swimmer_lanes", "lab_grade_bands", "subject_choices"]
+
+DEFAULT_LAB_TESTS = ("ANC", "PLT", "BILI", "ALT")
+LAB_NAMES = {"ANC": "Neutrophils (ANC)", "PLT": "Platelets", "BILI": "Bilirubin", "ALT": "ALT", "AST": "AST",
+             "WBC": "White cells", "LYM": "Lymphocytes", "HGB": "Haemoglobin", "ALB": "Albumin",
+             "ALP": "ALP", "GGT": "GGT", "CREAT": "Creatinine", "INR": "INR"}
+PATIENT_DATE_COLUMNS = ("off_treatment_on", "recurrence_on", "death_on", "last_contact_on")
+
+
+def _dates(s) -> pd.Series:
+    return pd.to_datetime(s).astype("datetime64[ns]")
+
+
+def _col(frame: pd.DataFrame, name: str, dtype=object) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(pd.NaT if dtype == "datetime64[ns]" else None, index=frame.index, dtype=dtype)
+
+
+def _clip_end(end: pd.Series, cut: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """(end shown, ongoing): a missing end or one after the cut is the cut, flagged ongoing."""
+    end = _dates(end)
+    ongoing = end.isna() | (end > cut)
+    return end.where(~ongoing, cut), ongoing
+
+
+# ------------------------------------------------------------------------------------------------
+# lab grade bands (criteria as data: toxdb/data/lab_criteria.json)
+# ------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _criteria() -> dict:
+    return json.loads(CRITERIA_JSON.read_text(encoding="utf-8"))["tests"]
+
+
+def lab_grade_bands(test_code: str, lln: float | None = None, uln: float | None = None,
+                    baseline: float | None = None) -> pd.DataFrame:
+    """CTCAE v5.0 grade bands of one test in SI units: columns test_code, direction, grade, low, high,
+    basis. ``high`` is inf for the top grade of a "high" test; ``low`` is 0 for the top grade of a
+    "low" test. A band whose edge needs a reference that is missing (no LLN, ULN or baseline) is left
+    out. For baseline-dependent tests the baseline-abnormal criteria apply when baseline > ULN."""
+    cols = ["test_code", "direction", "grade", "low", "high", "basis"]
+    spec = _criteria().get(str(test_code))
+    if spec is None:
+        return pd.DataFrame(columns=cols)
+    ref = {None: 1.0, "LLN": lln, "ULN": uln, "baseline": baseline}
+    out = []
+    for side in spec["sides"]:
+        thresholds = side["thresholds"]
+        basis = "ULN" if any(t.get("of") == "ULN" for t in thresholds) else "LLN" if any(
+            t.get("of") == "LLN" for t in thresholds) else "absolute"
+        abnormal = (spec.get("baseline_dependent") and "baseline_abnormal" in side and baseline is not None
+                    and uln is not None and np.isfinite(baseline) and np.isfinite(uln) and baseline > uln)
+        if abnormal:
+            thresholds, basis = side["baseline_abnormal"], "baseline"
+        edges = {}
+        for t in thresholds:
+            r = ref.get(t.get("of"))
+            if r is not None and np.isfinite(r):
+                edges[int(t["grade"])] = float(t["x"]) * float(r)
+        grades = sorted(edges)
+        for g in grades:
+            nxt = edges.get(g + 1)
+            if side["direction"] == "low":
+                low = nxt if nxt is not None else (0.0 if g == max(grades) else None)
+                if low is None or low >= edges[g]:
+                    continue
+                out.append((test_code, "low", g, low, edges[g], basis))
+            else:
+                high = nxt if nxt is not None else (np.inf if g == max(grades) else None)
+                if high is None or high <= edges[g]:
+                    continue
+                out.append((test_code, "high", g, edges[g], high, basis))
+    return pd.DataFrame(out, columns=cols).astype({"grade": "int64", "low": float, "high": float})
+
+
+# ------------------------------------------------------------------------------------------------
+# one patient's course
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CourseTables:
+    """The frames behind one patient's course figure (dates as datetime64[ns])."""
+    treatment: pd.DataFrame    # treatment, agent, phase, cycle, start_date, end_shown, ongoing, dose, label
+    events: pd.DataFrame       # term, worst_grade, onset_date, end_shown, ongoing, phase, treatment_emergent, ...
+    labs: pd.DataFrame         # test_code, collected_on, si_value, si_unit, grade, lln_si, uln_si
+    lab_bands: pd.DataFrame    # test_code, direction, grade, low, high, basis
+    milestones: pd.DataFrame   # name, date, label (phase boundaries and the cut)
+    advice: pd.DataFrame       # the dose advice rows for this patient (toxdb.advice)
+    flags: pd.DataFrame        # PI flags (subject_id, rule, flag)
+
+
+@dataclass
+class PatientCourse:
+    table: CourseTables
+    summary: dict = field(default_factory=dict)
+
+
+def subject_choices(patients: pd.DataFrame) -> pd.DataFrame:
+    """subject_id and a label "ID · site" for a patient picker, sorted by subject."""
+    p = patients[["subject_id"]].assign(site=_col(patients, "site")).drop_duplicates("subject_id")
+    p = p.sort_values("subject_id", kind="stable").reset_index(drop=True)
+    site = p["site"].astype(object).where(p["site"].notna(), "no site")
+    p["label"] = p["subject_id"].astype(str) + " · " + site.astype(str)
+    return p[["subject_id", "label"]]
+
+
+def _only(frame: pd.DataFrame | None, sid: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    return frame[frame["subject_id"].astype(str) == sid].reset_index(drop=True)
+
+
+def _dose_text(treatment: pd.Series, dose: pd.Series, unit: pd.Series) -> pd.Series:
+    unit_txt = unit.astype(object).where(unit.notna(), "").astype(str)
+    unit_txt = (unit_txt.str.replace("mg/m2/day", "mg/m²/d", regex=False)
+                .str.replace("mg/m2/d", "mg/m²/d", regex=False).str.replace("mg/m2", "mg/m²", regex=False))
+    num = pd.to_numeric(dose, errors="coerce")
+    num_txt = num.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    return (num_txt + " " + unit_txt).str.strip()
+
+
+def _course_treatment(tr: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    cols = ["treatment", "agent", "phase", "cycle", "start_date", "end_shown", "ongoing", "dose", "dose_unit",
+            "fractions", "label", "dose_text"]
+    if tr is None or tr.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).astype(
+            {"start_date": "datetime64[ns]", "end_shown": "datetime64[ns]", "ongoing": bool})
+    t = derive_treatment_phase(tr)
+    start = _dates(t["start_date"])
+    end, ongoing = _clip_end(t["end_date"], cut)
+    what = t["treatment"].astype(str)
+    cycle = pd.to_numeric(_col(t, "cycle"), errors="coerce")
+    dose_text = _dose_text(what, _col(t, "dose"), _col(t, "dose_unit"))
+    cyc = cycle.map(lambda c: "" if pd.isna(c) else f"C{int(c)} ")
+    is_rt = what.eq("RT")
+    fx = pd.to_numeric(_col(t, "fractions"), errors="coerce")
+    rt_label = "RT " + dose_text + fx.map(lambda f: "" if pd.isna(f) else f" / {int(f)} fx")
+    chemo_label = cyc + np.where(what.eq("S-1"), "S-1 ", "") + dose_text
+    out = pd.DataFrame({
+        "treatment": what.to_numpy(),
+        "agent": np.where(is_rt, "RT", what),
+        "phase": t["phase_derived"].astype(str).to_numpy(),
+        "cycle": cycle.to_numpy(),
+        "start_date": start.to_numpy(),
+        "end_shown": end.to_numpy(),
+        "ongoing": ongoing.to_numpy(bool),
+        "dose": pd.to_numeric(_col(t, "dose"), errors="coerce").to_numpy(),
+        "dose_unit": _col(t, "dose_unit").astype(object).to_numpy(),
+        "fractions": fx.to_numpy(),
+        "label": np.where(is_rt, rt_label, chemo_label),
+        "dose_text": dose_text.to_numpy(),
+    })
+    out = out[out["start_date"] <= cut]
+    return out.sort_values(["start_date", "treatment"], kind="stable").reset_index(drop=True)[cols]
+
+
+def _course_events(events: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    ev = events.copy()
+    ev["onset_date"] = _dates(ev["onset_date"])
+    ev["end_shown"], ev["ongoing"] = _clip_end(ev["end_date"], cut)
+    ev["worst_grade"] = pd.to_numeric(ev["worst_grade"], errors="coerce").astype("int64")
+    keep = ["event_id", "term", "soc", "worst_grade", "onset_date", "end_date", "end_shown", "ongoing", "phase",
+            "treatment_emergent", "serious", "attribution", "n_rows"]
+    ev = ev[[c for c in keep if c in ev.columns]]
+    return ev.sort_values(["onset_date", "term"], kind="stable").reset_index(drop=True)
+
+
+def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Timestamp
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cols = ["test_code", "collected_on", "value", "unit", "si_value", "si_unit", "grade", "lln_si", "uln_si",
+            "ctcae_term"]
+    if labs is None or labs.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).astype({"collected_on": "datetime64[ns]"})
+        return empty, pd.DataFrame(columns=["subject_id", "test_code", "baseline_si", "baseline_on"])
+    first = compute_lab_baselines(derive_lab_grades(labs), milestones) if len(milestones) else None
+    graded = derive_lab_grades(labs, first)
+    value = pd.to_numeric(graded["value"], errors="coerce").astype(float)
+    si = pd.to_numeric(graded["si_value"], errors="coerce").astype(float)
+    factor = (si / value).where(value.ne(0) & value.notna())
+    out = pd.DataFrame({
+        "test_code": graded["test_code"].astype(object),
+        "collected_on": _dates(graded["collected_on"]),
+        "value": value,
+        "unit": _col(graded, "unit").astype(object),
+        "si_value": si,
+        "si_unit": graded["si_unit"].astype(object),
+        "grade": graded["grade"],
+        "lln_si": pd.to_numeric(_col(graded, "lln"), errors="coerce").astype(float) * factor,
+        "uln_si": pd.to_numeric(_col(graded, "uln"), errors="coerce").astype(float) * factor,
+        "ctcae_term": graded["ctcae_term"].astype(object),
+    })
+    out = out[out["test_code"].notna() & out["si_value"].notna() & (out["collected_on"] <= cut)]
+    out = out.sort_values(["test_code", "collected_on"], kind="stable").reset_index(drop=True)
+    base = first if first is not None else pd.DataFrame(columns=["subject_id", "test_code", "baseline_si"])
+    return out[cols], base
+
+
+def _bands_for(labs: pd.DataFrame, baselines: pd.DataFrame, tests) -> pd.DataFrame:
+    frames = []
+    for test in tests:
+        rows = labs[labs["test_code"] == test]
+        lln = rows["lln_si"].dropna()
+        uln = rows["uln_si"].dropna()
+        b = baselines.loc[baselines["test_code"].astype(str) == test, "baseline_si"]
+        frames.append(lab_grade_bands(test, lln.iloc[-1] if len(lln) else None, uln.iloc[-1] if len(uln) else None,
+                                      float(b.iloc[-1]) if len(b) else None))
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return lab_grade_bands("none")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _fmt(day) -> str:
+    return "" if day is None or pd.isna(day) else f"{pd.Timestamp(day):%Y-%m-%d}"
+
+
+def _advice_line(row: dict) -> str:
+    parts = [f"{row['agent']}: {row['action']}"]
+    if pd.notna(row.get("dose_percent")) and row["agent"] != "RT":
+        parts.append(f"{row['dose_percent']:g} % of the starting dose")
+    if pd.notna(row.get("dose_mg_per_intake")) and row["agent"] != "RT":
+        tabs = f" ({row['tablets']})" if row.get("tablets") else ""
+        parts.append(f"{row['dose_mg_per_intake']:g} mg per intake twice a day{tabs}")
+    if row.get("reasons"):
+        parts.append(str(row["reasons"]))
+    if row.get("rule"):
+        parts.append(f"[rule {row['rule']}]")
+    return " — ".join(parts)
+
+
+def _phase_now(ms: dict | None, patient: dict, advice: pd.DataFrame, cut: pd.Timestamp, window: int) -> str:
+    death = patient.get("death_on")
+    if death is not None and pd.notna(death) and pd.Timestamp(death) <= cut:
+        return f"died {_fmt(death)}"
+    if len(advice):
+        agents = ", ".join(advice["agent"].astype(str))
+        phase = advice["phase"].dropna().astype(str)
+        return f"on treatment: {phase.iloc[0] if len(phase) else 'phase unknown'} ({agents})"
+    if ms is None or pd.isna(ms.get("first_treatment")):
+        return "not yet treated"
+    off = patient.get("off_treatment_on")
+    if off is not None and pd.notna(off) and pd.Timestamp(off) <= cut:
+        why = patient.get("off_treatment_reason")
+        why = f" ({why})" if why is not None and pd.notna(why) and str(why) else ""
+        return f"off treatment since {_fmt(off)}{why}"
+    if pd.Timestamp(ms["last_dose"]) + pd.Timedelta(days=window) >= cut:
+        return "between cycles or stopped (last dose within the AE window)"
+    return "follow-up"
+
+
+def compute_patient_course(snapshot: Snapshot, subject_id: str, trial, tests=DEFAULT_LAB_TESTS) -> PatientCourse:
+    """One patient as of the snapshot's cut: treatment bars, adverse events, labs with grade bands,
+    phase boundaries and the dose advice (toxdb.advice) for them. ``tests``: lab tests to show."""
+    sid = str(subject_id)
+    cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
+    window = int(trial.phases.post_treatment_window_days)
+    patients = _only(snapshot.patients, sid)
+    if patients is None or patients.empty:
+        raise KeyError(f"patient {sid} is not in the patient table at this cut")
+    one = Snapshot(snapshot.cut, patients, _only(snapshot.treatment, sid), _only(snapshot.adverse_events, sid),
+                   _only(snapshot.labs, sid))
+    derived = derive_snapshot_events(one, window)
+    ms = derived.milestones
+    ms_row = ms.iloc[0].to_dict() if len(ms) else None
+    advice = compute_snapshot_advice(one, trial)
+    adv = advice.table.reset_index(drop=True)
+
+    treatment = _course_treatment(one.treatment, cut)
+    events = _course_events(derived.events, cut)
+    labs, baselines = _course_labs(one.labs, ms[["subject_id", "first_treatment"]], cut)
+    bands = _bands_for(labs, baselines, tests)
+
+    marks = []
+    if ms_row is not None:
+        marks.append(("first_treatment", ms_row["first_treatment"], "First treatment"))
+        if pd.notna(ms_row["maintenance_start"]):
+            marks.append(("maintenance_start", ms_row["maintenance_start"], "Maintenance starts"))
+        still_open = bool(treatment["ongoing"].any())
+        if not still_open:
+            marks.append(("window_end", pd.Timestamp(ms_row["last_dose"]) + pd.Timedelta(days=window),
+                          f"Last dose + {window} d"))
+    marks.append(("cut", cut, "Data cut"))
+    milestones = pd.DataFrame(marks, columns=["name", "date", "label"]).assign(date=lambda d: _dates(d["date"]))
+
+    patient = patients.iloc[0].to_dict()
+    bsa = adv["bsa"].dropna().iloc[0] if "bsa" in adv and adv["bsa"].notna().any() else float(
+        compute_bsa(patient.get("height_cm"), patient.get("weight_kg"), trial.formulas.bsa))
+    if "crcl" in adv and adv["crcl"].notna().any():
+        crcl = float(adv["crcl"].dropna().iloc[0])
+        crcl_note = str(adv["notes"].iloc[0]) if "notes" in adv else ""
+    else:
+        creat = labs[labs["test_code"] == "CREAT"]
+        if len(creat):
+            scr, unit, crcl_note = creat["si_value"].iloc[-1], "umol/L", (
+                f"from creatinine on {_fmt(creat['collected_on'].iloc[-1])}")
+        else:
+            scr, unit, crcl_note = patient.get("serum_creatinine"), patient.get("serum_creatinine_unit"), (
+                "from the patient table's creatinine")
+        sex = patient.get("sex")
+        try:
+            crcl = float(compute_crcl(patient.get("age"), patient.get("weight_kg"), scr, unit,
+                                      sex="" if sex is None or pd.isna(sex) else sex))
+        except (TypeError, ValueError):
+            crcl = float("nan")
+    chemo = treatment[treatment["treatment"].isin(CHEMO)]
+    agent = (chemo["treatment"].iloc[-1] if len(chemo) else patient.get("agent"))
+    agent = None if agent is None or pd.isna(agent) else str(agent)
+    if len(chemo) and chemo["treatment"].nunique() > 1:
+        agent = " → ".join(dict.fromkeys(chemo["treatment"]))
+    te = events[events["treatment_emergent"].fillna(False).astype(bool)] if len(events) else events
+    flags = advice.flags[advice.flags["subject_id"].astype(str) == sid].reset_index(drop=True)
+    summary = {
+        "subject_id": sid,
+        "site": None if pd.isna(patient.get("site")) else str(patient.get("site")),
+        "sex": patient.get("sex"),
+        "age": patient.get("age"),
+        "agent": agent,
+        "bsa": None if pd.isna(bsa) else float(bsa),
+        "crcl": None if pd.isna(crcl) else float(crcl),
+        "crcl_note": crcl_note,
+        "phase_now": _phase_now(ms_row, patient, adv, cut, window),
+        "first_treatment": None if ms_row is None else ms_row["first_treatment"],
+        "maintenance_start": None if ms_row is None else ms_row["maintenance_start"],
+        "last_dose": None if ms_row is None else ms_row["last_dose"],
+        "n_chemo_cycles": int(len(chemo)),
+        "n_concurrent_cycles": int((chemo["phase"] == "concurrent").sum()),
+        "n_maintenance_cycles": int((chemo["phase"] == "maintenance").sum()),
+        "n_events": int(len(events)),
+        "n_events_te": int(len(te)),
+        "worst_grade": int(te["worst_grade"].max()) if len(te) else None,
+        "worst_grade_any": int(events["worst_grade"].max()) if len(events) else None,
+        "ongoing_events": int(events["ongoing"].sum()) if len(events) else 0,
+        "advice_lines": [_advice_line(r) for r in adv.to_dict("records")],
+        "pi_flags": flags["flag"].astype(str).tolist(),
+        "off_treatment_on": patient.get("off_treatment_on"),
+        "off_treatment_reason": patient.get("off_treatment_reason"),
+        "recurrence_on": patient.get("recurrence_on"),
+        "death_on": patient.get("death_on"),
+        "cut": cut,
+        "window_days": window,
+        "lab_tests": tuple(tests),
+    }
+    return PatientCourse(CourseTables(treatment, events, labs, bands, milestones, adv, flags), summary)
+
+
+# ------------------------------------------------------------------------------------------------
+# swimmer lanes: all patients
+# ------------------------------------------------------------------------------------------------
+LANE_COLUMNS = ["lane", "subject_id", "site", "agent", "switched_to_s1", "first_treatment", "rt_start", "rt_end",
+                "concurrent_start", "concurrent_end", "crt_end", "maintenance_start", "maintenance_end",
+                "last_dose", "off_treatment_on", "off_treatment_reason", "recurrence_on", "death_on",
+                "on_treatment_at_cut", "n_ge3", "worst_grade", "ge3_dates", "ge3_grades"]
+
+
+@dataclass
+class SwimmerLanes:
+    table: pd.DataFrame                   # one row per treated patient, LANE_COLUMNS, ordered by lane
+    events: pd.DataFrame                  # grade >= 3 events: lane, subject_id, onset_date, grade, term, ...
+    summary: dict = field(default_factory=dict)
+
+
+def compute_swimmer_lanes(snapshot: Snapshot, trial, min_grade: int = 3) -> SwimmerLanes:
+    """One lane per treated patient, ordered by first treatment (then subject id), lane 0 first.
+
+    Periods: RT (first RT start to last RT end), concurrent chemotherapy (first to last concurrent
+    cycle), maintenance (first to last maintenance cycle), each end clipped to the cut. Marks:
+    off treatment, recurrence, death (from the patient table, up to the cut) and every adverse event
+    of grade >= ``min_grade`` (worst grade of the event, at its first onset; all phases, with the
+    phase and treatment-emergent flag kept for the hover)."""
+    cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
+    window = int(trial.phases.post_treatment_window_days)
+    derived = derive_snapshot_events(snapshot, window)
+    ms = derived.milestones.copy()
+    tr = snapshot.treatment
+    if tr is None or tr.empty or ms.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in LANE_COLUMNS})
+        return SwimmerLanes(empty, pd.DataFrame(columns=["lane", "subject_id", "onset_date", "grade", "term"]),
+                            {"n_patients": 0, "cut": cut})
+    t = derive_treatment_phase(tr)
+    start = _dates(t["start_date"])
+    end, open_row = _clip_end(t["end_date"], cut)
+    inside = (start <= cut).to_numpy()
+    what = t["treatment"].astype(str).to_numpy()
+    phase = t["phase_derived"].to_numpy(object)
+    nat = np.datetime64("NaT", "ns")
+    s_np, e_np = start.to_numpy(), end.to_numpy()
+    rt = what == "RT"
+    chemo = np.isin(what, CHEMO)
+    conc = chemo & (phase == "concurrent")
+    maint = chemo & (phase == "maintenance")
+    frame = pd.DataFrame({
+        "subject_id": t["subject_id"].astype(str).to_numpy(),
+        "rt_start": np.where(rt, s_np, nat), "rt_end": np.where(rt, e_np, nat),
+        "concurrent_start": np.where(conc, s_np, nat), "concurrent_end": np.where(conc, e_np, nat),
+        "maintenance_start_": np.where(maint, s_np, nat), "maintenance_end": np.where(maint, e_np, nat),
+        "open_row": open_row.to_numpy(bool),
+        "chemo_start": np.where(chemo, s_np, nat),
+        "is_cape": what == "capecitabine", "is_s1": what == "S-1",
+    })[inside]
+    per = frame.groupby("subject_id", sort=True).agg(
+        rt_start=("rt_start", "min"), rt_end=("rt_end", "max"), concurrent_start=("concurrent_start", "min"),
+        concurrent_end=("concurrent_end", "max"), maintenance_end=("maintenance_end", "max"),
+        open_row=("open_row", "any"), has_cape=("is_cape", "any"), has_s1=("is_s1", "any"),
+    ).reset_index()
+    lanes = ms.drop(columns=["concurrent_start"]).merge(per, on="subject_id", how="left")
+    lanes = lanes[lanes["first_treatment"].notna() & (lanes["first_treatment"] <= cut)]
+
+    pts = snapshot.patients
+    pinfo = pd.DataFrame({"subject_id": pts["subject_id"].astype(str), "site": _col(pts, "site").astype(object)})
+    for c in ("off_treatment_on", "recurrence_on", "death_on"):
+        d = _dates(_col(pts, c, "datetime64[ns]"))
+        pinfo[c] = d.where(d <= cut)                       # what happens after the cut is not known at it
+    pinfo["off_treatment_reason"] = _col(pts, "off_treatment_reason").astype(object).where(
+        pinfo["off_treatment_on"].notna(), None)
+    pinfo = pinfo.drop_duplicates("subject_id", keep="last")
+    lanes = lanes.merge(pinfo, on="subject_id", how="left")
+    lanes = lanes.sort_values(["first_treatment", "subject_id"], kind="stable").reset_index(drop=True)
+    lanes["lane"] = np.arange(len(lanes), dtype=np.int64)
+    lanes["agent"] = np.where(lanes["has_cape"].fillna(False) & lanes["has_s1"].fillna(False), "capecitabine → S-1",
+                              np.where(lanes["has_s1"].fillna(False), "S-1",
+                                       np.where(lanes["has_cape"].fillna(False), "capecitabine", "RT only")))
+    recent = lanes["last_dose"] >= cut - pd.Timedelta(days=int(trial.phases.cycle_length_days))
+    stopped = lanes["off_treatment_on"].notna() | lanes["death_on"].notna()
+    lanes["on_treatment_at_cut"] = (~stopped & (lanes["open_row"].fillna(False).astype(bool) | recent)).astype(bool)
+
+    ev = derived.events
+    ev = ev[pd.to_numeric(ev["worst_grade"], errors="coerce") >= min_grade]
+    ev = ev.merge(lanes[["subject_id", "lane", "first_treatment"]], on="subject_id", how="inner")
+    events = pd.DataFrame({
+        "lane": ev["lane"].astype("int64"), "subject_id": ev["subject_id"].astype(str),
+        "onset_date": _dates(ev["onset_date"]), "grade": ev["worst_grade"].astype("int64"),
+        "term": ev["term"].astype(object), "phase": ev["phase"].astype(object),
+        "treatment_emergent": ev["treatment_emergent"].astype(bool), "day": (
+            _dates(ev["onset_date"]) - _dates(ev["first_treatment"])).dt.days.astype("int64"),
+    }).sort_values(["lane", "onset_date", "term"], kind="stable").reset_index(drop=True)
+    grouped = events.groupby("subject_id", sort=False)
+    lists = pd.DataFrame({
+        "ge3_dates": grouped["onset_date"].agg(list), "ge3_grades": grouped["grade"].agg(list),
+        "n_ge3": grouped.size(), "worst_grade": grouped["grade"].max(),
+    })
+    lanes = lanes.merge(lists, left_on="subject_id", right_index=True, how="left")
+    lanes["n_ge3"] = lanes["n_ge3"].fillna(0).astype("int64")
+    lanes["worst_grade"] = lanes["worst_grade"].astype("Int64")
+    lanes["ge3_dates"] = lanes["ge3_dates"].map(lambda v: v if isinstance(v, list) else [])
+    lanes["ge3_grades"] = lanes["ge3_grades"].map(lambda v: v if isinstance(v, list) else [])
+    table = lanes[LANE_COLUMNS].reset_index(drop=True)
+    summary = {
+        "n_patients": int(len(table)), "on_treatment_at_cut": int(table["on_treatment_at_cut"].sum()),
+        "with_ge3": int((table["n_ge3"] > 0).sum()), "n_ge3_events": int(len(events)),
+        "off_treatment": int(table["off_treatment_on"].notna().sum()),
+        "recurrence": int(table["recurrence_on"].notna().sum()), "death": int(table["death_on"].notna().sum()),
+        "min_grade": min_grade, "cut": cut,
+    }
+    return SwimmerLanes(table, events, summary)

@@ -1,0 +1,30 @@
+"""The dashboard's one chart style: the CTCAE grade palette, the colour-blind-safe line colours,
+the font and the layout every plot_* function finishes with."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+# grade 1 pale to grade 5 near-black; readable in grey-scale print and for colour-blind readers
+GRADE_COLOURS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000", 5: "#252525"}
+GRADE_LABELS = {1: "Grade 1", 2: "Grade 2", 3: "Grade 3", 4: "Grade 4", 5: "Grade 5"}
+FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
+
+
+def apply_layout(fig: go.Figure, title: str, **kw) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left"), font=FONT, template="plotly_white",
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2), **kw)
+    return fig
+
+
+
+# Okabe-Ito: distinguishable for every common kind of colour blindness
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}

@@ -1,0 +1,91 @@
+"""The trial at a glance: enrolment and treatment status by site, adverse events by grade."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from toxdb.store.cuts import Snapshot
+
+GRADES = [1, 2, 3, 4, 5]
+
+
+@dataclass
+class OverviewResult:
+    table: pd.DataFrame               # one row per site (+ an "All sites" row)
+    ae_by_grade: pd.DataFrame         # site, grade, events, patients (worst grade per patient)
+    summary: dict = field(default_factory=dict)
+
+
+def derive_patient_status(snapshot: Snapshot, window_days: int = 30) -> pd.DataFrame:
+    """Add started / on_treatment / off_treatment / died columns to the patients as of the cut."""
+    cut = pd.Timestamp(snapshot.cut.cut_date)
+    pts = snapshot.patients.copy()
+    tr = snapshot.treatment
+    if len(tr):
+        ends = tr["end_date"].where(tr["end_date"].notna() & (tr["end_date"] <= cut), cut)
+        agg = pd.DataFrame({"subject_id": tr["subject_id"], "start": tr["start_date"], "end": ends}) \
+            .groupby("subject_id").agg(first_start=("start", "min"), last_end=("end", "max"))
+        pts = pts.merge(agg, left_on="subject_id", right_index=True, how="left")
+    else:
+        pts["first_start"] = pd.NaT
+        pts["last_end"] = pd.NaT
+    off = pts["off_treatment_on"].notna() & (pts["off_treatment_on"] <= cut)
+    died = pts["death_on"].notna() & (pts["death_on"] <= cut)
+    started = pts["first_start"].notna()
+    recent = pts["last_end"] >= cut - pd.Timedelta(days=window_days)
+    return pts.assign(started=started, off_treatment=off, died=died,
+                      on_treatment=started & ~off & ~died & recent.fillna(False))
+
+
+def compute_overview(snapshot: Snapshot, window_days: int = 30) -> OverviewResult:
+    pts = derive_patient_status(snapshot, window_days)
+    pts["site"] = pts["site"].fillna("(no site)")
+    by_site = pts.groupby("site").agg(
+        enrolled=("subject_id", "nunique"),
+        started_treatment=("started", "sum"),
+        on_treatment=("on_treatment", "sum"),
+        off_treatment=("off_treatment", "sum"),
+        died=("died", "sum"),
+    )
+    ae = snapshot.adverse_events.merge(pts[["subject_id", "site"]], on="subject_id", how="left")
+    ae["site"] = ae["site"].fillna("(no site)")
+    events = ae.groupby("site").agg(ae_rows=("term", "size"), serious=("serious", lambda s: int(s.fillna(False).sum())))
+    worst = ae.groupby(["site", "subject_id"])["grade"].max().reset_index()
+    g3 = worst[worst["grade"] >= 3].groupby("site")["subject_id"].nunique().rename("patients_grade_3_plus")
+    table = by_site.join(events, how="left").join(g3, how="left").fillna(0).astype(int).reset_index()
+    total = table.drop(columns="site").sum().to_frame().T.assign(site="All sites")
+    table = pd.concat([table, total[table.columns]], ignore_index=True)
+    rows = []
+    for (site, grade), grp in ae.groupby(["site", "grade"]):
+        rows.append({"site": site, "grade": int(grade), "events": len(grp)})
+    by_grade = pd.DataFrame(rows, columns=["site", "grade", "events"])
+    worst_counts = worst.groupby(["site", "grade"]).size().rename("patients").reset_index()
+    by_grade = by_grade.merge(worst_counts, on=["site", "grade"], how="left").fillna({"patients": 0})
+    summary = {
+        "cut_date": snapshot.cut.cut_date,
+        "patients": int(pts["subject_id"].nunique()),
+        "sites": int(pts["site"].nunique()),
+        "on_treatment": int(pts["on_treatment"].sum()),
+        "ae_rows": int(len(ae)),
+        "serious": int(ae["serious"].fillna(False).sum()) if len(ae) else 0,
+        "patients_grade_3_plus": int((worst["grade"] >= 3).sum()),
+        "deaths": int(pts["died"].sum()),
+    }
+    return OverviewResult(table, by_grade, summary)
+
+
+def describe_latest_upload(uploads: pd.DataFrame) -> str | None:
+    if uploads.empty:
+        return None
+    u = uploads.iloc[-1]
+    when = pd.Timestamp(u["uploaded_at"]).strftime("%Y-%m-%d %H:%M")
+    return (f"#{u['upload_id']} {u['file_name']} ({u['kind']}) by {u['uploaded_by']} on {when}: "
+            f"{u['n_accepted']} accepted, {u['n_corrections']} corrected, {u['n_duplicates']} duplicates, "
+            f"{u['n_rejected']} rejected")
+
+
+def days_since(moment, today: dt.date | None = None) -> int:
+    today = today or dt.date.today()
+    return (today - pd.Timestamp(moment).date()).days

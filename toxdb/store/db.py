@@ -1,0 +1,547 @@
+"""The store: the only module that talks to DuckDB.
+
+One DuckDB file holds the trial. Clinical rows are versioned (valid_from / valid_to), uploads keep
+their raw bytes, and every write happens in one transaction so that a crash leaves the store as it
+was. Reads return pandas DataFrames; bulk writes go through registered DataFrames, never row by row.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from toxdb.vocab import KIND_TABLES
+
+SCHEMA_FILE = Path(__file__).with_name("schema.sql")
+SCHEMA_VERSION = 1          # the version schema.sql creates
+# Later schema versions: (version, SQL). Applied in order to a store whose version is lower.
+MIGRATIONS: list[tuple[int, str]] = [
+    # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
+    (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+]
+LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
+RAW_CODEC = "zstd"
+
+CLINICAL_DATE = {"patients": "enrolled_on", "treatment": "start_date", "ae": "onset_date", "labs": "collected_on"}
+VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to")
+STATUS_TABLES = {table: table for table in ("patients", "adverse_events", "treatment_records", "lab_results")}
+
+
+class StoreError(RuntimeError):
+    """A problem with the database file, worded for the person who ran the command."""
+
+
+class StoreLockedError(StoreError):
+    pass
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("TOXDB_DB") or Path("data") / "toxdb.duckdb")
+
+
+@dataclass(frozen=True)
+class CommitCounts:
+    upload_id: int
+    accepted: int
+    duplicates: int
+    corrections: int
+    rejected: int
+
+
+class Store:
+    """A DuckDB file opened read-write by this process (or read-only when asked)."""
+
+    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise StoreError(f"no database at {self.path}; create one with `python -m toxdb init --db {self.path}`")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only,
+                                       config={"memory_limit": os.environ.get("TOXDB_DUCKDB_MEMORY", "1GB")})
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"the database {self.path} is in use by another process (is the dashboard running on it?). "
+                    "Stop that process, or import into a copy of the file."
+                ) from None
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path} is not a toxdb database DuckDB can open: {exc}") from None
+        self.read_only = read_only
+        self._write_lock = threading.RLock()
+        if not read_only:
+            self.migrate()
+
+    # -- connection management -------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor per thread or script run (DuckDB connections are not shared across threads)."""
+        return self._con.cursor()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._write_lock:
+            cur = self.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    # -- schema ----------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        cur = self.cursor()
+        exists = cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        return cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Bring the file to the latest schema: schema.sql for a new file, then every migration whose
+        version the file has not recorded (by set, not by maximum, so that migrations written on
+        parallel branches apply whatever order they landed in)."""
+        current = self.schema_version()
+        if current > LATEST_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this toxdb knows; upgrade toxdb"
+            )
+        with self.transaction() as cur:
+            if current == 0:
+                cur.execute(SCHEMA_FILE.read_text(encoding="utf-8"))
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION])
+            applied = {row[0] for row in cur.execute("SELECT version FROM schema_version").fetchall()}
+            for version, sql in MIGRATIONS:
+                if version not in applied:
+                    cur.execute(sql)
+                    cur.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
+        return self.schema_version()
+
+    # -- reads -----------------------------------------------------------------------------------
+    def data_columns(self, kind: str) -> list[str]:
+        table = _table(kind)
+        cols = self.cursor().execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [c[0] for c in cols if c[0] not in VERSION_COLUMNS]
+
+    def read_kind(
+        self,
+        kind: str,
+        as_of: dt.datetime | None = None,
+        until: dt.date | None = None,
+        with_history: bool = False,
+        with_version_columns: bool = False,
+        coded: tuple[str, ...] = (),
+    ) -> pd.DataFrame:
+        """Rows of one kind as stored at ``as_of`` (default: now), optionally only those whose
+        clinical date (enrolment, start, onset, collection) is on or before ``until``. Text columns
+        named in ``coded`` come as pandas categoricals (for columns with few distinct values that
+        derivations group and compare: far cheaper than a million separate strings)."""
+        if with_history:
+            return _frame(self.cursor().sql(f"SELECT * FROM {_table(kind)} ORDER BY record_key, version"), coded)
+        sql = self.snapshot_sql(kind, as_of, until, all_columns=with_version_columns)
+        return _frame(self.cursor().sql(sql), coded)
+
+    def snapshot_sql(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None,
+                     all_columns: bool = False) -> str:
+        """The SELECT behind read_kind: one kind's rows as stored at ``as_of`` (default: current) whose
+        clinical date is on or before ``until``. Derivations that run inside DuckDB start from it.
+        Times and dates are written as typed literals (they are datetime/date objects, never text)."""
+        table = _table(kind)
+        cols = "*" if all_columns else ", ".join(["upload_id", "source_row"] + self.data_columns(kind))
+        if as_of is None:
+            where = ["valid_to IS NULL"]
+        else:
+            at = _timestamp_literal(as_of)
+            where = [f"valid_from <= {at} AND (valid_to IS NULL OR valid_to > {at})"]
+        if until is not None:
+            where.append(f"{CLINICAL_DATE[kind]} <= {_date_literal(until)}")
+        return f"SELECT {cols} FROM {table} WHERE " + " AND ".join(where)
+
+    def query(self, sql: str, params: dict | list | None = None) -> pd.DataFrame:
+        """The result of a read-only query built elsewhere in toxdb (e.g. derive_sql), as pandas."""
+        return _frame(self.cursor().sql(sql, params=params))
+
+    def sites(self) -> list[str]:
+        rows = self.cursor().execute(
+            "SELECT DISTINCT site FROM patients WHERE valid_to IS NULL AND site IS NOT NULL"
+            " UNION SELECT DISTINCT site FROM saved_mappings ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def status_counts(self) -> dict[str, int]:
+        cur = self.cursor()
+        counts = {
+            name: cur.execute(f"SELECT count(*) FROM {table} WHERE valid_to IS NULL").fetchone()[0]
+            for name, table in STATUS_TABLES.items()
+        }
+        counts["uploads"] = cur.execute("SELECT count(*) FROM uploads").fetchone()[0]
+        counts["rejected_rows"] = cur.execute(
+            "SELECT count(*) FROM rejected_rows WHERE status = 'rejected'"
+        ).fetchone()[0]
+        return counts
+
+    def data_version(self) -> tuple:
+        """Changes whenever stored data change; caches key on it."""
+        cur = self.cursor()
+        return tuple(
+            cur.execute(
+                "SELECT (SELECT coalesce(max(upload_id), 0) FROM uploads),"
+                " (SELECT count(*) FROM acknowledgements), (SELECT count(*) FROM data_cuts),"
+                " (SELECT count(*) FROM audit_log)"
+            ).fetchone()
+        )
+
+    def uploads(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT upload_id, file_name, kind, site, sha256, size_bytes, uploaded_by, uploaded_at, reader,"
+            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected FROM uploads ORDER BY upload_id"
+        ).df()
+
+    def upload_by_hash(self, sha256: str, kind: str) -> dict | None:
+        row = self.cursor().execute(
+            "SELECT upload_id, file_name, uploaded_at, uploaded_by FROM uploads WHERE sha256 = ? AND kind = ?"
+            " ORDER BY upload_id LIMIT 1",
+            [sha256, kind],
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("upload_id", "file_name", "uploaded_at", "uploaded_by"), row))
+
+    def upload_raw(self, upload_id: int) -> bytes | None:
+        """The file exactly as it was uploaded."""
+        row = self.cursor().execute(
+            "SELECT raw, raw_codec, size_bytes FROM uploads WHERE upload_id = ?", [upload_id]).fetchone()
+        if row is None or row[0] is None:
+            return None
+        raw, codec, size = row
+        return raw if codec is None else _unpack_raw(raw, codec, size)
+
+    def rejected_rows(self, upload_id: int | None = None, status: str | None = "rejected") -> pd.DataFrame:
+        where, params = [], []
+        if upload_id is not None:
+            where.append("r.upload_id = ?")
+            params.append(upload_id)
+        if status is not None:
+            where.append("r.status = ?")
+            params.append(status)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self.cursor().execute(
+            "SELECT r.upload_id, u.file_name, r.source_row, r.status, r.reasons, r.raw FROM rejected_rows r"
+            f" JOIN uploads u USING (upload_id) {clause} ORDER BY r.upload_id, r.source_row",
+            params,
+        ).df()
+
+    def known_subjects(self) -> set[str]:
+        rows = self.cursor().execute("SELECT subject_id FROM patients WHERE valid_to IS NULL").fetchall()
+        return {r[0] for r in rows}
+
+    def classify_rows(self, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """Which incoming rows (record_key, source_row + data columns) are already stored.
+
+        Returns one row per incoming row whose record has a current version: source_row, record_key,
+        status ('duplicate' when the values are the same, 'correction' when they differ),
+        current_version and stored_upload (the upload that stored it). Every other row is new.
+        """
+        cur = self.cursor()
+        try:
+            return _classify(cur, _table(kind), rows, self.data_columns(kind))
+        finally:
+            cur.close()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def commit_upload(
+        self,
+        *,
+        kind: str,
+        file_name: str,
+        raw: bytes,
+        sha256: str,
+        uploaded_by: str,
+        site: str | None,
+        reader: str,
+        day_first: bool | None,
+        mapping: dict,
+        rows: pd.DataFrame,
+        problems: pd.DataFrame,
+        n_rows: int,
+        at: dt.datetime | None = None,
+        classified: pd.DataFrame | None = None,
+        classified_at_version: tuple | None = None,
+        packed: tuple[str | None, bytes] | None = None,
+        _fail_after_insert: bool = False,
+    ) -> CommitCounts:
+        """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
+
+        ``rows`` has record_key, source_row and the data columns of the kind; ``problems`` has
+        source_row, status ('rejected' or 'duplicate'), reasons and raw (JSON text).
+        """
+        table = _table(kind)
+        cols = self.data_columns(kind)
+        at = at or dt.datetime.now().replace(microsecond=0)
+        # the raw file is compressed (unless the caller did: pack_raw) in another thread while DuckDB
+        # writes the rows
+        packing = _PACKER.submit(pack_raw, raw) if packed is None else None
+        with self.transaction() as cur:
+            upload_id = cur.execute("SELECT nextval('upload_seq')").fetchall()[0][0]
+            if classified is None or classified_at_version != self.data_version():
+                classified = _classify(cur, table, rows, cols)   # the store changed since the preview
+            cur.register("classified", pa.Table.from_pandas(
+                classified[["source_row", "record_key", "status", "current_version", "stored_upload"]],
+                preserve_index=False))
+            _register_rows(cur, rows, cols)
+            counts = dict(cur.execute(
+                "SELECT status, count(*) FROM classified GROUP BY status"
+            ).fetchall())
+            counts["new"] = len(rows) - len(classified)
+            cur.execute(
+                f"UPDATE {table} SET valid_to = ? WHERE valid_to IS NULL AND record_key IN "
+                "(SELECT record_key FROM classified WHERE status = 'correction')",
+                [at],
+            )
+            col_list = ", ".join(cols)
+            cur.execute(
+                f"INSERT INTO {table} (record_key, version, upload_id, source_row, row_hash, valid_from, valid_to,"
+                f" {col_list}) SELECT s.record_key, coalesce(k.current_version, 0) + 1, ?, s.source_row,"
+                f" {_ROW_HASH.format(cols=col_list)}, ?, NULL, {col_list} FROM ({_typed_rows(cur, table, cols)}) s"
+                " LEFT JOIN classified k ON k.source_row = s.source_row"
+                " WHERE k.status IS NULL OR k.status = 'correction'",
+                [upload_id, at],
+            )
+            if _fail_after_insert:  # used by tests to prove a failure mid-import changes nothing
+                raise RuntimeError("simulated failure in the middle of an import")
+            cur.execute(
+                "INSERT INTO rejected_rows SELECT ?, source_row, 'duplicate',"
+                " 'already stored with the same values (upload ' || stored_upload || ')', '{}'"
+                " FROM classified WHERE status = 'duplicate'",
+                [upload_id],
+            )
+            if len(problems):
+                cur.register("incoming_problems", problems[["source_row", "status", "reasons", "raw"]])
+                cur.execute(
+                    "INSERT INTO rejected_rows SELECT ?, source_row, status, reasons, raw FROM incoming_problems",
+                    [upload_id],
+                )
+                cur.unregister("incoming_problems")
+            n_rej = int((problems["status"] == "rejected").sum()) if len(problems) else 0
+            n_dup_file = int((problems["status"] == "duplicate").sum()) if len(problems) else 0
+            result = CommitCounts(
+                upload_id=upload_id,
+                accepted=int(counts.get("new", 0)),
+                duplicates=int(counts.get("duplicate", 0)) + n_dup_file,
+                corrections=int(counts.get("correction", 0)),
+                rejected=n_rej,
+            )
+            codec, kept = packed if packing is None else packing.result()
+            cur.execute(
+                "INSERT INTO uploads (upload_id, file_name, kind, site, sha256, size_bytes, raw, raw_codec,"
+                " uploaded_by, uploaded_at, reader, day_first, mapping, n_rows, n_accepted, n_duplicates,"
+                " n_corrections, n_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [upload_id, file_name, kind, site, sha256, len(raw), kept, codec, uploaded_by, at, reader,
+                 day_first, json.dumps(mapping), n_rows, result.accepted, result.duplicates, result.corrections,
+                 result.rejected],
+            )
+            _audit(cur, uploaded_by, "upload", {
+                "upload_id": upload_id, "file": file_name, "kind": kind, "sha256": sha256,
+                "accepted": result.accepted, "duplicates": result.duplicates,
+                "corrections": result.corrections, "rejected": result.rejected,
+            }, at)
+            cur.unregister("classified")
+            cur.unregister("incoming_rows")
+        return result
+
+    def record_audit(self, actor: str, action: str, detail: dict) -> None:
+        with self.transaction() as cur:
+            _audit(cur, actor, action, detail, dt.datetime.now().replace(microsecond=0))
+
+    def audit_log(self, limit: int = 200) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?", [limit]
+        ).df()
+
+    # -- saved column mappings -------------------------------------------------------------------
+    def save_mapping(self, site: str, kind: str, signature: str, mapping: dict, user: str) -> None:
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO saved_mappings VALUES (?, ?, ?, ?, ?, ?)",
+                [site, kind, signature, json.dumps(mapping), user, dt.datetime.now().replace(microsecond=0)],
+            )
+            _audit(cur, user, "save_mapping", {"site": site, "kind": kind, "mapping": mapping},
+                   dt.datetime.now().replace(microsecond=0))
+
+    def saved_mapping(self, site: str, kind: str | None, signature: str) -> tuple[str, dict] | None:
+        """The mapping saved for these headers at this site (any kind when kind is None)."""
+        sql = "SELECT kind, mapping FROM saved_mappings WHERE site = ? AND signature = ?"
+        params: list = [site, signature]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        row = self.cursor().execute(sql + " ORDER BY saved_at DESC LIMIT 1", params).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    # -- data cuts -------------------------------------------------------------------------------
+    def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            cur.execute("INSERT INTO data_cuts VALUES (?, ?, ?, ?)", [name, cut_date, now, user])
+            _audit(cur, user, "data_cut", {"name": name, "cut_date": str(cut_date)}, now)
+
+    def data_cuts(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT name, cut_date, frozen_at, made_by FROM data_cuts ORDER BY cut_date DESC, name"
+        ).df()
+
+    # -- acknowledged dose advice ----------------------------------------------------------------
+    def acknowledge_advice(self, subject_id: str, agent: str, rule: str, advice_hash: str, comment: str | None,
+                           user: str) -> None:
+        """Record that ``user`` has handled the advice (as identified by ``advice_hash``) for a patient and agent."""
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            cur.execute("INSERT INTO acknowledgements (subject_id, agent, rule, advice_hash, comment, made_by, made_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [subject_id, agent, rule, advice_hash, comment, user, now])
+            _audit(cur, user, "acknowledge_advice", {"subject_id": subject_id, "agent": agent, "rule": rule,
+                                                     "advice_hash": advice_hash, "comment": comment}, now)
+
+    def acknowledgements(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT subject_id, agent, rule, advice_hash, comment, made_by, made_at FROM acknowledgements"
+            " ORDER BY made_at, subject_id, agent"
+        ).df()
+
+
+_TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
+_PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
+
+
+def pack_raw(raw: bytes) -> tuple[str | None, bytes]:
+    """(codec, bytes) to store for an uploaded file: zstd at its fastest level (a CSV shrinks about
+    ninefold), or the bytes as they are when this pyarrow has no zstd."""
+    if not pa.Codec.is_available(RAW_CODEC):
+        return None, raw
+    return RAW_CODEC, pa.Codec(RAW_CODEC, compression_level=1).compress(raw, asbytes=True)
+
+
+def _unpack_raw(packed: bytes, codec: str, size: int) -> bytes:
+    return pa.Codec(codec).decompress(packed, decompressed_size=size, asbytes=True)
+
+
+def _frame(result, coded: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A query result as pandas through Arrow: several times faster than .df() for a million rows,
+    with the same column types (text as str, dates as datetime64[us]; ``coded`` text columns as
+    categoricals)."""
+    table = result.to_arrow_table()
+    for name in coded:
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
+    frame = table.to_pandas(date_as_object=False, types_mapper=lambda t: _TEXT if t == pa.string() else None)
+    for name, field in zip(table.column_names, table.schema):
+        if pa.types.is_date(field.type) or pa.types.is_timestamp(field.type):
+            frame[name] = frame[name].astype("datetime64[us]")
+    return frame
+
+
+def _timestamp_literal(value: dt.datetime) -> str:
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a datetime, got {value!r}")
+    return f"TIMESTAMP '{value.replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
+def _date_literal(value: dt.date) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        value = pd.Timestamp(value).date()
+    return f"DATE '{value.isoformat()}'"
+
+
+def _register_rows(cur: duckdb.DuckDBPyConnection, rows: pd.DataFrame, cols: list[str]) -> None:
+    missing = [c for c in cols if c not in rows.columns]
+    frame = rows.assign(**{c: None for c in missing}) if missing else rows
+    cur.register("incoming_rows", pa.Table.from_pandas(frame[["record_key", "source_row", *cols]], preserve_index=False))
+
+
+# a row's values as one number: equal hashes mean "the same values again", a duplicate
+_ROW_HASH = "hash({cols})"
+
+
+def _typed_rows(cur, table: str, cols: list[str]) -> str:
+    """The registered incoming rows with every column cast to the type the table stores."""
+    typed = ", ".join(f"CAST(i.{c} AS {_type_of(cur, table, c)}) AS {c}" for c in cols)
+    return (f"SELECT CAST(i.record_key AS TEXT) AS record_key, CAST(i.source_row AS INTEGER) AS source_row, {typed}"
+            " FROM incoming_rows i")
+
+
+def _classify(cur: duckdb.DuckDBPyConnection, table: str, rows: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Hash each incoming row's values (cast to the stored types) and compare with the current version;
+    only rows whose record is already stored come back."""
+    _register_rows(cur, rows, cols)
+    sql = (
+        "SELECT s.source_row, s.record_key,"
+        " CASE WHEN c.row_hash = s.row_hash THEN 'duplicate' ELSE 'correction' END AS status,"
+        " c.version AS current_version, c.upload_id AS stored_upload"
+        f" FROM (SELECT record_key, source_row, {_ROW_HASH.format(cols=', '.join(cols))} AS row_hash"
+        f" FROM ({_typed_rows(cur, table, cols)})) s"
+        f" JOIN {table} c ON c.record_key = s.record_key AND c.valid_to IS NULL ORDER BY s.source_row"
+    )
+    out = cur.sql(sql).to_arrow_table()
+    cur.unregister("incoming_rows")
+    return out.to_pandas(types_mapper=lambda t: pd.StringDtype("pyarrow") if t == pa.string() else None)
+
+
+_TYPES: dict[tuple[str, str], str] = {}
+
+
+def _type_of(cur, table: str, column: str) -> str:
+    key = (table, column)
+    if key not in _TYPES:
+        for name, dtype in cur.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall():
+            _TYPES[(table, name)] = dtype
+    return _TYPES[key]
+
+
+def _audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:
+    cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [at, actor, action, json.dumps(detail, default=str)])
+
+
+def _table(kind: str) -> str:
+    try:
+        return KIND_TABLES[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KIND_TABLES)}") from None
+
+
+def open_store(path: str | os.PathLike | None = None, read_only: bool = False) -> Store:
+    return Store(path or default_db_path(), read_only=read_only)

@@ -1,0 +1,126 @@
+"""The trial's words, defined once: table kinds, phases, agents, attributions, grades, and the
+spellings sites use for each (``data/value_synonyms.csv``).
+
+Every module that names a kind, a phase or an agent imports it from here, so that a new spelling
+or a new kind is one edit. Written values are matched case-folded with runs of spaces collapsed.
+"""
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from toxdb import DATA_DIR
+
+VALUE_SYNONYMS_CSV = DATA_DIR / "value_synonyms.csv"
+
+# -- table kinds: the four things a site uploads -------------------------------------------------
+KINDS = ("patients", "treatment", "ae", "labs")          # also the order a batch is loaded in
+KIND_LABELS = MappingProxyType({
+    "patients": "patients",
+    "treatment": "treatment log",
+    "ae": "adverse events",
+    "labs": "lab results",
+})
+KIND_TABLES = MappingProxyType({            # the store's table for each kind
+    "patients": "patients",
+    "treatment": "treatment_records",
+    "ae": "adverse_events",
+    "labs": "lab_results",
+})
+
+# -- protocol treatments -------------------------------------------------------------------------
+CAPECITABINE = "capecitabine"
+S1 = "S-1"
+RT = "RT"
+CHEMO = (CAPECITABINE, S1)                 # the chemotherapy agents
+TREATMENTS = (RT, *CHEMO)
+MORE_THAN_ONE = "more than one"           # an AE attributed to several treatments
+
+# -- phases of an adverse event (clinical rules section 2) ---------------------------------------
+PHASES = ("pre-treatment", "concurrent", "maintenance", "post-treatment")
+ON_TREATMENT = ("concurrent", "maintenance")
+TREATMENT_PHASES = ON_TREATMENT           # the phase a treatment row (cycle) belongs to
+
+# -- monitoring cohorts: who is counted in each stopping-boundary chart (monitoring spec) --------
+COHORTS = ("all", "concurrent", "maintenance")
+
+# -- grades and attribution ----------------------------------------------------------------------
+GRADES = (1, 2, 3, 4, 5)
+# weakest first: an event's attribution is the strongest recorded on any of its rows
+ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
+AE_ACTIONS = ("none", "dose reduced", "interrupted", "withdrawn")
+
+# the vocabularies of data/value_synonyms.csv, and what each stored value may be
+VOCABULARIES = MappingProxyType({
+    "sex": ("M", "F"),
+    "agent": CHEMO,
+    "treatment": TREATMENTS,
+    "phase": TREATMENT_PHASES,
+    "yes_no": ("Y", "N"),
+    "attribution": ATTRIBUTION_ORDER,
+    "attributed_to": (*TREATMENTS, MORE_THAN_ONE),
+    "action_taken": AE_ACTIONS,
+    "dose_unit": ("mg", "mg/m2", "mg/m2/day", "Gy", "cGy"),
+    "creatinine_unit": ("mg/dL", "umol/L"),
+})
+# vocabularies that include another's spellings (a treatment may be written as any agent)
+_INCLUDES = {"treatment": ("agent",), "attributed_to": ("treatment",)}
+
+
+class VocabularyError(ValueError):
+    """data/value_synonyms.csv names a vocabulary or a stored value this module does not know."""
+
+
+def fold(text: Any) -> str:
+    """The key a written value is looked up by: case-folded, runs of white space made one space."""
+    return " ".join(str(text).split()).casefold()
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {name: {} for name in VOCABULARIES}
+    with VALUE_SYNONYMS_CSV.open(encoding="utf-8", newline="") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            name, stored = row["vocabulary"], row["stored"]
+            if name not in VOCABULARIES:
+                raise VocabularyError(f"{VALUE_SYNONYMS_CSV.name} line {line}: unknown vocabulary {name!r}")
+            if stored and stored not in VOCABULARIES[name]:
+                raise VocabularyError(f"{VALUE_SYNONYMS_CSV.name} line {line}: {stored!r} is not a value of "
+                                      f"{name} ({', '.join(VOCABULARIES[name])})")
+            out[name][fold(row["written"])] = stored or None     # empty: a known way of saying "missing"
+    for name, stored_values in VOCABULARIES.items():               # every stored value is its own spelling
+        for value in stored_values:
+            out[name].setdefault(fold(value), value)
+    for name, parts in _INCLUDES.items():
+        for part in parts:
+            for key, value in out[part].items():
+                out[name].setdefault(key, value)
+    out["yes_no"] = {k: (None if v is None else v == "Y") for k, v in out["yes_no"].items()}
+    return out
+
+
+def synonyms(vocabulary: str) -> Mapping[str, Any]:
+    """Written value (folded) -> stored value (None for a known way of writing 'missing')."""
+    try:
+        return MappingProxyType(_table()[vocabulary])
+    except KeyError:
+        raise VocabularyError(f"unknown vocabulary {vocabulary!r}; one of {', '.join(VOCABULARIES)}") from None
+
+
+_UNKNOWN = object()
+
+
+def normalise(vocabulary: str, value: Any, default: Any = None) -> Any:
+    """The stored value for a written one (``default`` when it is not a known spelling)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return default
+    found = _table()[vocabulary].get(fold(value), _UNKNOWN)
+    return default if found is _UNKNOWN else found
+
+
+def accepted_text(vocabulary: str) -> str:
+    """The stored values of a vocabulary as a user reads them in a message: "RT, capecitabine or S-1"."""
+    values = [str(v) for v in VOCABULARIES[vocabulary]]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]

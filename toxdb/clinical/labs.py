@@ -815,3 +815,35 @@ def derive_lab_grades_with_baselines(
     # grade twice: the baseline needs SI values, and the baseline criteria need the baseline
     baselines = compute_lab_baselines(derive_lab_grades(labs), first_treatment, same_day_counts=same_day_counts)
     return derive_lab_grades(labs, baselines, version=version)
+
+
+LAB_EXPORT_COLUMNS = ["subject_id", "collected_on", "test", "value", "unit", "lln", "uln", "baseline", "grade"]
+
+
+def lab_values_for_export(graded: pd.DataFrame, version: Any = DEFAULT_VERSION) -> pd.DataFrame:
+    """One row per lab value (LAB_EXPORT_COLUMNS), sorted by patient, date and test: the test's
+    canonical code (as written when the test is not graded), the value, unit, LLN and ULN as given,
+    the baseline it was graded against in the value's unit, and the grade under ``version``
+    (empty when the value cannot be graded). ``graded``: ``derive_lab_grades`` output with
+    subject_id and collected_on."""
+    g = select_lab_version(graded, version)
+    n = len(g)
+    test = g["test_code"].astype(object).where(g["test_code"].notna(), g["test"].astype(object))
+    factor = pd.Series(g["si_factor"], index=g.index).astype(float)
+    baseline = (pd.Series(g["baseline_si"], index=g.index).astype(float) / factor).round(10)
+
+    def column(name: str) -> pd.Series:
+        return g[name] if name in g else pd.Series([None] * n, index=g.index, dtype=object)
+
+    out = pd.DataFrame({
+        "subject_id": g["subject_id"].astype(str),
+        "collected_on": pd.to_datetime(g["collected_on"]).dt.strftime("%Y-%m-%d"),
+        "test": test,
+        "value": column("value"),
+        "unit": column("unit"),
+        "lln": column("lln"),
+        "uln": column("uln"),
+        "baseline": baseline,
+        "grade": g["grade"],
+    })
+    return out.sort_values(["subject_id", "collected_on", "test"], kind="stable").reset_index(drop=True)

@@ -42,25 +42,35 @@ from toxdb.clinical.ctcae_versions import (
     ctcae_version,
     version_suffix,
 )
+from toxdb.i18n import N_
 
 CRITERIA_FILES = {"5.0": DATA_DIR / "lab_criteria_v5.json", "6.0": DATA_DIR / "lab_criteria_v6.json"}
 UNITS_JSON = DATA_DIR / "lab_units.json"
 
 _REF_CODES = {"LLN": 1, "ULN": 2, "baseline": 3}
+# notes are English in the data; each is a catalogue message (N_), so a page shows it translated with
+# toxdb.i18n.translate_parts(grade_note)
 _MISSING_REF_TEXT = {
-    1: "no LLN given, and the grade depends on it",
-    2: "no ULN given, and the grade depends on it",
-    3: "no baseline given, and the grade depends on it",
+    1: N_("no LLN given, and the grade depends on it"),
+    2: N_("no ULN given, and the grade depends on it"),
+    3: N_("no baseline given, and the grade depends on it"),
 }
 _REL_TOL = 1e-9
 _WHEN = ("always", "baseline_not_above_uln", "baseline_above_uln", "baseline_known", "baseline_below_lln",
          "on_anticoagulation")
-BASELINE_ABNORMAL_NOTE = "baseline above ULN, so graded as multiples of baseline"
-BY_BASELINE_NOTE = "graded as a multiple of baseline (higher than by ULN)"
+BASELINE_ABNORMAL_NOTE = N_("baseline above ULN, so graded as multiples of baseline")
+BY_BASELINE_NOTE = N_("graded as a multiple of baseline (higher than by ULN)")
 _NOT_CHECKED_NOTE = {
-    "baseline_known": "no baseline: graded by multiples of ULN only",
-    "baseline_below_lln": "baseline or LLN missing: the rule for a baseline below LLN was not checked",
+    "baseline_known": N_("no baseline: graded by multiples of ULN only"),
+    "baseline_below_lln": N_("baseline or LLN missing: the rule for a baseline below LLN was not checked"),
 }
+# the notes tools/tabulate_lab_criteria.py writes into the criteria files (a test keeps this list whole)
+CRITERIA_NOTES = (
+    N_("grade 3 if a transfusion was given"),
+    N_("grade 2 if symptomatic"),
+    N_("grade 3 if symptomatic"),
+    N_("criteria for patients not on anticoagulants"),
+)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Tabulate the NCI CTCAE v6.0 workbook: the term dictionary and the v5.0 -> v6.0 mapping sheet.
 
-    python tools/tabulate_ctcae_v6.py [path/to/CTCAE_v6.0.xlsx]
+    python tools/tabulate_ctcae_v6.py [path/to/CTCAE_v6.0.xlsx [OUT_DIR]]
 
 Writes ``toxdb/data/ctcae_v6_terms.csv`` (MedDRA code, SOC, term, which grades exist; the same
 columns as ctcae_v5_terms.csv) and ``toxdb/data/ctcae_v5_to_v6.csv`` (one row per v5 term and per
@@ -123,10 +123,10 @@ def main(argv: list[str]) -> int:
     source = Path(argv[1]) if len(argv) > 1 else DEFAULT_SOURCE
     terms, mapping = tabulate_terms(source), tabulate_mapping(source)
     check(terms, mapping)
-    terms.to_csv(TERMS_TARGET, index=False, lineterminator="\n")
-    mapping.to_csv(MAPPING_TARGET, index=False, lineterminator="\n")
-    print(f"wrote {len(terms)} terms to {TERMS_TARGET.relative_to(ROOT)} and {len(mapping)} mapping rows to "
-          f"{MAPPING_TARGET.relative_to(ROOT)}")
+    out = Path(argv[2]) if len(argv) > 2 else TERMS_TARGET.parent
+    terms.to_csv(out / TERMS_TARGET.name, index=False, lineterminator="\n")
+    mapping.to_csv(out / MAPPING_TARGET.name, index=False, lineterminator="\n")
+    print(f"wrote {len(terms)} terms and {len(mapping)} mapping rows to {out}")
     return 0
 
 

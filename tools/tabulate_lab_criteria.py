@@ -1,6 +1,6 @@
 """Tabulate the CTCAE lab grading criteria of v5.0 and v6.0 from the NCI workbooks into toxdb/data/.
 
-    python tools/tabulate_lab_criteria.py [--v5 CTCAE_v5.0_2017-11-27.csv] [--v6 CTCAE_v6.0.xlsx]
+    python tools/tabulate_lab_criteria.py [--v5 CTCAE_v5.0_2017-11-27.csv] [--v6 CTCAE_v6.0.xlsx] [--out DIR]
 
 Writes ``toxdb/data/lab_criteria_v5.json`` and ``toxdb/data/lab_criteria_v6.json``. A developer
 script: the NCI files exist only on dev machines, so toxdb reads the JSON, never the workbooks.
@@ -271,12 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--v5", type=Path, default=DEFAULT_V5)
     parser.add_argument("--v6", type=Path, default=DEFAULT_V6)
+    parser.add_argument("--out", type=Path, default=None, help="folder to write to (default: toxdb/data)")
     args = parser.parse_args(argv)
     tables = {"5.0": tabulate("5.0", read_v5(args.v5), args.v5.name),
               "6.0": tabulate("6.0", read_v6(args.v6), f"{args.v6.name} ({V6_SHEET})")}
     for version, table in tables.items():
-        TARGETS[version].write_text(json.dumps(table, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote CTCAE {version} criteria for {len(table['tests'])} tests to {TARGETS[version].relative_to(ROOT)}")
+        target = (args.out / TARGETS[version].name) if args.out else TARGETS[version]
+        target.write_text(json.dumps(table, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote CTCAE {version} criteria for {len(table['tests'])} tests to {target}")
     return 0
 
 

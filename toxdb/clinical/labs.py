@@ -381,24 +381,25 @@ def _grade_side(
 def _grade_test_rows(
     test: _Test, version: str, v: np.ndarray, lln: np.ndarray, uln: np.ndarray, base: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, Any]]]:
-    """Grade (-2: not gradable), term and notes ((rows, text) pairs, in order) of one test's rows."""
+    """Grade (-2: not gradable), the index of the side whose term applies (-1: none) and notes
+    ((rows, text) pairs, in order) of one test's rows."""
     sides = test.sides_by_version[version]
     results = [_grade_side(s, v, lln, uln, base) for s in sides]
     m = len(v)
     final = np.full(m, -2, dtype=np.int8)
     chosen_note = np.full(m, None, dtype=object)
-    chosen_term = np.full(m, None, dtype=object)
+    chosen_term = np.full(m, -1, dtype=np.int64)           # index of the side, -1 none
     chosen_group_note = np.full(m, None, dtype=object)
     decided = np.zeros(m, dtype=bool)
-    for side, (g, nt, _, gn) in zip(sides, results):
+    for k, (g, nt, _, gn) in enumerate(results):
         take = ~decided & (g >= 1)
-        final[take], chosen_note[take], chosen_term[take] = g[take], nt[take], side.term
+        final[take], chosen_note[take], chosen_term[take] = g[take], nt[take], k
         chosen_group_note[take] = gn[take]
         decided |= take
     zero = ~decided & np.logical_and.reduce([g == 0 for g, *_ in results])
     final[zero] = 0
     if len(sides) == 1:
-        chosen_term[:] = sides[0].term
+        chosen_term[:] = 0
         chosen_group_note[zero] = results[0][3][zero]
     notes: list[tuple[np.ndarray, Any]] = []
     # why a row could not be graded: the references its sides were missing
@@ -610,22 +611,26 @@ def _grade_version(c: _Converted, test_list: list[_Test], version: str) -> tuple
     notes = _Notes(n)
     notes.arr = c.notes.arr.copy()
     grade = np.full(n, -1, dtype=np.int8)
-    term = np.full(n, None, dtype=object)
+    terms: list[str] = []
+    term = np.full(n, -1, dtype=np.int64)       # index into terms; -1 no term
     for ti, test in enumerate(test_list):
         in_test = c.test_idx == ti
         sides = test.sides_by_version[version]
+        first = len(terms)
+        terms += [side.term for side in sides]
         if len(sides) == 1:
-            term[in_test] = sides[0].term
+            term[in_test] = first
         rows = np.flatnonzero(in_test & c.gradable)
         if not len(rows):
             continue
-        g, t, row_notes = _grade_test_rows(test, version, c.si[rows], c.lln_si[rows], c.uln_si[rows],
-                                           c.baseline_si[rows])
-        grade[rows], term[rows] = g, t
+        g, side_idx, row_notes = _grade_test_rows(test, version, c.si[rows], c.lln_si[rows], c.uln_si[rows],
+                                                  c.baseline_si[rows])
+        grade[rows], term[rows] = g, np.where(side_idx >= 0, side_idx + first, -1)
         for sel, text in row_notes:
             notes.add(rows[sel], text[sel] if isinstance(text, np.ndarray) else text)
     mask = grade < 0
-    return (pd.arrays.IntegerArray(np.where(mask, 0, grade).astype("int64"), mask), _to_string(term),
+    term_arr = pd.array(terms, dtype="string").take(term, allow_fill=True)
+    return (pd.arrays.IntegerArray(np.where(mask, 0, grade).astype("int64"), mask), term_arr,
             _to_string(notes.arr))
 
 

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import streamlit as st
+
 from app import state
 from toxdb.i18n import _
 

@@ -122,7 +122,7 @@ def test_tabulation_scripts_reproduce_the_committed_data(tmp_path):
     names = ["ctcae_v6_terms.csv", "ctcae_v5_to_v6.csv", "lab_criteria_v5.json", "lab_criteria_v6.json"]
     runs = [["tabulate_ctcae_v6.py", str(WORKBOOK), str(tmp_path)], ["tabulate_lab_criteria.py", "--out", str(tmp_path)]]
     for script, *args in runs:
-        out = subprocess.run([sys.executable, str(ROOT / "tools" / script), *args], capture_output=True, text=True)
+        out = subprocess.run([sys.executable, str(ROOT / "tools" / script), *args], capture_output=True, text=True, check=False)
         assert out.returncode == 0, out.stderr
     for name in names:
         assert (tmp_path / name).read_bytes() == (data / name).read_bytes(), f"{name} differs from the tabulation"

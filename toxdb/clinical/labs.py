@@ -654,12 +654,14 @@ def derive_lab_grades(
     tests, _ = _load()
     test_list = list(tests.values())
     c = _convert(labs, baselines, test_list)
-    si_unit = np.array([t.si_unit for t in test_list] + [None, None], dtype=object)[c.test_idx]
-    si_unit[~c.gradable] = None
+    # strings by integer code (one take), not per-row objects: -1 is <NA>
+    idx = np.where(c.test_idx >= 0, c.test_idx, -1)
+    codes = pd.array([t.code for t in test_list], dtype="string")
+    units = pd.array([t.si_unit for t in test_list], dtype="string")
     out = {
-        "test_code": _to_string(c.test_code),
+        "test_code": codes.take(idx, allow_fill=True),
         "si_value": pd.array(np.where(c.gradable, c.si, np.nan), dtype="Float64"),
-        "si_unit": _to_string(si_unit),
+        "si_unit": units.take(np.where(c.gradable, idx, -1), allow_fill=True),
         "si_factor": np.where(c.gradable, c.factor, np.nan),
         "baseline_si": c.baseline_si,
     }

@@ -13,6 +13,7 @@ import streamlit as st
 
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
+from toxdb.i18n import LANGUAGES, _, current_language, set_language
 from toxdb.identity import current_role, current_user
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring.status import compute_boundary_alerts
@@ -23,9 +24,10 @@ from toxdb.trial import load_trial
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT / "sample_data"
 _seed_lock = threading.Lock()
+LANGUAGE_PARAM = "lang"     # ?lang=zh_CN in the address: the language survives a reload and a bookmark
 
 
-@st.cache_resource(show_spinner="Opening the trial database…")
+@st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
     store = Store(path)
     with _seed_lock:
@@ -35,7 +37,8 @@ def _open_store(path: str) -> Store:
 
 
 def get_store() -> Store:
-    return _open_store(str(Path(default_db_path()).resolve()))
+    with st.spinner(_("Opening the trial database…")):
+        return _open_store(str(Path(default_db_path()).resolve()))
 
 
 def get_trial():
@@ -51,37 +54,58 @@ def data_cut() -> DataCut:
     return st.session_state.get("data_cut") or DataCut(dt.date.today())
 
 
+def use_language() -> str:
+    """Set this run's language, before any text is written: the reader's choice in the sidebar (kept
+    in the session), else ``?lang=`` in the address, else the trial file's ``[trial] language``.
+
+    The choice is mirrored into the address so that a reload, a bookmark or a link keeps it without
+    a cookie or a server-side store; once users sign in, their choice can be stored with them."""
+    code = st.session_state.get("language")
+    if code not in LANGUAGES:
+        code = st.query_params.get(LANGUAGE_PARAM)
+        if code not in LANGUAGES:
+            code = get_trial().trial.language
+        st.session_state["language"] = code
+    set_language(code)
+    if st.query_params.get(LANGUAGE_PARAM) != code:
+        st.query_params[LANGUAGE_PARAM] = code
+    return code
+
+
 def sidebar(store: Store) -> DataCut:
     trial = get_trial()
     with st.sidebar:
+        st.selectbox(_("Language") + " / Language", list(LANGUAGES), format_func=LANGUAGES.get, key="language")
         st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title}")
-        st.caption(f"Database: `{store.path}`")
+        st.caption(_("Database: `{path}`").format(path=store.path))
         saved = list_saved_cuts(store)
-        options = ["Live (today)", "Another date"] + [c.name for c in saved]
-        choice = st.selectbox("Data cut", options, key="cut_choice",
-                              help="Every page shows the trial as of this cut. A saved cut also freezes the "
-                                   "data as they were stored when it was saved, so its numbers never change.")
-        if choice == "Another date":
-            day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today(), key="cut_date")
+        options = ["live", "date"] + [c.name for c in saved]
+        labels = {"live": _("Live (today)"), "date": _("Another date")}     # saved cuts show their name
+        choice = st.selectbox(_("Data cut"), options, format_func=lambda k: labels.get(k, k), key="cut_choice",
+                              help=_("Every page shows the trial as of this cut. A saved cut also freezes the "
+                                     "data as they were stored when it was saved, so its numbers never change."))
+        if choice == "date":
+            day = st.date_input(_("Cut date"), value=dt.date.today(), max_value=dt.date.today(), key="cut_date")
             cut = DataCut(day)
-        elif choice == "Live (today)":
+        elif choice == "live":
             cut = DataCut(dt.date.today())
         else:
             cut = next(c for c in saved if c.name == choice)
         st.session_state["data_cut"] = cut
-        st.caption(f"In view: {cut.label}")
-        st.caption(f"Signed in as **{current_user()}** ({current_role(trial)})")
+        st.caption(_("In view: {cut}").format(cut=cut.label))
+        st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
+        st.caption(_("Signed in as **{user}** ({role})").format(user=current_user(), role=current_role(trial)))
     return cut
 
 
 def safety_banner(store: Store) -> None:
     """A banner on every page when a stopping boundary of the design of record is crossed."""
-    for text in _alerts(str(store.path), store.data_version(), data_cut().key()):
+    for text in _alerts(str(store.path), store.data_version(), data_cut().key(), current_language()):
         st.error(text, icon=":material/report:")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _alerts(db: str, version: tuple, cut_key: tuple) -> list[str]:
+def _alerts(db: str, version: tuple, cut_key: tuple, lang: str) -> list[str]:
     trial = get_trial()
     snapshot, firsts = monitoring_inputs()
     return compute_boundary_alerts(snapshot, trial, events=firsts)
@@ -117,11 +141,12 @@ def derived_events() -> DerivedEvents:
     and cut and shared by every session: the rows behind a count on the Toxicity page."""
     store = get_store()
     window = int(get_trial().phases.post_treatment_window_days)
-    return _derived(str(store.path), store.data_version(), data_cut().key(), window)
+    with st.spinner(_("Deriving adverse events for this data cut…")):
+        return _derived(str(store.path), store.data_version(), data_cut().key(), window)
 
 
 # Up to a million derived rows: cache_resource hands the same read-only object to every session
 # instead of pickling a copy per run.
-@st.cache_resource(show_spinner="Deriving adverse events for this data cut…", max_entries=2)
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEvents:
     return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)

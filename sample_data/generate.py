@@ -909,6 +909,10 @@ def _labs(rng: np.random.Generator, patients: list[Patient], as_of: dt.date,
                 vals[t] = lln_eff + (uln_eff - lln_eff) * f
                 if (d, t) in marks:
                     vals[t] = _band_value(rng, t, marks[(d, t)], lln, uln)
+                elif t == "CREAT":
+                    # CTCAE v5.0 grades a rise above 1.5 x baseline as grade 2 even within the normal
+                    # range: an unmarked patient's creatinine stays below that
+                    vals[t] = min(vals[t], float(p.scr_umol) * (1.35 + 0.1 * f))
             other = float(rng.uniform(0.45, 0.9))
             wbc = vals["ANC"] + vals["LYM"] + other
             if ((d, "ANC") in marks or (d, "LYM") in marks) and p.subject_id not in severe_ids:

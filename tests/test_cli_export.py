@@ -89,3 +89,36 @@ def test_export_kinds_are_a_table_the_parser_offers():
     for name in EXPORTS:
         args = build_parser().parse_args(["export", name, "--csv"])
         assert args.export == name and args.func is not None
+
+
+LABS_CSV = """subject_id,collected_on,test,value,unit,lln,uln
+P-001,2025-06-10,CREAT,0.9,mg/dL,0.6,1.25
+P-001,2025-06-30,CREAT,1.37,mg/dL,0.6,1.25
+P-001,2025-07-02,PLT,20,10^9/L,150,400
+P-001,2025-07-03,CRP,12,mg/L,,5
+P-002,2025-07-10,ANC,1.6,10^9/L,2.0,7.5
+"""
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize(("flag", "grades"), [
+    # P-001 creatinine: baseline 0.9 mg/dL (before the first treatment on 2025-06-16);
+    # 1.37 = 1.10 x ULN (grade 1) and 1.52 x baseline: v5 grade 2; v6 grade 1 (baseline is not below LLN).
+    # platelets 20: v5 grade 4 (<25), v6 grade 3 (<50 - 10). CRP is not graded. ANC 1.6, LLN 2.0: v5 1, v6 0.
+    ([], ["0", "2", "4", "", "1"]),
+    (["--ctcae", "5"], ["0", "2", "4", "", "1"]),
+    (["--ctcae", "6"], ["0", "1", "3", "", "0"]),
+])
+def test_export_labs_one_row_per_value_with_the_chosen_version(db, tmp_path, capsysbinary, flag, grades):
+    s = Store(db)
+    assert all(o.error is None for o in import_paths(s, [write(tmp_path / "labs.csv", LABS_CSV)], "tester"))
+    s.close()
+    out = _csv(capsysbinary, ["export", "labs", "--db", str(db), "--cut", "2025-12-31", "--csv", *flag])
+    assert out.columns.tolist() == ["subject_id", "collected_on", "test", "value", "unit", "lln", "uln",
+                                    "baseline", "grade"]
+    assert out["test"].tolist() == ["CREAT", "CREAT", "PLT", "CRP", "ANC"]
+    assert out["grade"].tolist() == grades
+    # the baseline in the value's unit: P-001's creatinine before 2025-06-16; P-002 has no lab before treatment
+    assert [float(b) if b else None for b in out["baseline"]] == [0.9, 0.9, None, None, None]
+    early = _csv(capsysbinary, ["export", "labs", "--db", str(db), "--cut", "2025-06-30", "--csv", *flag])
+    assert early["collected_on"].tolist() == ["2025-06-10", "2025-06-30"]

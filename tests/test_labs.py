@@ -1,4 +1,5 @@
-"""CTCAE v5.0 lab grading (clinical-rules.md section 4; K and Na from the NCI sheet).
+"""CTCAE v5.0 lab grading (clinical-rules.md section 4; K and Na from the NCI sheet); both versions
+side by side are in test_labs_versions.py.
 
 Every expected grade below was written by hand from the criteria table, at each grade edge, in SI
 and in conventional units. "The lower bound belongs to the grade": ANC 1.0 is grade 2, 0.99 grade 3.
@@ -123,9 +124,11 @@ def test_normal_baseline_grades_against_uln(test, value, grade):
     assert grade_lab_value(test, value, unit, uln=uln).grade == grade
 
 
-def test_creatinine_is_graded_against_uln_only():
-    # section 4 gives creatinine as multiples of ULN; a baseline does not change it
+def test_creatinine_takes_the_higher_of_its_uln_and_baseline_grades():
+    # 160 / ULN 100 = 1.6 x ULN (grade 2); 160 / baseline 150 = 1.07 x baseline (no grade): 2
     assert grade_lab_value("CREAT", 160, "umol/L", uln=100, baseline=150).grade == 2
+    # 121 / ULN 111 = 1.09 x ULN (grade 1); 121 / baseline 80 = 1.51 x baseline (grade 2): 2
+    assert grade_lab_value("CREAT", 121, "umol/L", uln=111, baseline=80).grade == 2
 
 
 @pytest.mark.parametrize(

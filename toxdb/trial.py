@@ -36,6 +36,16 @@ class TrialInfo(_Section):
     sponsor: str = ""
     screening_window_days: int = Field(ge=0)
     future_tolerance_days: int = Field(ge=0, default=0)
+    language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, code):
+        from toxdb.i18n import LANGUAGES
+
+        if code not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        return code
 
 
 class Phases(_Section):
@@ -176,6 +186,18 @@ class Monitoring(_Section):
         return self
 
 
+class Ctcae(_Section):
+    """The CTCAE version of record: lab grades, tables and monitoring use it; the other version is
+    computed beside it (a sensitivity view), never instead of it."""
+    version: Literal["5.0", "6.0"] = "5.0"
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _as_text(cls, value):
+        # a bare TOML number (version = 5.0 or 6) means the same version
+        return f"{float(value):.1f}" if isinstance(value, (int, float)) else value
+
+
 class Roles(_Section):
     model_config = ConfigDict(extra="allow", frozen=True)
     default_role: str
@@ -191,6 +213,7 @@ class Trial(_Section):
     holds: Holds
     monitoring: Monitoring
     roles: Roles
+    ctcae: Ctcae = Ctcae()
 
     def permissions(self, role: str) -> list[str]:
         extra = self.roles.model_extra or {}

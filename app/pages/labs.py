@@ -9,6 +9,7 @@ from toxdb.clinical.lab_queries import (
     filter_lab_queries,
     lab_queries_for_export,
 )
+from toxdb.i18n import _
 from toxdb.reports.export import frame_to_csv_bytes, frame_to_xlsx_bytes
 from toxdb.store.cuts import load_snapshot
 
@@ -23,7 +24,8 @@ def _queries(db: str, version: tuple, cut_key: tuple, window: int):
 
 
 st.title("Lab queries")
-st.caption(f"{trial.trial.id} · {cut.label} · lab values graded by CTCAE v5.0 and checked against the AEs reported")
+st.caption(_("{trial} · {cut} · lab values graded by CTCAE v{version} and checked against the AEs reported").format(
+    trial=trial.trial.id, cut=cut.label, version=trial.ctcae.version))
 
 top = st.columns([1, 2, 2])
 window = int(top[0].number_input(

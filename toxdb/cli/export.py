@@ -24,7 +24,12 @@ import pandas as pd
 
 from toxdb.cli.common import add_db_arg, cut_from_args, parse_date
 from toxdb.cli.export_advice import advice_args, build_advice
-from toxdb.cli.export_labs import build_queries, queries_args
+from toxdb.cli.export_labs import (
+    build_lab_values,
+    build_queries,
+    lab_values_args,
+    queries_args,
+)
 from toxdb.clinical.events import derive_snapshot_events
 from toxdb.clinical.incidence import compute_incidence, format_incidence
 from toxdb.reports.export import frame_to_csv_bytes, rejected_rows_for_fixing
@@ -109,12 +114,14 @@ EXPORTS: dict[str, ExportKind] = {
                          advice_args),
     "queries": ExportKind("lab values with no AE, or a lower-grade AE (the Lab queries page's table)",
                           build_queries, queries_args),
+    "labs": ExportKind("every lab value with its baseline and CTCAE grade (--ctcae 5|6)", build_lab_values,
+                       lab_values_args),
 }
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``export`` with one sub-subcommand per entry of EXPORTS."""
-    p = subparsers.add_parser("export", help="export events, incidence, advice, queries or rejected rows (CSV)",
+    p = subparsers.add_parser("export", help="export events, incidence, advice, queries, labs or rejected rows (CSV)",
                               description=__doc__.split("\n\n")[0])
     kinds = p.add_subparsers(dest="export_kind", required=True, metavar="KIND")
     for name, kind in EXPORTS.items():

@@ -20,16 +20,18 @@ Decisions (the spec leaves them open; stated here and in the page captions):
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from toxdb.clinical.events import derive_snapshot_events
 from toxdb.clinical.formulas import compute_bsa, compute_crcl
-from toxdb.clinical.labs import CRITERIA_JSON, compute_lab_baselines, derive_lab_grades
+from toxdb.clinical.labs import (
+    compute_lab_baselines,
+    compute_lab_grade_bands,
+    derive_lab_grades,
+)
 from toxdb.clinical.treatment import derive_treatment_phase
 from toxdb.dosing.advice import compute_snapshot_advice
 from toxdb.store.cuts import Snapshot
@@ -63,52 +65,12 @@ def _clip_end(end: pd.Series, cut: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
 
 
 # ------------------------------------------------------------------------------------------------
-# lab grade bands (criteria as data: toxdb/data/lab_criteria.json)
+# lab grade bands (criteria as data: toxdb/data/lab_criteria_v5.json, _v6.json)
 # ------------------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _criteria() -> dict:
-    return json.loads(CRITERIA_JSON.read_text(encoding="utf-8"))["tests"]
-
-
 def lab_grade_bands(test_code: str, lln: float | None = None, uln: float | None = None,
-                    baseline: float | None = None) -> pd.DataFrame:
-    """CTCAE v5.0 grade bands of one test in SI units: columns test_code, direction, grade, low, high,
-    basis. ``high`` is inf for the top grade of a "high" test; ``low`` is 0 for the top grade of a
-    "low" test. A band whose edge needs a reference that is missing (no LLN, ULN or baseline) is left
-    out. For baseline-dependent tests the baseline-abnormal criteria apply when baseline > ULN."""
-    cols = ["test_code", "direction", "grade", "low", "high", "basis"]
-    spec = _criteria().get(str(test_code))
-    if spec is None:
-        return pd.DataFrame(columns=cols)
-    ref = {None: 1.0, "LLN": lln, "ULN": uln, "baseline": baseline}
-    out = []
-    for side in spec["sides"]:
-        thresholds = side["thresholds"]
-        basis = "ULN" if any(t.get("of") == "ULN" for t in thresholds) else "LLN" if any(
-            t.get("of") == "LLN" for t in thresholds) else "absolute"
-        abnormal = (spec.get("baseline_dependent") and "baseline_abnormal" in side and baseline is not None
-                    and uln is not None and np.isfinite(baseline) and np.isfinite(uln) and baseline > uln)
-        if abnormal:
-            thresholds, basis = side["baseline_abnormal"], "baseline"
-        edges = {}
-        for t in thresholds:
-            r = ref.get(t.get("of"))
-            if r is not None and np.isfinite(r):
-                edges[int(t["grade"])] = float(t["x"]) * float(r)
-        grades = sorted(edges)
-        for g in grades:
-            nxt = edges.get(g + 1)
-            if side["direction"] == "low":
-                low = nxt if nxt is not None else (0.0 if g == max(grades) else None)
-                if low is None or low >= edges[g]:
-                    continue
-                out.append((test_code, "low", g, low, edges[g], basis))
-            else:
-                high = nxt if nxt is not None else (np.inf if g == max(grades) else None)
-                if high is None or high <= edges[g]:
-                    continue
-                out.append((test_code, "high", g, edges[g], high, basis))
-    return pd.DataFrame(out, columns=cols).astype({"grade": "int64", "low": float, "high": float})
+                    baseline: float | None = None, version: str = "5.0") -> pd.DataFrame:
+    """CTCAE grade bands of one test in SI units (see ``toxdb.clinical.labs.compute_lab_grade_bands``)."""
+    return compute_lab_grade_bands(test_code, lln, uln, baseline, version)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,15 +164,15 @@ def _course_events(events: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
     return ev.sort_values(["onset_date", "term"], kind="stable").reset_index(drop=True)
 
 
-def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Timestamp
+def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Timestamp, version: str = "5.0"
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     cols = ["test_code", "collected_on", "value", "unit", "si_value", "si_unit", "grade", "lln_si", "uln_si",
-            "ctcae_term"]
+            "ctcae_term", "grade_v5", "grade_v6"]
     if labs is None or labs.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).astype({"collected_on": "datetime64[ns]"})
         return empty, pd.DataFrame(columns=["subject_id", "test_code", "baseline_si", "baseline_on"])
     first = compute_lab_baselines(derive_lab_grades(labs), milestones) if len(milestones) else None
-    graded = derive_lab_grades(labs, first)
+    graded = derive_lab_grades(labs, first, version=version)
     value = pd.to_numeric(graded["value"], errors="coerce").astype(float)
     si = pd.to_numeric(graded["si_value"], errors="coerce").astype(float)
     factor = (si / value).where(value.ne(0) & value.notna())
@@ -225,6 +187,8 @@ def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Ti
         "lln_si": pd.to_numeric(_col(graded, "lln"), errors="coerce").astype(float) * factor,
         "uln_si": pd.to_numeric(_col(graded, "uln"), errors="coerce").astype(float) * factor,
         "ctcae_term": graded["ctcae_term"].astype(object),
+        "grade_v5": graded["grade_v5"],
+        "grade_v6": graded["grade_v6"],
     })
     out = out[out["test_code"].notna() & out["si_value"].notna() & (out["collected_on"] <= cut)]
     out = out.sort_values(["test_code", "collected_on"], kind="stable").reset_index(drop=True)
@@ -232,7 +196,7 @@ def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Ti
     return out[cols], base
 
 
-def _bands_for(labs: pd.DataFrame, baselines: pd.DataFrame, tests) -> pd.DataFrame:
+def _bands_for(labs: pd.DataFrame, baselines: pd.DataFrame, tests, version: str = "5.0") -> pd.DataFrame:
     frames = []
     for test in tests:
         rows = labs[labs["test_code"] == test]
@@ -240,7 +204,7 @@ def _bands_for(labs: pd.DataFrame, baselines: pd.DataFrame, tests) -> pd.DataFra
         uln = rows["uln_si"].dropna()
         b = baselines.loc[baselines["test_code"].astype(str) == test, "baseline_si"]
         frames.append(lab_grade_bands(test, lln.iloc[-1] if len(lln) else None, uln.iloc[-1] if len(uln) else None,
-                                      float(b.iloc[-1]) if len(b) else None))
+                                      float(b.iloc[-1]) if len(b) else None, version))
     frames = [f for f in frames if len(f)]
     if not frames:
         return lab_grade_bands("none")
@@ -285,9 +249,12 @@ def _phase_now(ms: dict | None, patient: dict, advice: pd.DataFrame, cut: pd.Tim
     return "follow-up"
 
 
-def compute_patient_course(snapshot: Snapshot, subject_id: str, trial, tests=DEFAULT_LAB_TESTS) -> PatientCourse:
+def compute_patient_course(snapshot: Snapshot, subject_id: str, trial, tests=DEFAULT_LAB_TESTS,
+                           ctcae_version: str | None = None) -> PatientCourse:
     """One patient as of the snapshot's cut: treatment bars, adverse events, labs with grade bands,
-    phase boundaries and the dose advice (toxdb.advice) for them. ``tests``: lab tests to show."""
+    phase boundaries and the dose advice (toxdb.advice) for them. ``tests``: lab tests to show.
+    ``ctcae_version``: the version for the lab grades and bands (default: the trial's version of
+    record); grade_v5 and grade_v6 are in the lab table either way."""
     sid = str(subject_id)
     cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
     window = int(trial.phases.post_treatment_window_days)
@@ -304,8 +271,9 @@ def compute_patient_course(snapshot: Snapshot, subject_id: str, trial, tests=DEF
 
     treatment = _course_treatment(one.treatment, cut)
     events = _course_events(derived.events, cut)
-    labs, baselines = _course_labs(one.labs, ms[["subject_id", "first_treatment"]], cut)
-    bands = _bands_for(labs, baselines, tests)
+    version = ctcae_version or trial.ctcae.version
+    labs, baselines = _course_labs(one.labs, ms[["subject_id", "first_treatment"]], cut, version)
+    bands = _bands_for(labs, baselines, tests, version)
 
     marks = []
     if ms_row is not None:

@@ -11,7 +11,8 @@ lab_queries_for_export(table)                                  -> dates as YYYY-
 
 The rule
 --------
-1. Every lab value up to the cut is graded by CTCAE v5.0 (``derive_lab_grades``), with the baseline
+1. Every lab value up to the cut is graded by the trial's CTCAE version of record (``derive_lab_grades``;
+   the other version is in grade_v5/grade_v6), with the baseline
    (ALT, AST, bilirubin, ALP, GGT when abnormal at baseline) = the last value of that test *before*
    the patient's first treatment (``compute_lab_baselines``).
 2. A value collected on or after the first treatment with grade >= 1 needs an AE: the CTCAE term the
@@ -52,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from toxdb.clinical.events import derive_snapshot_events
+from toxdb.clinical.ctcae_versions import DEFAULT_VERSION, ctcae_version
 from toxdb.clinical.labs import compute_lab_baselines, derive_lab_grades
 
 __all__ = [
@@ -74,13 +76,14 @@ FLAGGED_COLUMNS = ["subject_id", "site", "collected_on", "test", "value", "unit"
 _DAY = pd.Timedelta(days=1)
 
 
-def lab_query_rule(window_days: int = DEFAULT_WINDOW_DAYS, same_day_is_baseline: bool = False) -> str:
+def lab_query_rule(window_days: int = DEFAULT_WINDOW_DAYS, same_day_is_baseline: bool = False,
+                   version: str = DEFAULT_VERSION) -> str:
     """The rule in words, for the page and for exports."""
     day1 = ("A value drawn on the day of the first treatment counts as baseline (pre-dose)."
             if same_day_is_baseline else
             "A value drawn on the day of the first treatment is an on-treatment value.")
     return (
-        "Lab values are graded by CTCAE v5.0 (SI units; a unit is never guessed). The baseline is the last "
+        f"Lab values are graded by CTCAE v{version} (SI units; a unit is never guessed). The baseline is the last "
         f"value of the test before the first treatment. {day1} Each value from the first treatment to the cut "
         "with grade 1 or more needs an AE of the CTCAE term the test grades (ANC: Neutrophil count decreased, "
         f"bilirubin: Blood bilirubin increased, …) for the same patient, dated within {window_days} days: from "
@@ -146,7 +149,8 @@ def compute_lab_queries(snapshot, trial=None, window_days: int = DEFAULT_WINDOW_
     if window_days < 0:
         raise ValueError(f"window_days must be >= 0, got {window_days}")
     cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
-    rule = lab_query_rule(window_days, same_day_is_baseline)
+    version = ctcae_version(trial.ctcae.version) if trial is not None else DEFAULT_VERSION
+    rule = lab_query_rule(window_days, same_day_is_baseline, version)
     labs = snapshot.labs
     summary = {"window_days": window_days, "labs": 0, "labs_graded": 0, "labs_test_not_graded": 0,
                "abnormal_on_treatment": 0, "not_queried_baseline": 0, "covered_by_ae": 0, "queries": 0,
@@ -160,9 +164,9 @@ def compute_lab_queries(snapshot, trial=None, window_days: int = DEFAULT_WINDOW_
         derived = derive_snapshot_events(snapshot, post)
     starts = derived.milestones[["subject_id", "first_treatment"]]
 
-    # grade twice: the baseline needs graded (SI) values, and the baseline-abnormal criteria need the baseline
+    # grade twice: the baseline needs graded (SI) values, and the baseline criteria need the baseline
     baselines = compute_lab_baselines(derive_lab_grades(labs), starts, same_day_counts=same_day_is_baseline)
-    graded = derive_lab_grades(labs, baselines)
+    graded = derive_lab_grades(labs, baselines, version=version)
 
     site_of = dict(zip(snapshot.patients["subject_id"].astype(str), snapshot.patients["site"]))
     n = len(graded)

@@ -45,6 +45,7 @@ import pandas as pd
 from toxdb.arrays import map_distinct
 from toxdb.clinical.events import derive_event_rows
 from toxdb.clinical.treatment import derive_treatment_milestones
+from toxdb.i18n import N_, _, ngettext
 from toxdb.monitoring.boundary import (
     BAYESIAN,
     FREQUENTIST,
@@ -76,9 +77,9 @@ __all__ = [
 
 PHASES = ("all", "concurrent", "maintenance")
 PHASE_LABELS = {
-    "all": "all treatment-emergent events",
-    "concurrent": "concurrent phase",
-    "maintenance": "maintenance phase",
+    "all": N_("all treatment-emergent events"),
+    "concurrent": N_("concurrent phase"),
+    "maintenance": N_("maintenance phase"),
 }
 STATUS_LABELS = {0: "censored", 1: "qualifying event", 2: "competing event"}
 COHORT_COLUMNS = [
@@ -530,7 +531,7 @@ def compute_boundary_alerts(snapshot: Any, trial: Any, events: pd.DataFrame | No
     record (trial file).  Empty list when no boundary is crossed.  One pass over the data; the
     boundary itself is cached per design.  ``events``: see :func:`derive_monitoring_cohorts`."""
     design = MonitoringDesign.from_trial(trial)
-    boundary, _ = compute_design(design)
+    boundary = compute_design(design)[0]
     cohorts = derive_monitoring_cohorts(snapshot, trial, events)
     grade = int(trial.monitoring.grade_min)
     alerts = []
@@ -540,14 +541,19 @@ def compute_boundary_alerts(snapshot: Any, trial: Any, events: pd.DataFrame | No
             continue
         n, x = int(obs["n"]), int(obs["x"])
         b_now = _boundary_at(boundary, n)
-        what = f"Stopping boundary crossed ({PHASE_LABELS[phase]})"
-        patients = "patient" if n == 1 else "patients"
+        what = _("Stopping boundary crossed ({phase})").format(phase=_(PHASE_LABELS[phase]))
         if b_now is not None and x >= b_now:
-            alerts.append(f"{what}: {x} of {n} {patients} with a grade ≥ {grade} event; "
-                          f"the boundary at n = {n} is {b_now}.")
+            alerts.append(ngettext(
+                "{what}: {x} of {n} patient with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",
+                "{what}: {x} of {n} patients with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",
+                n).format(what=what, x=x, n=n, grade=grade, b=b_now))
         else:
             fn, fx = int(obs["first_crossing_n"]), int(obs["first_crossing_x"])
             fb = _boundary_at(boundary, fn)
-            alerts.append(f"{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} "
-                          f"event (the boundary at n = {fn} is {fb}); now {x} of {n} {patients}.")
+            alerts.append(ngettext(
+                "{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} event "
+                "(the boundary at n = {fn} is {fb}); now {x} of {n} patient.",
+                "{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} event "
+                "(the boundary at n = {fn} is {fb}); now {x} of {n} patients.",
+                n).format(what=what, fn=fn, fx=fx, grade=grade, fb=fb, x=x, n=n))
     return alerts

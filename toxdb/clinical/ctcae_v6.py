@@ -1,0 +1,226 @@
+"""The CTCAE v6.0 dictionary and NCI's v5.0 -> v6.0 mapping, beside the v5.0 dictionary.
+
+Data (tabulated from the NCI workbook by ``tools/tabulate_ctcae_v6.py``):
+
+* ``toxdb/data/ctcae_v6_terms.csv``: the 850 v6 terms (MedDRA code, SOC, which grades exist);
+* ``toxdb/data/ctcae_v5_to_v6.csv``: for every v5 term, one row for the term (``v5_grade`` empty)
+  and one per grade it has: the v6 term and grade NCI maps it to, the kind of change NCI records
+  (No change, Clarification, Deletion, SOC change) and, when the term is folded into a
+  "<SOC> - Other, specify" term, the text to write there.
+
+Term matching (free text -> term) stays in ``toxdb.clinical.ctcae``; this module works on terms
+already matched to the v5 dictionary, and on v6 terms as written in the v6 dictionary.
+
+How a v5 term relates to v6 (``relation``):
+
+* ``same``: every row maps to the term of the same name;
+* ``renamed``: one v6 term of another name (Platelet count decreased -> Thrombocytopenia);
+* ``merged``: the v6 term also receives other v5 terms (Anal hemorrhage, Rectal hemorrhage, ... ->
+  Hematochezia);
+* ``split``: grades map to different v6 terms (Asystole grade 1 -> Sinus bradycardia);
+* ``removed``: no v6 term of its own: reported under "<SOC> - Other, specify" with its old name.
+"""
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from toxdb import DATA_DIR
+from toxdb.arrays import distinct_combinations
+from toxdb.clinical.ctcae import allowed_grades as allowed_grades_v5
+from toxdb.clinical.ctcae import load_ctcae
+from toxdb.clinical.ctcae_versions import ctcae_version
+
+V6_TERMS_CSV = DATA_DIR / "ctcae_v6_terms.csv"
+MAPPING_CSV = DATA_DIR / "ctcae_v5_to_v6.csv"
+OTHER_SPECIFY_SUFFIX = " - Other, specify"
+RELATIONS = ("same", "renamed", "merged", "split", "removed")
+
+__all__ = ["RELATIONS", "TermMapping", "allowed_grades_in", "derive_grade_allowed_v6", "derive_terms_v6",
+           "load_ctcae_dictionary", "load_ctcae_v6", "load_v5_to_v6_mapping", "map_term_v5_to_v6",
+           "v5_term_relations"]
+
+
+def _key(text: Any) -> str:
+    return " ".join(unicodedata.normalize("NFKC", str(text)).casefold().split())
+
+
+@functools.lru_cache(maxsize=1)
+def _v6_terms() -> pd.DataFrame:
+    table = pd.read_csv(V6_TERMS_CSV, dtype={"meddra_code": "string", "soc": "string", "term": "string",
+                                             "grades": "string"}, keep_default_na=False)
+    return table.astype({"grade_min": "int64", "grade_max": "int64"})
+
+
+def load_ctcae_v6() -> pd.DataFrame:
+    """The 850 CTCAE v6.0 terms: meddra_code, soc, term, grade_min, grade_max, grades ('1-5' or '1,3')."""
+    return _v6_terms().copy(deep=False)
+
+
+def load_ctcae_dictionary(version: Any) -> pd.DataFrame:
+    """The term dictionary of a CTCAE version (same columns for both)."""
+    return load_ctcae() if ctcae_version(version) == "5.0" else load_ctcae_v6()
+
+
+def _parse_grades(text: str) -> tuple[int, ...]:
+    if "-" in text:
+        low, high = text.split("-")
+        return tuple(range(int(low), int(high) + 1))
+    return tuple(int(g) for g in text.split(","))
+
+
+@functools.lru_cache(maxsize=1)
+def _v6_grades() -> dict[str, tuple[str, tuple[int, ...]]]:
+    """case key -> (term as NCI writes it, grades that exist)."""
+    return {_key(t): (t, _parse_grades(g)) for t, g in zip(_v6_terms()["term"], _v6_terms()["grades"])}
+
+
+def allowed_grades_in(term: str, version: Any) -> tuple[int, ...]:
+    """Grades that exist for ``term`` (any case) in ``version``. KeyError for a term not in it."""
+    if ctcae_version(version) == "5.0":
+        return allowed_grades_v5(term)
+    found = _v6_grades().get(_key(term))
+    if found is None:
+        raise KeyError(f"{term!r} is not a CTCAE v6.0 term")
+    return found[1]
+
+
+def derive_grade_allowed_v6(df: pd.DataFrame, term_col: str = "term", grade_col: str = "grade") -> pd.DataFrame:
+    """Add grade_allowed_v6 (boolean; <NA> when the term is not a v6 term or the grade is missing)
+    and grade_allowed_v6_note (a sentence when the grade does not exist for the v6 term). The v5
+    check is ``toxdb.clinical.ctcae.derive_grade_allowed``. Each distinct (term, grade) once."""
+    grade = pd.Series(pd.to_numeric(df[grade_col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan),
+                      index=df.index)
+    pair, combos = distinct_combinations(df[term_col], grade)
+    state, notes = [], []
+    grades_of = _v6_grades()
+    for term, g in combos:
+        found = grades_of.get(_key(term)) if term is not None else None
+        if found is None or g is None or np.isnan(g):
+            state.append(-1)
+            notes.append(None)
+        elif g == round(g) and int(g) in found[1]:
+            state.append(1)
+            notes.append(None)
+        else:
+            state.append(0)
+            notes.append(f"{found[0]}: grade {g:g} does not exist in CTCAE v6.0 "
+                         f"(allowed: {', '.join(map(str, found[1]))})")
+    row_state = np.asarray(state, dtype=np.int8)[pair] if len(state) else np.zeros(len(df), dtype=np.int8)
+    note_arr = np.asarray(notes + [None], dtype=object)[pair if len(notes) else np.full(len(df), -1)]
+    return df.assign(grade_allowed_v6=pd.arrays.BooleanArray(row_state == 1, row_state < 0),
+                     grade_allowed_v6_note=pd.array(note_arr, dtype="string"))
+
+
+# ----------------------------------------------------------------------------------------------
+# the mapping sheet
+
+
+@functools.lru_cache(maxsize=1)
+def _mapping() -> pd.DataFrame:
+    return pd.read_csv(MAPPING_CSV, dtype=str, keep_default_na=False)
+
+
+def load_v5_to_v6_mapping() -> pd.DataFrame:
+    """NCI's mapping, one row per v5 term ('v5_grade' empty) and per v5 grade: v5_term,
+    v5_meddra_code, v5_grade, change, v6_term, v6_meddra_code, v6_grade, v6_other_specify."""
+    return _mapping().copy(deep=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _relations() -> pd.DataFrame:
+    m = _mapping()
+    targets = m.groupby("v5_term", sort=True)["v6_term"].agg(lambda s: tuple(sorted(set(s))))
+    sources = m.groupby("v6_term")["v5_term"].agg(lambda s: set(s))
+    rows = []
+    for v5_term, v6_terms in targets.items():
+        others = [t for t in v6_terms if t.endswith(OTHER_SPECIFY_SUFFIX) and t != v5_term]
+        if len(others) == len(v6_terms):
+            relation = "removed"
+        elif len(v6_terms) > 1:
+            relation = "split"
+        elif v6_terms[0] == v5_term:
+            relation = "same"          # other terms may be folded into it; this one keeps its name
+        elif len(sources[v6_terms[0]]) > 1:
+            relation = "merged"
+        else:
+            relation = "renamed"
+        rows.append({"v5_term": v5_term, "v6_terms": " | ".join(v6_terms), "relation": relation})
+    return pd.DataFrame(rows)
+
+
+def v5_term_relations() -> pd.DataFrame:
+    """One row per v5 term: v5_term, v6_terms (' | '-joined), relation (see the module docstring)."""
+    return _relations().copy(deep=False)
+
+
+@dataclass(frozen=True)
+class TermMapping:
+    """Where a v5 term (and grade) goes in v6. ``v6_grade`` is None for a term-level mapping;
+    ``other_specify`` is the text to write under an "Other, specify" term (else None)."""
+
+    v5_term: str
+    v5_grade: int | None
+    v6_term: str
+    v6_grade: int | None
+    change: str
+    relation: str
+    other_specify: str | None
+
+
+@functools.lru_cache(maxsize=1)
+def _mapping_index() -> dict[tuple[str, str], tuple]:
+    m = _mapping()
+    return {(_key(r.v5_term), r.v5_grade): (r.v5_term, r.v6_term, r.v6_grade, r.change, r.v6_other_specify)
+            for r in m.itertuples(index=False)}
+
+
+def map_term_v5_to_v6(term: str, grade: int | None = None) -> TermMapping:
+    """The v6 term (and grade) NCI maps a v5 term (and grade) to; KeyError for a term that is not
+    v5, or a grade that the v5 term does not have. Without a grade: the term-level mapping (the
+    v6 term NCI gives for the term, or, for the "Other, specify" terms that have none, that of its
+    lowest grade)."""
+    index = _mapping_index()
+    key = _key(term)
+    if grade is not None:
+        found = index.get((key, str(int(grade))))
+        if found is None:
+            raise KeyError(f"{term!r} grade {grade} is not a CTCAE v5.0 term and grade")
+    else:
+        found = index.get((key, "")) or next((index[(key, str(g))] for g in range(1, 6) if (key, str(g)) in index),
+                                             None)
+        if found is None:
+            raise KeyError(f"{term!r} is not a CTCAE v5.0 term")
+    v5_term, v6_term, v6_grade, change, other = found
+    relation = _relations().set_index("v5_term").at[v5_term, "relation"]
+    return TermMapping(v5_term, None if grade is None else int(grade), v6_term,
+                       int(v6_grade) if grade is not None and v6_grade else None, change, relation, other or None)
+
+
+def derive_terms_v6(df: pd.DataFrame, term_col: str = "term", grade_col: str | None = "grade") -> pd.DataFrame:
+    """Add term_v6, grade_v6 (Int64), ctcae_change (NCI's change type) and other_specify_v6 for v5
+    terms (and grades); <NA> for a term or grade the mapping does not know. Each distinct (term,
+    grade) pair is looked up once, so a table can be shown in either version."""
+    grades = (pd.to_numeric(df[grade_col], errors="coerce") if grade_col else pd.Series(np.nan, index=df.index))
+    pair, combos = distinct_combinations(df[term_col], grades)
+    out: list[tuple] = []
+    for term, g in combos:
+        try:
+            gi = None if g is None or np.isnan(g) else int(g)
+            m = map_term_v5_to_v6(term, gi) if term is not None else None
+        except (KeyError, ValueError):
+            m = None
+        out.append((None, None, None, None) if m is None else (m.v6_term, m.v6_grade, m.change, m.other_specify))
+    cols = list(zip(*out)) if out else [(), (), (), ()]
+    take = pair if len(out) else np.zeros(0, dtype=np.int64)
+
+    def col(values, dtype):
+        return pd.array(list(values), dtype=dtype).take(take, allow_fill=False) if len(out) else pd.array([], dtype)
+
+    return df.assign(term_v6=col(cols[0], "string"), grade_v6=col(cols[1], "Int64"),
+                     ctcae_change=col(cols[2], "string"), other_specify_v6=col(cols[3], "string"))

@@ -404,7 +404,9 @@ def test_derive_lab_grades_is_fast_on_a_million_rows():
     )
     start = time.perf_counter()
     out = derive_lab_grades(labs)
-    assert time.perf_counter() - start < 8
+    # a guard against per-row Python work (minutes for a million rows), not a benchmark: the bound
+    # leaves room for a machine shared with other jobs (vectorised grading under both versions: ~3 s)
+    assert time.perf_counter() - start < 30
     assert len(out) == n
     assert out["grade"].max() <= 4
     assert out.loc[labs["test"] == "GLUC", "grade"].isna().all()

@@ -19,7 +19,7 @@ from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring.status import compute_boundary_alerts
 from toxdb.store.cuts import DataCut, list_saved_cuts, load_snapshot
 from toxdb.store.db import Store, default_db_path
-from toxdb.trial import load_trial
+from toxdb.trial import load_trial, trial_fingerprint
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT / "sample_data"
@@ -43,6 +43,12 @@ def get_store() -> Store:
 
 def get_trial():
     return load_trial()
+
+
+def trial_key() -> str:
+    """Fingerprint of the trial file's content. Every cached function whose result applies the trial's
+    rules takes it as an argument, so editing trial.toml refreshes cached advice, cohorts and checks."""
+    return trial_fingerprint()
 
 
 def user() -> str:
@@ -100,12 +106,12 @@ def sidebar(store: Store) -> DataCut:
 
 def safety_banner(store: Store) -> None:
     """A banner on every page when a stopping boundary of the design of record is crossed."""
-    for text in _alerts(str(store.path), store.data_version(), data_cut().key(), current_language()):
+    for text in _alerts(str(store.path), store.data_version(), data_cut().key(), trial_key(), current_language()):
         st.error(text, icon=":material/report:")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _alerts(db: str, version: tuple, cut_key: tuple, lang: str) -> list[str]:
+def _alerts(db: str, version: tuple, cut_key: tuple, rules: str, lang: str) -> list[str]:
     trial = get_trial()
     snapshot, firsts = monitoring_inputs()
     return compute_boundary_alerts(snapshot, trial, events=firsts)
@@ -115,7 +121,7 @@ def monitoring_inputs():
     """(snapshot without adverse events, each patient's first qualifying AE rows per cohort) of the
     cut in view: what the stopping-boundary monitor needs, the AE part derived inside DuckDB."""
     store, trial = get_store(), get_trial()
-    firsts = _first_qualifying_rows(str(store.path), store.data_version(), data_cut().key(),
+    firsts = _first_qualifying_rows(str(store.path), store.data_version(), data_cut().key(), trial_key(),
                                     int(trial.phases.post_treatment_window_days))
     return snapshot_without_ae(), firsts
 
@@ -132,7 +138,7 @@ def _snapshot_without_ae(db: str, version: tuple, cut_key: tuple):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _first_qualifying_rows(db: str, version: tuple, cut_key: tuple, window: int):
+def _first_qualifying_rows(db: str, version: tuple, cut_key: tuple, rules: str, window: int):
     return read_first_qualifying_rows(get_store(), data_cut(), window, get_trial().monitoring)
 
 

@@ -28,13 +28,10 @@ from _timing import median_seconds, page_seconds  # noqa: E402
 
 from toxdb.clinical.events_sql import read_first_qualifying_rows  # noqa: E402
 from toxdb.ingest.upload import import_paths  # noqa: E402
-from toxdb.monitoring.status import (  # noqa: E402
-    PHASES,
-    MonitoringDesign,
-    compute_design,
-    compute_monitoring,
-    derive_monitoring_cohorts,
-)
+from toxdb.monitoring.cohorts import derive_monitoring_cohorts  # noqa: E402
+from toxdb.monitoring.design import MonitoringDesign, compute_design  # noqa: E402
+from toxdb.monitoring.status import compute_monitoring  # noqa: E402
+from toxdb.vocab import COHORTS  # noqa: E402
 from toxdb.store.cuts import DataCut, load_snapshot  # noqa: E402
 from toxdb.store.db import Store  # noqa: E402
 from toxdb.trial import load_trial  # noqa: E402
@@ -108,7 +105,7 @@ def page_work(store: Store, trial) -> dict:
     firsts = read_first_qualifying_rows(store, cut, int(trial.phases.post_treatment_window_days), trial.monitoring)
     cohorts = derive_monitoring_cohorts(snap, trial, events=firsts)
     design = MonitoringDesign.from_trial(trial)
-    return {ph: compute_monitoring(snap, trial, ph, design, cohort=cohorts[ph]) for ph in PHASES}
+    return {ph: compute_monitoring(snap, trial, ph, design, cohort=cohorts[ph]) for ph in COHORTS}
 
 
 def main() -> None:

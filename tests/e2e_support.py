@@ -54,12 +54,18 @@ def dashboard(db: Path, env: dict | None = None, timeout: float = 90):
         log.close()
 
 
-def wait_for_run(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished its script run and no placeholder skeleton is left."""
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
-    page.wait_for_function("document.querySelectorAll('[data-testid=stSkeleton]').length === 0", timeout=timeout)
+def wait_for_run(page, timeout: float = 120_000) -> None:
+    """Wait (Playwright's retrying ``expect``) until Streamlit has finished its script run and no
+    placeholder skeleton is left; then once more, since a finished run may trigger another. The
+    timeout is generous: a first run that calibrates a boundary takes a while on a loaded machine,
+    and ``expect`` returns as soon as the page is ready."""
+    from playwright.sync_api import expect
+
+    app = page.locator("[data-testid=stApp]")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
+    expect(page.locator("[data-testid=stSkeleton]")).to_have_count(0, timeout=timeout)
     page.wait_for_timeout(300)
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
+    expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""toxdb.derive_sql against toxdb.derive: the DuckDB answers must equal the pandas ones, row for row.
+"""toxdb.clinical.events_sql against toxdb.clinical.events: the DuckDB answers must equal the pandas ones, row for row.
 
 The pandas derivation has its own hand-worked tests (test_derive.py); here it is the independent
 method. A small trial with the awkward cases written out below is also checked against counts worked
@@ -17,7 +17,8 @@ from toxdb.clinical.events import derive_snapshot_events
 from toxdb.clinical.events_sql import compute_incidence_sql, read_first_qualifying_rows
 from toxdb.clinical.incidence import compute_incidence
 from toxdb.ingest.upload import import_paths
-from toxdb.monitoring import status as M
+from toxdb.monitoring.cohorts import derive_monitoring_cohorts
+from toxdb.monitoring.status import compute_boundary_alerts
 from toxdb.store.cuts import DataCut, load_snapshot
 from toxdb.trial import load_trial
 
@@ -161,11 +162,11 @@ def _assert_same_cohorts(store, cut, trial):
     AE row through pandas; returns the cohorts."""
     light = load_snapshot(store, cut, with_labs=False, with_ae=False)
     firsts = read_first_qualifying_rows(store, cut, int(trial.phases.post_treatment_window_days), trial.monitoring)
-    got = M.derive_monitoring_cohorts(light, trial, events=firsts)      # the snapshot has no AE at all
-    want = M.derive_monitoring_cohorts(load_snapshot(store, cut, with_labs=False), trial)
+    got = derive_monitoring_cohorts(light, trial, events=firsts)      # the snapshot has no AE at all
+    want = derive_monitoring_cohorts(load_snapshot(store, cut, with_labs=False), trial)
     for phase in want:
         pd.testing.assert_frame_equal(got[phase].reset_index(drop=True), want[phase].reset_index(drop=True))
-    assert M.compute_boundary_alerts(light, trial, events=firsts) == M.compute_boundary_alerts(
+    assert compute_boundary_alerts(light, trial, events=firsts) == compute_boundary_alerts(
         load_snapshot(store, cut, with_labs=False), trial)
     return got
 

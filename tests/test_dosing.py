@@ -13,12 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toxdb.clinical.formulas import compute_bsa, compute_child_pugh, compute_crcl
-from toxdb.dosing.engine import (
-    advise_patient,
-    compute_dose_advice,
-    compute_s1_starting_dose,
-    derive_capecitabine_steps,
-)
+from toxdb.dosing.capecitabine import derive_capecitabine_steps
+from toxdb.dosing.engine import advise_patient, compute_dose_advice
+from toxdb.dosing.s1 import compute_s1_starting_dose
 from toxdb.dosing.tablets import format_tablets, round_to_tablets
 from toxdb.trial import load_trial
 
@@ -505,11 +502,18 @@ def test_compute_dose_advice_table_and_summary():
 
 
 def test_compute_dose_advice_empty_inputs():
+    # D10: only the treatment log says who is on treatment; the patient table's agent alone does not
     empty = pd.DataFrame()
     res = compute_dose_advice(pd.DataFrame([dict(BSA2, agent="capecitabine")]), empty, empty, empty, TRIAL, CUT)
-    assert res.table[["agent", "action", "dose_mg_per_intake"]].values.tolist() == [["capecitabine", "continue", 1600]]
-    assert "phase unknown" in res.table.loc[0, "notes"]
-    assert res.flags.empty
+    assert res.table.empty and res.flags.empty
+    assert res.summary["total"].sum() == 0
+
+
+def test_advise_patient_without_a_log_states_the_phase_it_assumed():
+    adv = advise_patient(dict(BSA2, agent="capecitabine"), None, None, None, trial=TRIAL, cut=CUT,
+                         agent="capecitabine")
+    assert [(a.agent, a.action, a.dose_mg_per_intake) for a in adv] == [("capecitabine", "continue", 1600)]
+    assert "phase unknown" in adv[0].notes          # 2.0 m² × 1600 / 2 = 1600 mg, the concurrent dose
 
 
 # ------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_support import browser_page, dashboard, wait_for_run
+from playwright.sync_api import expect
 from test_monitoring_page import build_trial_db
 
 
@@ -15,13 +16,12 @@ def test_monitoring_page_in_browser(tmp_path):
         # a bookmarked page address opened first still goes through the router (sidebar, banner)
         page.goto(url + "/monitoring", wait_until="domcontentloaded")
         wait_for_run(page)
-        assert page.get_by_role("link", name="Overview", exact=True).count() == 1
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        expect(page.get_by_role("link", name="Overview", exact=True)).to_have_count(1)
+        # boundary + cumulative incidence: at least two figures
+        expect(page.locator(".js-plotly-plot").nth(1)).to_be_visible(timeout=60_000)
         wait_for_run(page)
-        assert page.locator(".js-plotly-plot").count() >= 2  # boundary + cumulative incidence
-        banner = page.get_by_text("Stopping boundary crossed (all treatment-emergent events)")
-        assert banner.count() >= 1
-        assert page.get_by_text("6 of 8 patients so far").count() >= 1
-        assert page.locator("[data-testid=stException]").count() == 0
+        expect(page.get_by_text("Stopping boundary crossed (all treatment-emergent events)").first).to_be_visible()
+        expect(page.get_by_text("6 of 8 patients so far").first).to_be_visible()
+        expect(page.locator("[data-testid=stException]")).to_have_count(0)
         page.screenshot(path=str(tmp_path / "monitoring.png"), full_page=True)
     assert (tmp_path / "monitoring.png").stat().st_size > 10_000

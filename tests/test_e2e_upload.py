@@ -3,13 +3,15 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 from e2e_support import browser_page, dashboard, wait_for_run
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
 
-def _metric(page, label: str) -> str:
+def _metric(page, label: str):
+    """The value of the metric labelled ``label`` (a locator: ``expect`` retries it until it holds)."""
     box = page.locator("[data-testid=stMetric]", has_text=label).first
-    return box.locator("[data-testid=stMetricValue]").inner_text().strip()
+    return box.locator("[data-testid=stMetricValue]")
 
 
 def test_upload_through_the_browser_changes_the_overview(tmp_path):
@@ -22,24 +24,25 @@ def test_upload_through_the_browser_changes_the_overview(tmp_path):
     with dashboard(tmp_path / "e2e.duckdb") as url, browser_page() as page:
         page.goto(url)
         wait_for_run(page)
-        assert page.get_by_role("heading", name="Trial overview").is_visible()
-        assert _metric(page, "AE rows") == str(ae_rows)
+        expect(page.get_by_role("heading", name="Trial overview")).to_be_visible()
+        expect(_metric(page, "AE rows")).to_have_text(str(ae_rows))
         page.screenshot(path=str(tmp_path / "overview_before.png"), full_page=True)
 
         page.get_by_role("link", name="Upload", exact=True).click()
         wait_for_run(page)
         page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(upload))
         wait_for_run(page)
-        assert _metric(page, "New") == "2" and _metric(page, "Rejected") == "1"
+        expect(_metric(page, "New")).to_have_text("2")
+        expect(_metric(page, "Rejected")).to_have_text("1")
         page.get_by_role("tab", name="Rejected").click()
-        assert page.get_by_text("grade 4 does not exist", exact=False).first.is_visible()
+        expect(page.get_by_text("grade 4 does not exist", exact=False).first).to_be_visible()
         page.screenshot(path=str(tmp_path / "upload_check.png"), full_page=True)
         page.get_by_role("button", name="Load 2 rows").click()
         wait_for_run(page)
-        assert page.get_by_text("Loaded new_events.csv", exact=False).first.is_visible()
+        expect(page.get_by_text("Loaded new_events.csv", exact=False).first).to_be_visible()
 
         page.get_by_role("link", name="Overview", exact=True).click()
         wait_for_run(page)
-        assert _metric(page, "AE rows") == str(ae_rows + 2)
-        assert page.get_by_text("new_events.csv", exact=False).first.is_visible()   # latest upload
+        expect(_metric(page, "AE rows")).to_have_text(str(ae_rows + 2))
+        expect(page.get_by_text("new_events.csv", exact=False).first).to_be_visible()   # latest upload
         page.screenshot(path=str(tmp_path / "overview_after.png"), full_page=True)

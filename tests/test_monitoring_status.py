@@ -1,4 +1,4 @@
-"""Tests for toxdb.monitoring.status: cohorts, qualifying events, competing events, alerts.
+"""Tests for toxdb.monitoring (cohorts, design, status): qualifying events, competing events, alerts.
 
 Every expected value below is written by hand from the hand-built snapshot (day counts worked out
 in the comments), never taken from running the code under test.
@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 import toxdb.monitoring.status as ms
+from toxdb.monitoring.cohorts import derive_monitoring_cohort
+from toxdb.monitoring.design import MonitoringDesign, compute_design_comparison
 from toxdb.store.cuts import DataCut, Snapshot
 from toxdb.trial import load_trial
 
@@ -109,7 +111,7 @@ def _rows(df: pd.DataFrame) -> list[tuple]:
 
 
 def test_cohort_all_every_attribution():
-    cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "all")
+    cohort = derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "all")
     assert _rows(cohort) == [
         # A: Diarrhea grade 3 on 1 Feb; 6 Jan -> 1 Feb = 26 days (the grade 2 nausea does not count)
         ("A", "01-06", "02-01", 26, 1),
@@ -135,7 +137,7 @@ def test_cohort_all_every_attribution():
 
 def test_cohort_attribution_filter_and_excluded_terms():
     trial = make_trial(attributions=["possible", "probable", "definite"], exclude_terms=["lymphocyte count decreased"])
-    cohort = ms.derive_monitoring_cohort(make_snapshot(), trial, "all").set_index("subject_id")
+    cohort = derive_monitoring_cohort(make_snapshot(), trial, "all").set_index("subject_id")
     # B: lymphocytes excluded by term, anorexia unrelated: no event; stopped 14 Mar (patient
     # decision) before dying on 10 Apr: competing, 3 Feb -> 14 Mar = 39 days
     assert pd.isna(cohort.loc["B", "first_event_date"])
@@ -149,13 +151,13 @@ def test_cohort_attribution_filter_and_excluded_terms():
 
 
 def test_grade_min_from_trial():
-    cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(grade_min=4, attributions=[], exclude_terms=[]),
+    cohort = derive_monitoring_cohort(make_snapshot(), make_trial(grade_min=4, attributions=[], exclude_terms=[]),
                                          "all")
     assert cohort.loc[cohort["first_event_date"].notna(), "subject_id"].tolist() == ["F"]  # only grade 5
 
 
 def test_cohort_concurrent_phase():
-    cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "concurrent")
+    cohort = derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "concurrent")
     assert _rows(cohort) == [
         ("A", "01-06", "02-01", 26, 1),
         ("B", "02-03", "02-20", 17, 1),
@@ -169,7 +171,7 @@ def test_cohort_concurrent_phase():
 
 
 def test_cohort_maintenance_phase():
-    cohort = ms.derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "maintenance")
+    cohort = derive_monitoring_cohort(make_snapshot(), make_trial(attributions=[], exclude_terms=[]), "maintenance")
     assert _rows(cohort) == [
         # A: its concurrent diarrhea does not count here; PPE grade 3 on 10 Mar: 6 Jan -> 10 Mar = 63
         ("A", "03-03", "03-10", 63, 1),
@@ -180,7 +182,7 @@ def test_cohort_maintenance_phase():
 
 def test_cut_earlier_drops_later_events_and_competing():
     # cut on 9 Feb: only A and B have started; B's event on 20 Feb is after the cut
-    cohort = ms.derive_monitoring_cohort(make_snapshot(cut=dt.date(2025, 2, 9)),
+    cohort = derive_monitoring_cohort(make_snapshot(cut=dt.date(2025, 2, 9)),
                                          make_trial(attributions=[], exclude_terms=[]), "all")
     # A: event 1 Feb (day 26); B: censored at the cut, 3 Feb -> 9 Feb = 6 days
     assert _rows(cohort) == [("A", "01-06", "02-01", 26, 1), ("B", "02-03", None, 6, 0)]
@@ -188,7 +190,7 @@ def test_cut_earlier_drops_later_events_and_competing():
 
 def test_unknown_phase_rejected():
     with pytest.raises(ValueError, match="phase must be one of"):
-        ms.derive_monitoring_cohort(make_snapshot(), make_trial(), "induction")
+        derive_monitoring_cohort(make_snapshot(), make_trial(), "induction")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def test_alerts_empty_trial():
     empty = make_snapshot(PATIENTS.splitlines()[0] + "\n", TREATMENT.splitlines()[0] + "\n",
                           AES.splitlines()[0] + "\n")
     assert ms.compute_boundary_alerts(empty, make_trial()) == []
-    assert ms.derive_monitoring_cohort(empty, make_trial(), "maintenance").empty
+    assert derive_monitoring_cohort(empty, make_trial(), "maintenance").empty
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def test_alerts_empty_trial():
 
 
 def test_design_from_trial_and_label():
-    d = ms.MonitoringDesign.from_trial(make_trial())
+    d = MonitoringDesign.from_trial(make_trial())
     assert (d.n_max, d.p0, d.p1, d.cp0, d.delta) == (66, 0.30, 0.45, 0.10, 0.0)
     assert d.label.startswith("Frequentist Pocock-type")
     assert d.replace(method="bayesian").label.startswith("Bayesian beta-binomial, Beta(0.6, 1.4)")
@@ -275,8 +277,8 @@ def test_design_from_trial_and_label():
 
 
 def test_design_comparison_columns():
-    d = ms.MonitoringDesign.from_trial(make_trial())
-    table = ms.compute_design_comparison({"record": d, "obf": d.replace(delta=0.5)})
+    d = MonitoringDesign.from_trial(make_trial())
+    table = compute_design_comparison({"record": d, "obf": d.replace(delta=0.5)})
     assert list(table.columns) == ["p", "record: P(cross)", "record: P(stop early)", "record: expected N",
                                    "obf: P(cross)", "obf: P(stop early)", "obf: expected N"]
     assert table["p"].round(2).tolist() == [0.30, 0.33, 0.36, 0.39, 0.42, 0.45]

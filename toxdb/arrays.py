@@ -101,3 +101,11 @@ def combine_distinct(fn: Callable, *columns: pd.Series) -> pd.Series:
     categorical Series. How a rule over two or three columns stays cheap on a million rows."""
     group, combos = distinct_combinations(*columns)
     return take_category([fn(*cells) for cells in combos], group, columns[0].index)
+
+
+def as_dates(values, unit: str = "ns") -> pd.Series:
+    """A date column as datetime64[``unit``]; a cell that is not a date becomes NaT.
+
+    The store returns datetime64[us] and hand-built frames carry [ns] or text: comparisons mix units
+    without harm, but merges keep whatever arrives, so every derivation converts once through here."""
+    return pd.to_datetime(values, errors="coerce").astype(f"datetime64[{unit}]")

@@ -1,11 +1,13 @@
 """The trial definition file: load, validate, and hand out the rules as typed objects.
 
 Every threshold the dashboard applies lives in ``trial.toml``. A value that does not validate stops
-loading with a message naming the key and what would be accepted.
+loading with a message naming the key and what would be accepted. Every key is read by code, or is
+listed in ``INFORMATIONAL`` with what it is for (tests/test_trial_file.py fails otherwise: D31).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tomllib
 from functools import lru_cache
@@ -21,7 +23,20 @@ from pydantic import (
     model_validator,
 )
 
+from toxdb.vocab import ATTRIBUTION_ORDER
+
+Attribution = Literal[ATTRIBUTION_ORDER]  # the words of toxdb.vocab, strongest last
 DEFAULT_TRIAL_FILE = Path(__file__).resolve().parent.parent / "trial.toml"
+
+# Keys no rule reads: what they are for. Every other key must be read by toxdb/ or app/ (D31).
+INFORMATIONAL = {
+    "trial.sponsor": "shown to people who read the file; no rule depends on it",
+    "trial.start_date": "the registry's start date, for people who read the file; cuts are chosen by date",
+    "roles.coordinator": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
+    "roles.investigator": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
+    "roles.committee": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
+    "roles.data_manager": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
+}
 
 
 class _Section(BaseModel):
@@ -127,8 +142,9 @@ class S1(_Section):
     crcl_standard_min: float
     crcl_one_level_min: float
     crcl_two_levels_min: float
-    nonhaem_grade2: Literal["interrupt"]
-    nonhaem_grade3: Literal["interrupt_reduce"]
+    # what a non-haematological grade 2 / grade 3 event does (toxdb.dosing.s1, D15)
+    nonhaem_grade2: Literal["continue", "interrupt", "interrupt_reduce", "stop"] = "interrupt"
+    nonhaem_grade3: Literal["continue", "interrupt", "interrupt_reduce", "stop"] = "interrupt_reduce"
     stop_after_grade3_count: int = Field(gt=0)
     stop_on_grade4: bool
     low_risk_terms: list[str] = []
@@ -157,11 +173,6 @@ class Holds(_Section):
     rt_interruption_flag_days: int = Field(ge=0)
     haematological_terms: list[str]
 
-    @property
-    def rt_hold_terms(self) -> list[str]:
-        """Every RT-hold term, all groups together."""
-        return [term for terms in self.rt_hold_term_groups.values() for term in terms]
-
 
 class Monitoring(_Section):
     n_max: int = Field(gt=0, le=2000)
@@ -171,7 +182,7 @@ class Monitoring(_Section):
     delta: float = Field(ge=0, le=0.5)
     first_look: int = Field(ge=1)
     grade_min: int = Field(ge=1, le=5)
-    attributions: list[Literal["unrelated", "unlikely", "possible", "probable", "definite"]]
+    attributions: list[Attribution]
     exclude_terms: list[str]
     bayes_a: float = Field(gt=0)
     bayes_b: float = Field(gt=0)
@@ -224,9 +235,14 @@ class TrialFileError(ValueError):
     """The trial file could not be read or did not validate; the message names every bad key."""
 
 
+def trial_path(path: str | os.PathLike | None = None) -> Path:
+    """The trial file in use: ``path``, else TOXDB_TRIAL, else the project's trial.toml."""
+    return Path(path or os.environ.get("TOXDB_TRIAL") or DEFAULT_TRIAL_FILE)
+
+
 def read_trial(path: str | os.PathLike | None = None) -> Trial:
     """Read and validate a trial file (default: TOXDB_TRIAL or ./trial.toml)."""
-    path = Path(path or os.environ.get("TOXDB_TRIAL") or DEFAULT_TRIAL_FILE)
+    path = trial_path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -244,11 +260,31 @@ def read_trial(path: str | os.PathLike | None = None) -> Trial:
 
 
 @lru_cache(maxsize=8)
-def _cached(path: str, mtime: float) -> Trial:
+def _cached(path: str, mtime_ns: int, size: int) -> Trial:
     return read_trial(path)
 
 
+def _stat(p: Path) -> tuple[int, int]:
+    if not p.exists():
+        return 0, -1
+    st = p.stat()
+    return st.st_mtime_ns, st.st_size
+
+
 def load_trial(path: str | os.PathLike | None = None) -> Trial:
-    """Cached read keyed on the file's path and modification time."""
-    p = Path(path or os.environ.get("TOXDB_TRIAL") or DEFAULT_TRIAL_FILE).resolve()
-    return _cached(str(p), p.stat().st_mtime if p.exists() else 0.0)
+    """Cached read keyed on the file's path, modification time and size."""
+    p = trial_path(path).resolve()
+    return _cached(str(p), *_stat(p))
+
+
+@lru_cache(maxsize=8)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if size >= 0 else ""
+
+
+def trial_fingerprint(path: str | os.PathLike | None = None) -> str:
+    """sha256 of the trial file's bytes (read again only when its time or size changes): cached
+    results that apply the file's rules key on it, so an edited file is never answered from a cache
+    filled under the old rules (D31)."""
+    p = trial_path(path).resolve()
+    return _digest(str(p), *_stat(p))

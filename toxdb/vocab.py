@@ -43,7 +43,7 @@ PHASES = ("pre-treatment", "concurrent", "maintenance", "post-treatment")
 ON_TREATMENT = ("concurrent", "maintenance")
 TREATMENT_PHASES = ON_TREATMENT           # the phase a treatment row (cycle) belongs to
 
-# -- monitoring cohorts: who is counted in each stopping-boundary chart (monitoring spec) --------
+# -- monitoring cohorts: who is counted in each stopping-boundary chart (docs/monitoring.md) -----
 COHORTS = ("all", "concurrent", "maintenance")
 
 # -- grades and attribution ----------------------------------------------------------------------

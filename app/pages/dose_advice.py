@@ -9,7 +9,7 @@ from toxdb.dosing.advice import (
     derive_acknowledged,
     order_advice,
 )
-from toxdb.dosing.engine import ACTIONS
+from toxdb.dosing.result import ACTIONS
 from toxdb.store.cuts import load_snapshot
 
 store = state.get_store()
@@ -18,13 +18,13 @@ trial = state.get_trial()
 
 
 @st.cache_data(show_spinner="Applying the dose rules for this data cut…", max_entries=8)
-def _advice(db: str, version: tuple, cut_key: tuple):
+def _advice(db: str, version: tuple, cut_key: tuple, rules: str):
     result = compute_snapshot_advice(load_snapshot(store, cut), trial)
     table = order_advice(derive_acknowledged(result.table, store.acknowledgements()))
     return table, result.summary, result.flags
 
 
-key = (str(store.path), store.data_version(), cut.key())
+key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 table, summary, flags = _advice(*key)
 
 st.title("Dose advice")

@@ -14,11 +14,11 @@ el = trial.eligibility
 
 
 @st.cache_data(show_spinner="Checking registration criteria…", max_entries=8)
-def _checks(db: str, version: tuple, cut_key: tuple):
+def _checks(db: str, version: tuple, cut_key: tuple, rules: str):
     return compute_registration_checks(load_snapshot(store, cut), trial)
 
 
-result = _checks(str(store.path), store.data_version(), cut.key())
+result = _checks(str(store.path), store.data_version(), cut.key(), state.trial_key())
 summary, patients, table = result.summary, result.patients, result.table
 
 st.title("Registration checks")

@@ -19,7 +19,7 @@ trial = state.get_trial()
 
 
 @st.cache_data(show_spinner="Grading lab values and matching them to adverse events…", max_entries=16)
-def _queries(db: str, version: tuple, cut_key: tuple, window: int):
+def _queries(db: str, version: tuple, cut_key: tuple, rules: str, window: int):
     return compute_lab_queries(load_snapshot(store, cut), trial, window_days=window)
 
 
@@ -32,7 +32,7 @@ window = int(top[0].number_input(
     "Window (days)", min_value=0, max_value=60, value=DEFAULT_WINDOW_DAYS, step=1, key="labq_window",
     help="A lab value is covered by an AE of its term dated from this many days before the AE's onset to "
          "this many days after its end."))
-result = _queries(str(store.path), store.data_version(), cut.key(), window)
+result = _queries(str(store.path), store.data_version(), cut.key(), state.trial_key(), window)
 table, flagged, summary = result.table, result.flagged, result.summary
 
 sites = top[1].multiselect("Site", sorted(set(table["site"].dropna()) | set(flagged["site"].dropna())),

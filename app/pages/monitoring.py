@@ -3,22 +3,28 @@
 Read → call toxdb → render. The design of record lives in trial.toml ([monitoring]); the widgets
 here only set up an alternative design for comparison and never change the trial file.
 """
-import pandas as pd
 import streamlit as st
 
 from app import state
 from toxdb.monitoring.boundary import BAYESIAN, FREQUENTIST
-from toxdb.monitoring.status import (
-    PHASES,
+from toxdb.monitoring.cohorts import derive_monitoring_cohorts
+from toxdb.monitoring.design import (
     MonitoringDesign,
     compute_design,
     compute_design_comparison,
-    compute_incidence_at,
-    compute_monitoring,
-    derive_monitoring_cohorts,
 )
-from toxdb.plots.monitoring import plot_boundary, plot_cumulative_incidence
-from toxdb.plots.style import OKABE_ITO
+from toxdb.monitoring.status import compute_monitoring
+from toxdb.plots.monitoring import plot_boundary_panel, plot_incidence_panel
+from toxdb.reports.monitoring import (
+    format_boundary_listing,
+    format_cohort_patients,
+    format_design_comparison,
+    format_design_facts,
+    format_incidence_landmarks,
+    format_operating_characteristics,
+    pct,
+)
+from toxdb.vocab import COHORTS
 
 store = state.get_store()
 cut = state.data_cut()
@@ -36,7 +42,6 @@ COHORT_WORDS = {
     "concurrent": "patients who started chemoradiotherapy",
     "maintenance": "patients who started maintenance",
 }
-LANDMARK_DAYS = (30, 60, 90, 180, 365)
 
 
 @st.cache_data(show_spinner="Computing the stopping boundary…", max_entries=32)
@@ -45,77 +50,20 @@ def _design(design: MonitoringDesign):
 
 
 @st.cache_data(show_spinner="Reading the trial data…", max_entries=16)
-def _cohorts(db: str, version: tuple, cut_key: tuple):
+def _cohorts(db: str, version: tuple, cut_key: tuple, rules: str):
     snapshot, firsts = state.monitoring_inputs()
     return derive_monitoring_cohorts(snapshot, trial, events=firsts)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _monitoring(db: str, version: tuple, cut_key: tuple, design: MonitoringDesign):
-    cohorts = _cohorts(db, version, cut_key)
-    return {ph: compute_monitoring(None, trial, ph, design, cohort=cohorts[ph]) for ph in PHASES}
+def _monitoring(db: str, version: tuple, cut_key: tuple, rules: str, design: MonitoringDesign):
+    cohorts = _cohorts(db, version, cut_key, rules)
+    return {ph: compute_monitoring(None, trial, ph, design, cohort=cohorts[ph]) for ph in COHORTS}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _comparison(record: MonitoringDesign, alternative: MonitoringDesign):
     return compute_design_comparison({"Design of record": record, "Alternative": alternative})
-
-
-def rows_height(frame: pd.DataFrame) -> int:
-    """Height that shows every row of a small table without an inner scroll bar."""
-    return 38 + 35 * len(frame)
-
-
-def pct(x, digits: int = 1) -> str:
-    return "–" if x is None or pd.isna(x) else f"{100 * x:.{digits}f}%"
-
-
-def design_facts(design: MonitoringDesign, boundary) -> pd.DataFrame:
-    s = boundary.summary
-    rule = "Bayesian beta-binomial" if design.method == BAYESIAN else f"Frequentist, {boundary.summary['design']}"
-    rows = [("Rule", rule), ("Planned patients (N)", str(design.n_max)),
-            ("Acceptable rate (p0)", pct(design.p0, 0)), ("Unacceptable rate (p1)", pct(design.p1, 0))]
-    if design.method == FREQUENTIST:
-        rows += [("Shape δ (0 Pocock, 0.5 O'Brien–Fleming)", f"{design.delta:g}"),
-                 ("Allowed chance of stopping at p0 (cP0)", pct(design.cp0, 0)),
-                 ("Nominal level at each look (α)", f"{s['alpha']:.4f}")]
-    else:
-        rows += [("Prior", f"Beta({design.prior_a:g}, {design.prior_b:g})"),
-                 ("Stop when P(rate > p0) exceeds", pct(design.threshold, 0))]
-    looks = design.looks
-    rows += [("Looks", f"every patient, {looks[0]} to {looks[-1]}" if len(looks) > 1 else str(looks[0])),
-             ("Chance of crossing if the true rate is p0", pct(s["p_cross_p0"])),
-             ("Chance of crossing if the true rate is p1", pct(s.get("p_cross_p1")))]
-    first = s.get("first_possible_stop")
-    if first:
-        rows.append(("Earliest possible stop", f"{first['events']} of the first {first['n']} patients"))
-    return pd.DataFrame(rows, columns=["Setting", "Value"])
-
-
-def oc_table(oc) -> pd.DataFrame:
-    t = oc.table
-    return pd.DataFrame({
-        "True rate": [pct(p, 0) for p in t["p"]],
-        "P(cross)": [pct(v) for v in t["p_cross"]],
-        "P(stop early)": [pct(v) for v in t["p_stop_early"]],
-        "Expected patients": [f"{v:.1f}" for v in t["expected_n"]],
-    })
-
-
-def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({"True rate": [pct(p, 0) for p in table["p"]]})
-    for col in table.columns[1:]:
-        out[col] = [f"{v:.1f}" if col.endswith("expected N") else pct(v) for v in table[col]]
-    return out
-
-
-def boundary_listing(boundary) -> pd.DataFrame:
-    t = boundary.table
-    stop = t["boundary"]
-    return pd.DataFrame({
-        "After patient n": t["n"].astype(int),
-        "Stop at (patients with event)": stop.astype("string").fillna("no stop possible"),
-    })
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,17 +108,16 @@ with st.expander("Compare with an alternative design (statistician)", expanded=F
     if alternative is not None and alternative == record:
         st.caption("The alternative equals the design of record.")
 
-key = (str(store.path), store.data_version(), cut.key())
+key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 results = _monitoring(*key, record)
 alt_results = _monitoring(*key, alternative) if alternative is not None else None
 rec_boundary, rec_oc = _design(record)
-if alternative is not None:
-    alt_boundary, alt_oc = _design(alternative)
+alt_boundary = _design(alternative)[0] if alternative is not None else None
 
 zoom = st.toggle("Zoom the boundary charts to the patients so far", value=True, key="mon_zoom",
                  help="Off: show the boundary over all planned patients.")
-tabs = st.tabs([TAB_TITLES[ph] for ph in PHASES])
-for phase, tab in zip(PHASES, tabs):
+tabs = st.tabs([TAB_TITLES[ph] for ph in COHORTS])
+for phase, tab in zip(COHORTS, tabs):
     res = results[phase]
     s = res.summary
     with tab:
@@ -183,23 +130,10 @@ for phase, tab in zip(PHASES, tabs):
             st.success(f"**Boundary not crossed.** {words}", icon=":material/check_circle:")
         left, right = st.columns([5, 4])
         with left:
-            fig = plot_boundary(res.boundary, res.observed,
-                                title=f"Stopping boundary: {TAB_TITLES[phase].lower()}")
-            if alternative is not None:
-                alt_trace = next(t for t in plot_boundary(alt_boundary).data if t.name == "Stopping boundary")
-                alt_trace.update(name=f"Alternative: {alternative.label}",
-                                 line=dict(color=OKABE_ITO["green"], dash="dash", width=2.5, shape="hv"))
-                fig.add_trace(alt_trace)
-                fig.update_traces(selector=dict(name="Stopping boundary"), name="Design of record (trial file)")
-            fig.update_layout(height=540, legend=dict(y=-0.32))
-            # the first crossing is usually early: put its label to the right of the point
-            fig.update_annotations(selector=dict(name="first_crossing"), ax=70, ay=-50)
-            if zoom and s["n"] and s["n"] < record.n_max:
-                x_hi = min(record.n_max, max(2 * s["n"], s["n"] + 12))
-                shown = res.boundary.table.loc[res.boundary.table["n"] <= x_hi, "boundary"].dropna()
-                y_hi = max([s["x"]] + [int(v) for v in shown]) + 2
-                fig.update_xaxes(range=[0.5, x_hi + 0.5])
-                fig.update_yaxes(range=[0, y_hi])
+            fig = plot_boundary_panel(
+                res.boundary, res.observed, f"Stopping boundary: {TAB_TITLES[phase].lower()}",
+                alternative=alt_boundary if alternative is not None else None,
+                alternative_label=alternative.label if alternative is not None else "", zoom=zoom)
             st.plotly_chart(fig, width="stretch", key=f"mon_bnd_{phase}")
             st.caption("Orange staircase: the smallest number of patients with a qualifying event that stops the trial "
                        "after n patients; shaded: the stop region. Blue: the trial so far, patients in the order "
@@ -210,25 +144,23 @@ for phase, tab in zip(PHASES, tabs):
         with right:
             if alternative is None:
                 st.markdown("**Design of record**")
-                facts = design_facts(record, rec_boundary)
-                st.table(facts.set_index("Setting"))      # wraps long values; a canvas grid cut them
+                st.table(format_design_facts(record, rec_boundary))   # wraps long values; a canvas grid cut them
                 st.markdown("**Operating characteristics** (exact)")
-                st.dataframe(oc_table(rec_oc), hide_index=True, width="stretch")
+                st.dataframe(format_operating_characteristics(rec_oc), hide_index=True, width="stretch")
             else:
                 d1, d2 = st.tabs(["Design of record", "Alternative"])
                 with d1:
-                    facts = design_facts(record, rec_boundary)
-                    st.table(facts.set_index("Setting"))      # wraps long values; a canvas grid cut them
+                    st.table(format_design_facts(record, rec_boundary))
                 with d2:
-                    facts = design_facts(alternative, alt_boundary)
-                    st.table(facts.set_index("Setting"))      # wraps long values; a canvas grid cut them
+                    st.table(format_design_facts(alternative, alt_boundary))
                 st.markdown("**Operating characteristics, side by side** (exact)")
-                st.dataframe(comparison_table(_comparison(record, alternative)), hide_index=True, width="stretch")
+                st.dataframe(format_design_comparison(_comparison(record, alternative)), hide_index=True,
+                             width="stretch")
             st.caption("P(cross): chance the count ever reaches the boundary if the true rate of qualifying events "
                        "is the one in the row. P(stop early): chance of stopping before the last planned patient. "
                        "Expected patients: average number enrolled before stopping or reaching N.")
             with st.expander("Boundary after every patient"):
-                st.dataframe(boundary_listing(rec_boundary), hide_index=True, width="stretch", height=300)
+                st.dataframe(format_boundary_listing(rec_boundary), hide_index=True, width="stretch", height=300)
 
         st.subheader("Cumulative incidence of the first qualifying event")
         cif = res.incidence
@@ -237,19 +169,12 @@ for phase, tab in zip(PHASES, tabs):
             continue
         c_left, c_right = st.columns([3, 2])
         with c_left:
-            cif_fig = plot_cumulative_incidence(cif, title=f"First grade ≥ {grade} event: {TAB_TITLES[phase].lower()}")
-            cif_fig.update_layout(height=560, legend=dict(y=-0.5), margin=dict(b=170))
+            cif_fig = plot_incidence_panel(cif, f"First grade ≥ {grade} event: {TAB_TITLES[phase].lower()}")
             st.plotly_chart(cif_fig, width="stretch", key=f"mon_cif_{phase}")
         with c_right:
-            at = compute_incidence_at(cif, LANDMARK_DAYS)
-            if len(at):
-                st.dataframe(pd.DataFrame({
-                    "Day": at["day"].astype(int),
-                    "Incidence (95% CI)": [f"{pct(c)} ({pct(lo)} to {pct(hi)})"
-                                                      for c, lo, hi in zip(at["cif"], at["lower"], at["upper"])],
-                    "1 − KM": [pct(v) for v in at["one_minus_km"]],
-                    "At risk": at["n_at_risk"],
-                }), hide_index=True, width="stretch")
+            landmarks = format_incidence_landmarks(cif)
+            if len(landmarks):
+                st.dataframe(landmarks, hide_index=True, width="stretch")
                 st.caption("Incidence by day since first treatment; 1 − KM is the over-stating comparison.")
             st.markdown(f"{cif.summary['n']} patients: **{cif.summary['n_event']}** with a qualifying event, "
                         f"**{cif.summary['n_competing']}** with a competing event first (death, recurrence or "
@@ -262,10 +187,4 @@ for phase, tab in zip(PHASES, tabs):
                 "censored and over-states the incidence; it is shown for comparison only."
             )
         with st.expander("Patients in this analysis"):
-            t = res.table
-            st.dataframe(pd.DataFrame({
-                "Patient": t["subject_id"], "Started": t["start_date"].dt.date,
-                "First qualifying event": t["first_event_date"].dt.date,
-                "Term": t["first_event_term"], "Grade": t["first_event_grade"],
-                "Outcome for the incidence curve": t["status_label"], "Day": t["time"].astype(int),
-            }), hide_index=True, width="stretch")
+            st.dataframe(format_cohort_patients(res.table), hide_index=True, width="stretch")

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import state
+from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.plots.overview import plot_ae_by_grade, plot_enrolment
 from toxdb.reports.overview import compute_overview, describe_latest_upload
 from toxdb.store.cuts import load_snapshot
@@ -12,12 +13,12 @@ trial = state.get_trial()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _overview(db: str, version: tuple, cut_key: tuple):
+def _overview(db: str, version: tuple, cut_key: tuple, rules: str):
     snap = load_snapshot(store, cut, with_labs=False)
-    return snap.patients, compute_overview(snap, trial.phases.post_treatment_window_days)
+    return snap.patients, compute_overview(snap, trial.phases)
 
 
-patients, ov = _overview(str(store.path), store.data_version(), cut.key())
+patients, ov = _overview(str(store.path), store.data_version(), cut.key(), state.trial_key())
 s = ov.summary
 st.title("Trial overview")
 st.caption(f"{trial.trial.id} · {cut.label}")
@@ -41,8 +42,7 @@ st.dataframe(
         "ae_rows": "AE rows", "serious": "Serious", "patients_grade_3_plus": "Patients grade ≥ 3"}),
     hide_index=True, width="stretch",
 )
-st.caption("On treatment: started protocol treatment, not off treatment or dead at the cut, and dosed within the "
-           f"last {trial.phases.post_treatment_window_days} days.")
+st.caption(describe_on_treatment_rule(trial.phases))
 left, right = st.columns(2)
 with left:
     st.plotly_chart(plot_ae_by_grade(ov.ae_by_grade, "patients"), width="stretch")

@@ -8,6 +8,7 @@ from toxdb.clinical.course import (
     compute_swimmer_lanes,
     subject_choices,
 )
+from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.plots.patient import plot_patient_course, plot_swimmer
 from toxdb.store.cuts import load_snapshot
 
@@ -17,21 +18,21 @@ trial = state.get_trial()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _choices(db: str, version: tuple, cut_key: tuple):
+def _choices(db: str, version: tuple, cut_key: tuple, rules: str):
     return subject_choices(load_snapshot(store, cut, with_labs=False).patients)
 
 
 @st.cache_data(show_spinner="Building this patient's course…", max_entries=64)
-def _course(db: str, version: tuple, cut_key: tuple, subject: str):
+def _course(db: str, version: tuple, cut_key: tuple, rules: str, subject: str):
     return compute_patient_course(load_snapshot(store, cut), subject, trial)
 
 
 @st.cache_data(show_spinner="Building the swimmer plot…", max_entries=8)
-def _lanes(db: str, version: tuple, cut_key: tuple):
+def _lanes(db: str, version: tuple, cut_key: tuple, rules: str):
     return compute_swimmer_lanes(load_snapshot(store, cut, with_labs=False), trial)
 
 
-key = (str(store.path), store.data_version(), cut.key())
+key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 
 st.title("Patient")
 st.caption(f"{trial.trial.id} · {cut.label} · one patient's course; the dose hints follow the rules in "
@@ -115,4 +116,4 @@ with tab_swim:
     st.caption("One lane per treated patient, first treated at the top; x = days since first treatment. Thin dark "
                "bar: radiotherapy; bars: concurrent and maintenance chemotherapy periods; dots: adverse events of "
                "grade ≥ 3 at onset (all phases); ✕ off treatment, ◇ recurrence, ■ death; ▶ still on treatment at "
-               "the cut (not off treatment and a dose within one cycle length).")
+               "the cut. " + describe_on_treatment_rule(trial.phases))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from toxdb.cli.common import cut_from_args
 from toxdb.store.db import Store
+from toxdb.vocab import TREATMENTS
 
 FIRST = ["subject_id", "agent", "action", "dose_percent", "dose_mg_per_intake", "rule"]
 
@@ -42,5 +43,5 @@ def build_advice(store: Store, args) -> pd.DataFrame:
 
 def advice_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--not-continue", action="store_true", help="only rows whose action is not 'continue'")
-    p.add_argument("--agent", action="append", choices=["capecitabine", "S-1", "RT"],
+    p.add_argument("--agent", action="append", choices=list(TREATMENTS),
                    help="only this agent (repeat for several)")

@@ -1,4 +1,4 @@
-"""Registration checks: the eligibility criteria that the data can check (clinical-rules.md section 1).
+"""Registration checks: the eligibility criteria that the data can check (docs/clinical-rules.md section 1).
 
 Public API
 ----------
@@ -12,12 +12,13 @@ the limits come from ``trial.toml`` [eligibility]:
 * ``child_pugh``: class from the last bilirubin, albumin and INR before the first treatment (and, when
   the surgery date is known, not before the surgery: the criterion is post-operative), plus the
   recorded ascites and encephalopathy; the class (e.g. "B7") must be in ``child_pugh_allowed``.
-  Cut-offs from [formulas] (``toxdb.dosing.compute_child_pugh``).
+  Cut-offs from [formulas] (``toxdb.clinical.formulas.compute_child_pugh``).
 * ``ecog``: ECOG performance status <= ``ecog_max`` (unknown when not recorded).
 * ``surgery_to_treatment``: days from surgery to the first treatment < ``max_days_surgery_to_treatment``
   (122: 121 days is inside, 122 outside).
 
-Decisions on points the spec leaves open (each is also stated in the reason where it applies):
+Decisions on points the rules leave open (D21, D24, D25 in docs/decisions.md; each is also stated in
+the reason where it applies):
 
 * Age is in completed years at enrolment. A birth date, when given, wins over the recorded age (it is
   exact); when both are given and differ the reason says so. "Older than 18" therefore means 19 or
@@ -26,7 +27,7 @@ Decisions on points the spec leaves open (each is also stated in the reason wher
   recorded)" in the reason; a value that cannot be read makes the class unknown.
 * Labs: values in SI after ``derive_lab_grades`` (a unit is never guessed: an unreadable value is
   skipped and an earlier one used). A value on the day of the first treatment counts as before it
-  only with ``same_day_counts=True``; by default it does not (spec: "before the first treatment").
+  only with ``same_day_counts=True``; by default it does not (D21).
   A patient not yet treated is checked on the labs up to the cut.
 * Not yet treated: ``surgery_to_treatment`` is ``outside protocol`` when the limit has already passed
   at the cut, otherwise ``unknown`` (days so far given).

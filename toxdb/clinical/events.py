@@ -1,41 +1,24 @@
-"""derive_* / compute_*: treatment phases, treatment-emergent flags, events and incidence.
+"""derive_*: adverse-event rows and events with their phase and treatment-emergent flag, in pandas.
 
-Clinical rules: /work/shared/spec/clinical-rules.md sections 2 (phases) and 3 (counting). Every
-function is vectorised (groupby / merge / numpy masks, no per-row Python) so the same code serves
-100 patients and 10,000 patients with 1,000,000 adverse-event rows.
+Clinical rules: docs/clinical-rules.md sections 2 (phases) and 3 (counting); the choices those rules
+leave open are decisions D1-D9 in docs/decisions.md. Every function is vectorised (groupby / merge /
+numpy masks, no per-row Python) so the same code serves 100 patients and 10,000 patients with
+1,000,000 adverse-event rows.
+
+This is the reference implementation: the pages that show rows (drill-down, patient course, exports)
+use it, and it has hand-worked tests. Its DuckDB twin, ``toxdb.clinical.events_sql``, asks the same
+questions inside the database for the views that need only totals; each function below names its
+twin, and tests/test_events_twins.py compares the two on random small trials.
 
 Pipeline (each step DataFrame in, DataFrame out, testable on its own)::
 
-    milestones = derive_treatment_milestones(treatment, cut_date)      # one row per subject
-    rows = derive_ae_onset(ae, milestones)                              # onset_imputed (+ flag)
-    rows = derive_event_ids(rows)                                       # event_id (grade changes)
-    rows = derive_ae_phase(rows, milestones, window_days)               # phase, treatment_emergent
-    events = collapse_events(rows)                                      # one row per event
+    milestones = derive_treatment_milestones(treatment, cut_date)      # one row per subject (D1, D2)
+    rows = derive_ae_onset(ae, milestones)                              # onset_imputed (+ flag), D5
+    rows = derive_event_ids(rows)                                       # event_id (grade changes), D6
+    rows = derive_ae_phase(rows, milestones, window_days)               # phase, treatment_emergent, D8
+    events = collapse_events(rows)                                      # one row per event, D7
     # or all at once: derive_event_rows(...) / derive_events(...)
-    result = compute_incidence(events, milestones, patients=...)        # .table, .summary
-
-Decisions the spec leaves open (each is also stated where it is applied):
-
-* Treatment end dates after the cut are treated as "ongoing at the cut" (replaced by the cut date),
-  like a missing end date: what happens after the cut is not known at the cut.
-* A chemotherapy cycle whose ``phase`` is missing is *concurrent* when it overlaps the patient's RT
-  span (first RT start to last RT end), *maintenance* when it starts after the RT span ends, and
-  *concurrent* when the patient has no RT or the cycle ends before RT starts.
-* A patient with no treatment rows has no ``first_treatment``: all their AEs are ``pre-treatment``
-  and none is treatment-emergent (they are not at risk in any phase either).
-* ``switched_to_s1`` is True when a patient has an S-1 cycle starting after a capecitabine cycle
-  started (S-1 from the first cycle is not a switch); ``s1_start`` is the first S-1 start whatever
-  came before. The phase of an S-1 cycle is that of the cycle (spec section 2).
-* Partial onset dates are imputed to the first day of their period, or to ``first_treatment`` when
-  the first treatment falls later in that same period, unless the AE is known to have ended before
-  the first treatment (ADaM convention: the imputation may not contradict the end date).
-* A "worsening" (spec section 2) is a row whose onset lies on treatment (concurrent or maintenance
-  phase) with a grade above the worst grade recorded before the first treatment for the same
-  subject and term. An event whose first onset is pre-treatment becomes treatment-emergent when one
-  of its rows is a worsening; its ``phase`` stays that of its first onset (pre-treatment) and
-  ``emergent_phase`` gives the phase in which it worsened (used by the incidence tables). A worsening
-  after the on-treatment window is not treatment-emergent (as in ADaM TRTEMFL: nothing after the
-  window is).
+    result = compute_incidence(events, milestones, patients=...)        # toxdb.clinical.incidence
 """
 from __future__ import annotations
 
@@ -44,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toxdb.arrays import mask_distinct
-from toxdb.clinical.treatment import _dates, derive_treatment_milestones
+from toxdb.arrays import as_dates, mask_distinct
+from toxdb.clinical.treatment import derive_treatment_milestones
 from toxdb.vocab import ATTRIBUTION_ORDER, ON_TREATMENT, PHASES
 
 NAT = np.datetime64("NaT", "ns")
@@ -65,14 +48,14 @@ def _attach(ae: pd.DataFrame, milestones: pd.DataFrame, cols: list[str]) -> dict
     found = pos >= 0
     out = {}
     for c in cols:
-        arr = _dates(milestones[c]).to_numpy()
+        arr = as_dates(milestones[c]).to_numpy()
         out[c] = np.where(found, arr[np.clip(pos, 0, None)] if len(arr) else NAT, NAT)
     return out
 
 
 def _ns(s) -> np.ndarray:
     """A date column as a datetime64[ns] numpy array."""
-    return _dates(s).to_numpy()
+    return as_dates(s).to_numpy()
 
 
 def derive_ae_onset(ae: pd.DataFrame, milestones: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +66,9 @@ def derive_ae_onset(ae: pd.DataFrame, milestones: pd.DataFrame) -> pd.DataFrame:
     'year'). The imputed onset is that first day, or ``first_treatment`` when the first treatment
     falls later in the same month (year), so an AE reported as "June" for a patient first treated
     on 16 June is not pushed before treatment. Exception: an AE whose end date is before the first
-    treatment keeps the first day of the period.
+    treatment keeps the first day of the period (D5).
+
+    DuckDB twin: the ``rows_onset`` CTE of ``events_sql._rows_sql``.
     """
     out = ae.copy(deep=False)      # copy-on-write: adding columns leaves the caller's frame as it was
     onset = _ns(out["onset_date"])
@@ -116,7 +101,10 @@ def derive_event_ids(ae: pd.DataFrame) -> pd.DataFrame:
        so far in that event (contiguous or overlapping), or when any of those rows is ongoing (no
        end date). Otherwise it starts a new event.
     Onset is ``onset_imputed`` when present, else ``onset_date``. Event ids are numbered in order
-    of subject, then reference (rows without one after), then term and onset.
+    of subject, then reference (rows without one after), then term and onset (D6).
+
+    DuckDB twin: the ``rows_open`` / ``rows_chained`` CTEs of ``events_sql._rows_sql`` (an event
+    there is the key ``sid, rid, event_tid, chain``).
     """
     out = ae.copy(deep=False)
     n = len(out)
@@ -159,7 +147,7 @@ def derive_event_ids(ae: pd.DataFrame) -> pd.DataFrame:
 
 def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int = 30) -> pd.DataFrame:
     """Add ``phase`` (pre-treatment / concurrent / maintenance / post-treatment), ``baseline_grade``,
-    ``worsening`` and ``treatment_emergent`` to AE rows (spec section 2).
+    ``worsening`` and ``treatment_emergent`` to AE rows (docs/clinical-rules.md section 2).
 
     Onset d = ``onset_imputed`` (``onset_date`` when not imputed). With W = ``window_days``:
     pre-treatment if d < first_treatment (or the patient has no treatment); concurrent if
@@ -168,7 +156,9 @@ def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int
     ``baseline_grade`` = worst grade among the subject's pre-treatment rows of the same term;
     ``worsening`` = an on-treatment row graded above it; ``treatment_emergent`` = on treatment
     (concurrent or maintenance). A worsening is on treatment by definition, so it is included; it
-    matters for events that start before treatment (see collapse_events).
+    matters for events that start before treatment (see collapse_events, D8).
+
+    DuckDB twin: the ``rows_phase``, ``baseline`` and ``rows`` CTEs of ``events_sql._rows_sql``.
     """
     out = ae.copy(deep=False)
     d = _ns(out["onset_imputed"] if "onset_imputed" in out else out["onset_date"])
@@ -176,7 +166,7 @@ def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int
     ft, crt_end, m0, last = ms["first_treatment"], ms["crt_end"], ms["maintenance_start"], ms["last_dose"]
     w = np.timedelta64(int(window_days), "D")
     has_ft, has_m = ~pd.isna(ft), ~pd.isna(m0)
-    pre = ~has_ft | (d < ft)
+    pre = ~has_ft | (d < ft)                       # never treated: every AE pre-treatment (D3)
     conc = has_ft & ~pre & np.where(has_m, d < m0, d <= crt_end + w)
     maint = has_ft & has_m & (d >= m0) & (d <= last + w)
     phase = np.select([pre, conc, maint], [0, 1, 2], 3)
@@ -199,7 +189,10 @@ def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int
 
 def derive_event_rows(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int = 30,
                       milestones: pd.DataFrame | None = None) -> pd.DataFrame:
-    """AE rows with every derived column: onset_imputed, event_id, phase, treatment_emergent..."""
+    """AE rows with every derived column: onset_imputed, event_id, phase, treatment_emergent...
+
+    DuckDB twin: ``events_sql._rows_sql`` (the CTE ``rows``); ``events_sql.read_first_qualifying_rows``
+    answers the monitoring question from it."""
     if milestones is None:
         milestones = derive_treatment_milestones(treatment, cut_date)
     rows = derive_ae_onset(ae, milestones)
@@ -226,7 +219,9 @@ def _col(rows: pd.DataFrame, name: str, default=None) -> pd.Series:
 
 
 def collapse_events(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per event_id from derived AE rows (see derive_events). Sorted by event_id."""
+    """One row per event_id from derived AE rows (see derive_events, D7). Sorted by event_id.
+
+    DuckDB twin: the ``events`` CTE of ``events_sql._events_sql``."""
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
     onset = _ns(rows["onset_imputed"] if "onset_imputed" in rows else rows["onset_date"])
@@ -297,7 +292,10 @@ class DerivedEvents:
 
 
 def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
-    """Milestones, derived AE rows and events for a cuts.Snapshot (as of its cut date)."""
+    """Milestones, derived AE rows and events for a cuts.Snapshot (as of its cut date).
+
+    DuckDB twin: ``events_sql.compute_incidence_sql`` and ``events_sql.read_first_qualifying_rows``
+    start from the stored tables of the same cut."""
     cut = snapshot.cut.cut_date
     ms = derive_treatment_milestones(snapshot.treatment, cut)
     rows = derive_event_rows(snapshot.adverse_events, snapshot.treatment, cut, window_days, milestones=ms)

@@ -1,18 +1,20 @@
 """The toxicity derivations as DuckDB SQL over the stored tables, for views that need only totals.
 
-``toxdb.derive`` is the reference: every step there is a pandas function with hand-worked tests, and
-the pages that show rows (drill-down, patient course, exports) use it. A million AE rows take it a
-couple of seconds, which is too long for the first view of a new data version when all that is
-shown is a table of counts. This module asks the same questions of DuckDB, which reads the stored
-rows in place, in parallel, and returns only the answer:
+``toxdb.clinical.events`` is the reference: every step there is a pandas function with hand-worked
+tests, and the pages that show rows (drill-down, patient course, exports) use it. A million AE rows
+take it a couple of seconds, which is too long for the first view of a new data version when all
+that is shown is a table of counts. This module asks the same questions of DuckDB, which reads the
+stored rows in place, in parallel, and returns only the answer:
 
-* ``compute_incidence_sql`` -- the table of ``derive.compute_incidence`` (same rows, same order);
-* ``read_first_qualifying_rows`` -- the AE rows the stopping-boundary monitor can start a cohort's
-  count from (in the frame ``monitoring_status`` builds from ``derive.derive_event_rows``).
+* ``compute_incidence_sql`` -- pandas twin ``toxdb.clinical.incidence.compute_incidence`` over
+  ``events.derive_snapshot_events`` (same rows, same order);
+* ``read_first_qualifying_rows`` -- pandas twin: the rows ``toxdb.monitoring.cohorts`` builds from
+  ``events.derive_event_rows``, as far as a cohort can start from them.
 
-The rules are those of ``toxdb.derive`` (its module docstring lists the decisions) and the tests
-check the two against each other on generated trials. Ties that the pandas code breaks by the
-order rows were read are broken here, as there, by upload and row in the file.
+The rules are those of ``toxdb.clinical.events`` (decisions D1-D9, D26 in docs/decisions.md);
+tests/test_derive_sql.py and tests/test_events_twins.py check the two against each other on
+hand-built and random trials. Ties that the pandas code breaks by upload and row in the file are
+broken here the same way. Only toxdb/store talks to DuckDB: the SQL runs through ``Store.query``.
 """
 from __future__ import annotations
 
@@ -52,7 +54,10 @@ def _rows_sql(store, cut) -> str:
     ``subjects``, ``terms``, ``socs``: the text behind the integer codes the rows carry (grouping a
     million rows on integers is several times quicker than on text). Phases are coded in time order
     (PHASES): within a patient a later onset never has an earlier phase. Parameters: $cut (DATE),
-    $window (INTEGER, days)."""
+    $window (INTEGER, days).
+
+    Long: one SQL text whose CTEs follow the pandas steps one for one; cut into functions it would
+    scatter a single query over several places and hide which CTE reads which."""
     tr = store.snapshot_sql("treatment", cut.frozen_at, cut.cut_date)
     ae = store.snapshot_sql("ae", cut.frozen_at, cut.cut_date)
     pre, conc, maint, post = range(len(PHASES))
@@ -168,7 +173,7 @@ def _events_sql() -> str:
 
 def compute_incidence_sql(store, cut, window_days: int, *, sites=None, attribution=None,
                           serious_only: bool = False, phases=("concurrent", "maintenance", "all")) -> IncidenceResult:
-    """``derive.compute_incidence`` of the snapshot at ``cut``, computed inside DuckDB.
+    """``incidence.compute_incidence`` of the snapshot at ``cut``, computed inside DuckDB (its pandas twin).
 
     Same arguments as there (``sites``: patients of these sites only, numerators and denominators;
     ``attribution``: keep events whose strongest attribution is one of these; ``serious_only``)."""
@@ -237,7 +242,7 @@ def compute_incidence_sql(store, cut, window_days: int, *, sites=None, attributi
 
 def read_first_qualifying_rows(store, cut, window_days: int, monitoring) -> pd.DataFrame:
     """Each patient's first qualifying AE row in each monitoring cohort at ``cut``, in the frame
-    ``monitoring_status`` builds from ``derive.derive_event_rows``.
+    ``toxdb.monitoring.cohorts`` builds from ``events.derive_event_rows`` (its pandas twin).
 
     A row qualifies (``monitoring`` is the trial file's monitoring section) when it is
     treatment-emergent (on treatment, and its event began on treatment or the row is a worsening),

@@ -137,7 +137,7 @@ def compute_child_pugh(bilirubin_umol_l, albumin_g_l, inr, ascites="none", encep
                        cutoffs: Formulas | Trial | None = None) -> tuple[int, str]:
     """Child-Pugh points and class, e.g. (5, "A5").
 
-    Boundaries (cut-offs from the trial file's [formulas], spec defaults when ``cutoffs`` is None):
+    Boundaries (cut-offs from the trial file's [formulas], the rules' defaults when ``cutoffs`` is None; D11):
     bilirubin (µmol/L) < 34 -> 1, 34–51 inclusive -> 2, > 51 -> 3; albumin (g/L) > 35 -> 1,
     28–35 inclusive -> 2, < 28 -> 3; INR < 1.7 -> 1, 1.7–2.3 inclusive -> 2, > 2.3 -> 3;
     ascites none / mild / moderate-severe; encephalopathy none / grade 1–2 / grade 3–4.
@@ -165,3 +165,34 @@ def compute_child_pugh(bilirubin_umol_l, albumin_g_l, inr, ascites="none", encep
     return points, f"{letter}{points}"
 
 
+
+
+def compute_patient_bsa_crcl(patient, formulas: Formulas, cut, creatinine: tuple | None = None
+                             ) -> tuple[float, float, str]:
+    """(BSA, CrCl, where the CrCl comes from) of one patient at the cut, as the dose rules and the
+    Patient page show them (D17).
+
+    ``patient``: a mapping with height_cm, weight_kg, sex, age (or birth_date: completed years at the
+    cut), serum_creatinine and serum_creatinine_unit. ``creatinine``: (value in µmol/L, ULN, date) of
+    the latest creatinine lab up to the cut; without one the patient table's serum creatinine is
+    used. A missing input gives NaN and a note naming it: a unit or a sex is never guessed."""
+    cut = pd.Timestamp(cut)
+    bsa = compute_bsa(patient.get("height_cm"), patient.get("weight_kg"), formulas.bsa)
+    age = pd.to_numeric(pd.Series([patient.get("age")]), errors="coerce").iloc[0]
+    if pd.isna(age) and patient.get("birth_date") is not None:
+        born = pd.to_datetime(pd.Series([patient.get("birth_date")]), errors="coerce").iloc[0]
+        if pd.notna(born):
+            age = cut.year - born.year - ((cut.month, cut.day) < (born.month, born.day))
+    if creatinine is not None:
+        scr, unit = creatinine[0], "umol/L"
+        source = f"CrCl from creatinine {scr:g} µmol/L on {creatinine[2]:%Y-%m-%d}"
+    else:
+        scr, unit = patient.get("serum_creatinine"), patient.get("serum_creatinine_unit")
+        source = "CrCl from the patient table's serum creatinine"
+    sex = patient.get("sex")
+    crcl = compute_crcl(age, patient.get("weight_kg"), scr, unit, sex="" if sex is None else sex)
+    if pd.isna(crcl):
+        missing = [n for n, v in (("age", age), ("weight", patient.get("weight_kg")), ("creatinine", scr),
+                                  ("creatinine unit", unit), ("sex", sex)) if v is None or pd.isna(v)]
+        source = "CrCl unknown" + (f" (missing {', '.join(missing)})" if missing else " (unit or sex not understood)")
+    return bsa, crcl, source

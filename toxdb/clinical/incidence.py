@@ -37,8 +37,14 @@ COUNT_COLUMNS = [f"n_g{g}" for g in GRADES] + ["n_ge3", "n_any"]
 NO_SOC = "(SOC not coded)"
 
 
+def soc_or_none_coded(soc: pd.Series) -> pd.Series:
+    """The SOC of each event, NO_SOC where none is coded (also for a categorical column read from the
+    store, whose categories do not include NO_SOC)."""
+    return soc.astype(object).where(soc.notna(), NO_SOC)
+
+
 def at_risk_by_phase(milestones: pd.DataFrame, subjects=None) -> dict[str, set]:
-    """Patients at risk in each incidence phase: those who started it (spec section 3)."""
+    """Patients at risk in each incidence phase: those who started it (docs/clinical-rules.md section 3)."""
     ms = milestones if subjects is None else milestones[milestones["subject_id"].isin(list(subjects))]
     sid = ms["subject_id"].astype("str")
     return {
@@ -54,13 +60,6 @@ def _site_subjects(patients: pd.DataFrame | None, sites) -> set | None:
     if patients is None:
         raise ValueError("filtering by site needs the patients table (subject -> site)")
     return set(patients.loc[patients["site"].isin(list(sites)), "subject_id"].astype("str"))
-
-
-def filter_events(events: pd.DataFrame, *, attribution=None, serious_only: bool = False,
-                  subjects=None) -> pd.DataFrame:
-    """Treatment-emergent events kept by the filters: attribution values (None = all), serious
-    only, subjects (None = all)."""
-    return events[_keep_mask(events, attribution=attribution, serious_only=serious_only, subjects=subjects)]
 
 
 _INCIDENCE_COLUMNS = ["subject_id", "event_id", "term", "soc", "worst_grade", "onset_date", "emergent_phase"]
@@ -89,7 +88,7 @@ def _phase_mask(ev: pd.DataFrame, subj_code: np.ndarray, subj_uniques, risk: set
 def compute_incidence(events: pd.DataFrame, milestones: pd.DataFrame, phases=("concurrent", "maintenance", "all"),
                       *, patients: pd.DataFrame | None = None, sites=None, attribution=None,
                       serious_only: bool = False, window_days: int = 30) -> IncidenceResult:
-    """Incidence of treatment-emergent events by SOC and term × worst grade × phase (spec section 3).
+    """Incidence of treatment-emergent events by SOC and term × worst grade × phase (docs/clinical-rules.md section 3).
 
     ``events`` from derive_events; ``milestones`` from derive_treatment_milestones gives the
     patients at risk (started the phase). ``sites`` (with ``patients`` for subject → site) restricts
@@ -106,7 +105,7 @@ def compute_incidence(events: pd.DataFrame, milestones: pd.DataFrame, phases=("c
     risk = at_risk_by_phase(milestones, subjects)
     slim = events[[c for c in _INCIDENCE_COLUMNS if c in events]]
     ev = slim[_keep_mask(events, attribution=attribution, serious_only=serious_only, subjects=subjects)]
-    soc = ev["soc"].fillna(NO_SOC)
+    soc = soc_or_none_coded(ev["soc"])
     subj_code, subj_u = pd.factorize(ev["subject_id"])
     n_subj = max(len(subj_u), 1)
     grade = pd.to_numeric(ev["worst_grade"]).to_numpy().astype(np.int64)
@@ -197,7 +196,7 @@ def select_cell_events(events: pd.DataFrame, milestones: pd.DataFrame, phase: st
     if term is not None:
         keep = keep & events["term"].eq(term).fillna(False).to_numpy(bool)
     if soc is not None:
-        keep = keep & events["soc"].fillna(NO_SOC).eq(soc).to_numpy(bool)
+        keep = keep & soc_or_none_coded(events["soc"]).eq(soc).to_numpy(bool)
     ev = events[keep]
     subj_code, subj_u = pd.factorize(ev["subject_id"])
     ev = ev[_phase_mask(ev, subj_code, subj_u, risk[phase], phase)]

@@ -3,7 +3,7 @@ and which hints a person has acknowledged (handled until new data change the adv
 
 Public API
 ----------
-compute_snapshot_advice(snapshot, trial)     -> dosing.DoseAdviceResult as of the snapshot's cut
+compute_snapshot_advice(snapshot, trial)     -> DoseAdviceResult (toxdb.dosing.result) as of the snapshot's cut
 snapshot_advice_inputs(snapshot, trial)      -> dict of patients, events, labs, treatment, cut
 advice_hash(row)                             -> sha256 hex of the fields that define the advice shown
 derive_acknowledged(advice_table, acks)      -> advice_table + handled, acknowledged_by/_at, ack_comment
@@ -17,9 +17,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from toxdb.clinical.events import derive_snapshot_events
+from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.labs import derive_lab_grades
-from toxdb.dosing.engine import ACTIONS, DoseAdviceResult, compute_dose_advice
+from toxdb.dosing.engine import compute_dose_advice
+from toxdb.dosing.result import ACTIONS, DoseAdviceResult
 
 __all__ = ["HASH_FIELDS", "ACK_COLUMNS", "advice_hash", "derive_acknowledged", "compute_snapshot_advice",
            "snapshot_advice_inputs", "order_advice"]
@@ -125,9 +126,11 @@ def _si_labs(labs: pd.DataFrame | None) -> pd.DataFrame:
     return out[out["test_code"].notna() & out["si_value"].notna()].reset_index(drop=True)[LAB_COLUMNS]
 
 
-def snapshot_advice_inputs(snapshot, trial) -> dict[str, Any]:
-    """The arguments of dosing.compute_dose_advice for a cuts.Snapshot (labs are read when present)."""
-    derived = derive_snapshot_events(snapshot, trial.phases.post_treatment_window_days)
+def snapshot_advice_inputs(snapshot, trial, derived: DerivedEvents | None = None) -> dict[str, Any]:
+    """The arguments of toxdb.dosing.engine.compute_dose_advice for a cuts.Snapshot (labs are read when present).
+    ``derived``: the snapshot's events when the caller has derived them already (same window)."""
+    if derived is None:
+        derived = derive_snapshot_events(snapshot, trial.phases.post_treatment_window_days)
     return {
         "patients": snapshot.patients,
         "events": derived.events,
@@ -137,8 +140,8 @@ def snapshot_advice_inputs(snapshot, trial) -> dict[str, Any]:
     }
 
 
-def compute_snapshot_advice(snapshot, trial) -> DoseAdviceResult:
+def compute_snapshot_advice(snapshot, trial, derived: DerivedEvents | None = None) -> DoseAdviceResult:
     """Dose advice as of the snapshot's cut (one row per patient on treatment and agent)."""
-    inputs = snapshot_advice_inputs(snapshot, trial)
+    inputs = snapshot_advice_inputs(snapshot, trial, derived)
     return compute_dose_advice(inputs["patients"], inputs["events"], inputs["labs"], inputs["treatment"],
                                trial, inputs["cut"])

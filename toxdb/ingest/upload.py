@@ -132,6 +132,7 @@ def prepare_upload(
     plan.validation = validate(
         staged, cmap, table, known_subjects=known, enrolment=enrolment,
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
+        future_tolerance_days=trial.trial.future_tolerance_days,
     )
     plan.notes.extend(plan.validation.notes)
     fingerprint()

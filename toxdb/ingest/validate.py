@@ -201,14 +201,17 @@ def validate(
     screening_window_days: int = 42,
     today: dt.date | None = None,
     day_first: bool | None = None,
+    future_tolerance_days: int = 0,
 ) -> ValidationResult:
     """Check every row of a mapped upload.
 
     ``known_subjects``: the subjects already stored (None skips the check, e.g. for patients);
-    ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check.
+    ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check;
+    ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30).
     """
     kind = mapping.kind
     today = today or dt.date.today()
+    latest = today + dt.timedelta(days=int(future_tolerance_days))
     notes: list[str] = []
     if day_first is None:
         day_first, note = infer_day_first(staged, kind)
@@ -257,8 +260,8 @@ def validate(
         parsed_dates[name] = d
         bad = d["problem"].notna().to_numpy(dtype=bool)
         pr.add(bad, name, col(name), d["problem"])
-        future = (d["date"] > pd.Timestamp(today)).to_numpy(dtype=bool)
-        pr.add(future, name, col(name), f"the date is in the future (after {today.isoformat()})")
+        future = (d["date"] > pd.Timestamp(latest)).to_numpy(dtype=bool)
+        pr.add(future, name, col(name), f"the date is in the future (after {latest.isoformat()})")
         out[name] = d["date"]
         if name != "onset_date":
             partial = (d["precision"].isin(["month", "year"])).to_numpy(dtype=bool)

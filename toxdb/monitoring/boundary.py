@@ -1,7 +1,7 @@
 """Safety monitoring: stopping boundaries, operating characteristics, cumulative incidence.
 
 Pure functions (DataFrame / numbers in, result objects out); no I/O, no streamlit, no duckdb.
-The spec is ``/work/shared/spec/monitoring.md``. Contents:
+The statistics are written up in docs/monitoring.md. Contents:
 
 * Frequentist boundary family of Ivanova, Qaqish & Schell (2005)::
 
@@ -286,6 +286,45 @@ def _calibrate_frequentist(
     return stop, alpha, alpha_next, _crossing_probability(looks, stop, p0)
 
 
+def _frequentist_design(look_arr: np.ndarray, n_max: int, p0: float, cp0: float, delta: float,
+                        summary: dict[str, Any]) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+    """(stop counts, crossing probability at p0, extra table columns) of the calibrated Ivanova
+    family; the design's facts are added to ``summary``."""
+    cp0 = _check_probability("cp0", cp0)
+    delta = _check_delta(delta)
+    stop, alpha, alpha_next, c0 = _calibrate_frequentist(look_arr, n_max, p0, delta, cp0)
+    alpha_n = compute_alpha_n(alpha, look_arr, n_max, delta) if alpha > 0 else np.zeros(look_arr.size)
+    summary.update(
+        design="Pocock-type" if delta == 0 else ("O'Brien-Fleming-type" if delta == 0.5 else f"delta={delta:g}"),
+        delta=delta,
+        cp0=cp0,
+        alpha=alpha,
+        alpha_next=alpha_next,
+        calibration="exact: bisection over every breakpoint alpha; crossing probability at p0 <= cp0",
+    )
+    return stop, c0, {"alpha_n": alpha_n}
+
+
+def _bayesian_design(look_arr: np.ndarray, p0: float, prior: tuple[float, float], threshold: float,
+                     summary: dict[str, Any]) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+    """(stop counts, crossing probability at p0, extra table columns) of the beta-binomial rule."""
+    a, b = (float(v) for v in prior)
+    if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"prior Beta(a, b) needs a > 0 and b > 0, got {prior!r}")
+    threshold = _check_probability("threshold", threshold)
+    stop = compute_bayesian_stop_counts(look_arr, p0, (a, b), threshold)
+    post = np.where(stop <= look_arr, compute_posterior_probability(stop, look_arr, p0, (a, b)), np.nan)
+    summary.update(
+        design=f"Bayesian beta-binomial, Beta({a:g}, {b:g}) prior, threshold {threshold:g}",
+        prior=(a, b),
+        threshold=threshold,
+        cp0=None,
+        delta=None,
+        alpha=None,
+    )
+    return stop, _crossing_probability(look_arr, stop, p0), {"posterior_prob": post}
+
+
 def compute_boundary(
     n_max: int,
     p0: float,
@@ -302,7 +341,7 @@ def compute_boundary(
 
     Frequentist (``method="frequentist"``): the Ivanova-Qaqish-Schell family with shape ``delta``,
     calibrated to the largest nominal alpha whose overall crossing probability at ``p0`` is
-    ``<= cp0`` (the spec's "below cP0", read as "not above").  The crossing probability is a step
+    ``<= cp0`` ("below cP0" read as "not above", D29).  The crossing probability is a step
     function of alpha, so the supremum is not attained: ``summary["alpha"]`` is the smallest
     alpha giving the chosen boundary (every alpha in ``[alpha, alpha_next)`` gives the same one)
     and ``summary["alpha_next"]`` is the breakpoint at which the crossing probability would
@@ -330,36 +369,9 @@ def compute_boundary(
     }
     table = pd.DataFrame({"n": pd.array(look_arr, dtype="Int64")})
     if method == FREQUENTIST:
-        cp0 = _check_probability("cp0", cp0)
-        delta = _check_delta(delta)
-        stop, alpha, alpha_next, c0 = _calibrate_frequentist(look_arr, n_max, p0, delta, cp0)
-        alpha_n = compute_alpha_n(alpha, look_arr, n_max, delta) if alpha > 0 else np.zeros(look_arr.size)
-        extra = {"alpha_n": alpha_n}
-        summary.update(
-            design="Pocock-type" if delta == 0 else ("O'Brien-Fleming-type" if delta == 0.5 else f"delta={delta:g}"),
-            delta=delta,
-            cp0=cp0,
-            alpha=alpha,
-            alpha_next=alpha_next,
-            calibration="exact: bisection over every breakpoint alpha; crossing probability at p0 <= cp0",
-        )
+        stop, c0, extra = _frequentist_design(look_arr, n_max, p0, cp0, delta, summary)
     elif method == BAYESIAN:
-        a, b = (float(v) for v in prior)
-        if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
-            raise ValueError(f"prior Beta(a, b) needs a > 0 and b > 0, got {prior!r}")
-        threshold = _check_probability("threshold", threshold)
-        stop = compute_bayesian_stop_counts(look_arr, p0, (a, b), threshold)
-        post = np.where(stop <= look_arr, compute_posterior_probability(stop, look_arr, p0, (a, b)), np.nan)
-        extra = {"posterior_prob": post}
-        summary.update(
-            design=f"Bayesian beta-binomial, Beta({a:g}, {b:g}) prior, threshold {threshold:g}",
-            prior=(a, b),
-            threshold=threshold,
-            cp0=None,
-            delta=None,
-            alpha=None,
-        )
-        c0 = _crossing_probability(look_arr, stop, p0)
+        stop, c0, extra = _bayesian_design(look_arr, p0, prior, threshold, summary)
     else:
         raise ValueError(f"method must be {FREQUENTIST!r} or {BAYESIAN!r}, got {method!r}")
 
@@ -527,10 +539,6 @@ def compute_observed_path(
     }
     summary["sentence"] = _path_sentence(summary)
     return ObservedPathResult(table=table, summary=summary)
-
-
-def _plural(k: int, word: str) -> str:
-    return f"{k} {word}" + ("" if k == 1 else "s")
 
 
 def _path_sentence(s: dict[str, Any]) -> str:

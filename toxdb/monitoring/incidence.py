@@ -56,6 +56,33 @@ def compute_number_at_risk(
     return pd.DataFrame({"time": q, "n_at_risk": at_risk.astype(np.int64)})
 
 
+def _aj_variance(cif: np.ndarray, s_before: np.ndarray, d1: np.ndarray, d: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The delta-method variance of the Aalen-Johansen estimate (formula in
+    :func:`compute_cumulative_incidence`), via cumulative sums of the expanded square: O(J), not O(J^2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(y > d, d / (y * (y - d)), 0.0)
+    a_ = np.cumsum(w)
+    b_ = np.cumsum(w * cif)
+    c_ = np.cumsum(w * cif**2)
+    d_ = np.cumsum(s_before**2 * d1 * (y - d1) / y**3)
+    e_ = np.cumsum(s_before * d1 / y**2)
+    g_ = np.cumsum(s_before * d1 * cif / y**2)
+    var = cif**2 * a_ - 2 * cif * b_ + c_ + d_ - 2 * (cif * e_ - g_)
+    return np.maximum(var, 0.0)
+
+
+def _loglog_interval(cif: np.ndarray, se: np.ndarray, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise log(-log) interval ``CIF^exp(+/- z se / (CIF log CIF))``; the estimate itself at 0 and 1."""
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = (cif > 0) & (cif < 1)
+        logf = np.where(inner, np.log(np.where(inner, cif, 0.5)), np.nan)
+        scale = np.where(inner, z * se / (cif * logf), 0.0)  # negative (log F < 0)
+        lower = np.where(inner, cif ** np.exp(-scale), cif)
+        upper = np.where(inner, cif ** np.exp(scale), cif)
+    return lower, upper
+
+
 def compute_cumulative_incidence(
     data: pd.DataFrame,
     time_col: str = "time",
@@ -108,26 +135,9 @@ def compute_cumulative_incidence(
     cif2 = np.cumsum(s_before * d2 / y)
     km_event = np.cumprod(1.0 - d1 / y)
 
-    # Variance via cumulative sums of the expanded square (O(J) rather than O(J^2)).
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(y > d, d / (y * (y - d)), 0.0)
-    a_ = np.cumsum(w)
-    b_ = np.cumsum(w * cif)
-    c_ = np.cumsum(w * cif**2)
-    d_ = np.cumsum(s_before**2 * d1 * (y - d1) / y**3)
-    e_ = np.cumsum(s_before * d1 / y**2)
-    g_ = np.cumsum(s_before * d1 * cif / y**2)
-    var = cif**2 * a_ - 2 * cif * b_ + c_ + d_ - 2 * (cif * e_ - g_)
-    var = np.maximum(var, 0.0)
+    var = _aj_variance(cif, s_before, d1, d, y)
     se = np.sqrt(var)
-
-    z = stats.norm.ppf(0.5 + conf_level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inner = (cif > 0) & (cif < 1)
-        logf = np.where(inner, np.log(np.where(inner, cif, 0.5)), np.nan)
-        scale = np.where(inner, z * se / (cif * logf), 0.0)  # negative (log F < 0)
-        lower = np.where(inner, cif ** np.exp(-scale), cif)
-        upper = np.where(inner, cif ** np.exp(scale), cif)
+    lower, upper = _loglog_interval(cif, se, conf_level)
     table = pd.DataFrame(
         {
             "time": times,

@@ -18,7 +18,7 @@ from toxdb.monitoring.boundary import BoundaryResult, ObservedPathResult
 from toxdb.monitoring.incidence import CumulativeIncidenceResult
 from toxdb.plots.style import OKABE_ITO
 
-__all__ = ["plot_boundary", "plot_cumulative_incidence"]
+__all__ = ["plot_boundary", "plot_boundary_panel", "plot_cumulative_incidence", "plot_incidence_panel"]
 
 _STOP_FILL = "rgba(213, 94, 0, 0.15)"  # vermillion, light
 _BAND_FILL = "rgba(0, 114, 178, 0.18)"  # blue, light
@@ -211,4 +211,46 @@ def plot_cumulative_incidence(
         template="plotly_white",
         margin=dict(b=140),
     )
+    return fig
+
+
+def _zoom_ranges(boundary: BoundaryResult, n: int, x: int) -> tuple[list[float], list[float]]:
+    """Axis ranges that show the patients so far and what lies just ahead: up to twice as many
+    patients (at least 12 more), and the boundary's height over them."""
+    n_max = int(boundary.summary["n_max"])
+    x_hi = min(n_max, max(2 * n, n + 12))
+    shown = boundary.table.loc[boundary.table["n"] <= x_hi, "boundary"].dropna()
+    y_hi = max([x] + [int(v) for v in shown]) + 2
+    return [0.5, x_hi + 0.5], [0, y_hi]
+
+
+def plot_boundary_panel(boundary: BoundaryResult, observed: ObservedPathResult, title: str, *,
+                        alternative: BoundaryResult | None = None, alternative_label: str = "",
+                        zoom: bool = False) -> go.Figure:
+    """The Monitoring page's boundary chart: :func:`plot_boundary`, with the alternative design's
+    boundary dashed beside the design of record when one is given, and, with ``zoom``, the axes
+    limited to the patients so far and just beyond (while fewer than n_max are in)."""
+    fig = plot_boundary(boundary, observed, title=title)
+    if alternative is not None:
+        alt = next(t for t in plot_boundary(alternative).data if t.name == "Stopping boundary")
+        alt.update(name=f"Alternative: {alternative_label}",
+                   line=dict(color=OKABE_ITO["green"], dash="dash", width=2.5, shape="hv"))
+        fig.add_trace(alt)
+        fig.update_traces(selector=dict(name="Stopping boundary"), name="Design of record (trial file)")
+    fig.update_layout(height=540, legend=dict(y=-0.32))
+    # the first crossing is usually early: put its label to the right of the point
+    fig.update_annotations(selector=dict(name="first_crossing"), ax=70, ay=-50)
+    n, x = int(observed.summary["n"]), int(observed.summary["x"])
+    if zoom and n and n < int(boundary.summary["n_max"]):
+        x_range, y_range = _zoom_ranges(boundary, n, x)
+        fig.update_xaxes(range=x_range)
+        fig.update_yaxes(range=y_range)
+    return fig
+
+
+def plot_incidence_panel(cif: CumulativeIncidenceResult, title: str) -> go.Figure:
+    """The Monitoring page's cumulative-incidence chart (:func:`plot_cumulative_incidence`, taller,
+    with room under it for the legend and the number at risk)."""
+    fig = plot_cumulative_incidence(cif, title=title)
+    fig.update_layout(height=560, legend=dict(y=-0.5), margin=dict(b=170))
     return fig

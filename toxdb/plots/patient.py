@@ -1,6 +1,6 @@
 """plot_*: one patient's course over time, and the swimmer plot of all patients.
 
-Inputs come from toxdb.patient_view (compute_patient_course / compute_swimmer_lanes); these functions
+Inputs come from toxdb.clinical.course (compute_patient_course / compute_swimmer_lanes); these functions
 only draw. Grade colours are the dashboard's one palette (toxdb.plots.style.GRADE_COLOURS).
 """
 from __future__ import annotations
@@ -11,11 +11,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from toxdb.plots.style import GRADE_COLOURS, GRADE_LABELS, apply_layout
+from toxdb.vocab import CAPECITABINE, RT, S1
 
 AGENT_STYLE = {   # name, colour, bar pattern
-    "RT": ("Radiotherapy", "#4a6fa5", ""),
-    "capecitabine": ("Capecitabine", "#2a9d8f", ""),
-    "S-1": ("S-1", "#8e6bbf", "/"),
+    RT: ("Radiotherapy", "#4a6fa5", ""),
+    CAPECITABINE: ("Capecitabine", "#2a9d8f", ""),
+    S1: ("S-1", "#8e6bbf", "/"),
 }
 LAB_GRADE0 = "#7f7f7f"
 LAB_TITLES = {"ANC": "ANC", "PLT": "Platelets", "BILI": "Bilirubin", "ALT": "ALT", "AST": "AST", "WBC": "WBC",
@@ -33,27 +34,9 @@ def _unit(u) -> str:
     return "" if u is None or pd.isna(u) else str(u).replace("10^9/L", "×10⁹/L").replace("umol/L", "µmol/L")
 
 
-def plot_patient_course(course, tests=None) -> go.Figure:
-    """One patient's course: treatment bars and adverse events on top, labs with CTCAE grade bands
-    below (one panel per test, shared time axis), phase boundaries as vertical lines."""
-    t = course.table
-    s = course.summary
-    tests = list(tests or s.get("lab_tests") or [])
-    cut = pd.Timestamp(s["cut"])
-    ev = t.events
-    terms = list(dict.fromkeys(ev["term"].astype(str))) if len(ev) else []
-    rows_top = [ROW_CHEMO, ROW_RT] + terms
-    n_lab = len(tests)
-    top_h = 150 + 26 * len(rows_top)
-    lab_h = 150
-    fig = make_subplots(rows=1 + n_lab, cols=1, shared_xaxes=True, vertical_spacing=0.035,
-                        row_heights=[top_h] + [lab_h] * n_lab,
-                        subplot_titles=[""] + [
-                            f"{LAB_TITLES.get(x, x)} ({_unit(_si_unit(t.labs, x))}), shaded: CTCAE grade bands"
-                            for x in tests])
-
-    # ---- treatment bars: one trace per agent (base = start, x = duration in ms on a date axis)
-    tr = t.treatment
+def _add_treatment_bars(fig: go.Figure, tr: pd.DataFrame) -> None:
+    """One bar trace per agent on the top panel, and the cycle dose above the bars where it changes."""
+    # base = start, x = duration in ms on a date axis
     for agent, (name, colour, pattern) in AGENT_STYLE.items():
         rows = tr[tr["agent"] == agent]
         if not len(rows):
@@ -66,14 +49,14 @@ def plot_patient_course(course, tests=None) -> go.Figure:
                  + start.dt.strftime("%Y-%m-%d") + " to " + end.dt.strftime("%Y-%m-%d") + ongoing)
         fig.add_trace(go.Bar(
             name=name, orientation="h", base=start.dt.strftime("%Y-%m-%d").tolist(), x=dur.tolist(),
-            y=[ROW_RT if agent == "RT" else ROW_CHEMO] * len(rows),
-            text=(rows["label"] if agent == "RT" else rows["label"].str.split(" ").str[0]).tolist(),
+            y=[ROW_RT if agent == RT else ROW_CHEMO] * len(rows),
+            text=(rows["label"] if agent == RT else rows["label"].str.split(" ").str[0]).tolist(),
             textposition="inside", insidetextanchor="middle", textangle=0, textfont=dict(size=11, color="white"),
             marker=dict(color=colour, line=dict(color="white", width=1), pattern=dict(shape=pattern)),
             hovertext=hover.tolist(), hoverinfo="text", width=0.7, legendgroup="tx"), row=1, col=1)
 
     # the dose of a cycle, written above the chemotherapy bars wherever it changes (full label in the hover)
-    chemo = tr[tr["agent"] != "RT"]
+    chemo = tr[tr["agent"] != RT]
     if len(chemo):
         text = chemo["treatment"].astype(str) + " " + chemo["dose_text"].astype(str)
         changed = text.ne(text.shift())
@@ -82,7 +65,10 @@ def plot_patient_course(course, tests=None) -> go.Figure:
                                showarrow=False, text=label.replace("capecitabine ", ""),
                                font=dict(size=11, color="#1d4d47"))
 
-    # ---- adverse events: a line for the duration, a marker at onset, coloured by worst grade
+
+
+def _add_event_marks(fig: go.Figure, ev: pd.DataFrame, cut: pd.Timestamp, rows_top: list[str]) -> None:
+    """Adverse events on the top panel: a line for the duration, a marker at onset, by worst grade."""
     for g in sorted(GRADE_COLOURS):
         rows = ev[ev["worst_grade"] == g] if len(ev) else ev
         if not len(rows):
@@ -119,9 +105,10 @@ def plot_patient_course(course, tests=None) -> go.Figure:
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(rows_top)), row=1, col=1,
                      range=[-0.6, len(rows_top) - 0.4 + 2.2], fixedrange=True)
 
-    # ---- labs with CTCAE grade bands
-    labs = t.labs
-    bands = t.lab_bands
+
+
+def _add_lab_panels(fig: go.Figure, labs: pd.DataFrame, bands: pd.DataFrame, tests: list[str]) -> None:
+    """One panel per lab test under the top panel: values over CTCAE grade bands."""
     for i, test in enumerate(tests, start=2):
         rows = labs[labs["test_code"] == test]
         b = bands[bands["test_code"] == test]
@@ -156,9 +143,12 @@ def plot_patient_course(course, tests=None) -> go.Figure:
                 hovertext=hover.tolist(), hoverinfo="text"), row=i, col=1)
         fig.update_yaxes(range=[0, top], row=i, col=1, title_text=_unit(_si_unit(labs, test)), fixedrange=True)
 
-    # ---- phase boundaries and the cut, across every panel
+
+
+def _add_milestones(fig: go.Figure, milestones: pd.DataFrame, rows_top: list[str]) -> None:
+    """Phase boundaries and the cut as vertical lines across every panel, labelled above the top rows."""
     short = {"first_treatment": "First treatment", "maintenance_start": "Maintenance", "cut": "Cut"}
-    for i, m in enumerate(t.milestones.itertuples()):
+    for i, m in enumerate(milestones.itertuples()):
         dash = "solid" if m.name == "cut" else "dash"
         colour = "#000000" if m.name == "cut" else "#555555"
         fig.add_vline(x=_d(m.date), line=dict(color=colour, dash=dash, width=1.2), row="all", col=1,
@@ -168,6 +158,30 @@ def plot_patient_course(course, tests=None) -> go.Figure:
                            text=short.get(m.name, m.label), showarrow=False, xanchor="left", xshift=3,
                            font=dict(size=11, color=colour), bgcolor="rgba(255,255,255,0.8)",
                            hovertext=f"{m.label}: {_d(m.date)}")
+
+
+def plot_patient_course(course, tests=None) -> go.Figure:
+    """One patient's course: treatment bars and adverse events on top, labs with CTCAE grade bands
+    below (one panel per test, shared time axis), phase boundaries as vertical lines."""
+    t = course.table
+    s = course.summary
+    tests = list(tests or s.get("lab_tests") or [])
+    cut = pd.Timestamp(s["cut"])
+    ev = t.events
+    terms = list(dict.fromkeys(ev["term"].astype(str))) if len(ev) else []
+    rows_top = [ROW_CHEMO, ROW_RT] + terms
+    n_lab = len(tests)
+    top_h = 150 + 26 * len(rows_top)
+    lab_h = 150
+    fig = make_subplots(rows=1 + n_lab, cols=1, shared_xaxes=True, vertical_spacing=0.035,
+                        row_heights=[top_h] + [lab_h] * n_lab,
+                        subplot_titles=[""] + [
+                            f"{LAB_TITLES.get(x, x)} ({_unit(_si_unit(t.labs, x))}), shaded: CTCAE grade bands"
+                            for x in tests])
+    _add_treatment_bars(fig, t.treatment)
+    _add_event_marks(fig, ev, cut, rows_top)
+    _add_lab_panels(fig, t.labs, t.lab_bands, tests)
+    _add_milestones(fig, t.milestones, rows_top)
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#eee")
     fig.update_xaxes(title_text="date", row=1 + n_lab, col=1)
     title = f"Patient {s['subject_id']}"

@@ -1,11 +1,15 @@
-"""The trial at a glance: enrolment and treatment status by site, adverse events by grade."""
+"""The trial at a glance: enrolment and treatment status by site, adverse events by grade.
+
+"On treatment" is the one rule of toxdb.clinical.treatment (decision D10), the same the Patient page
+and the dose advice use.
+"""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toxdb.clinical.treatment import derive_treatment_status
 from toxdb.store.cuts import Snapshot
 
 GRADES = [1, 2, 3, 4, 5]
@@ -18,29 +22,19 @@ class OverviewResult:
     summary: dict = field(default_factory=dict)
 
 
-def derive_patient_status(snapshot: Snapshot, window_days: int = 30) -> pd.DataFrame:
-    """Add started / on_treatment / off_treatment / died columns to the patients as of the cut."""
-    cut = pd.Timestamp(snapshot.cut.cut_date)
-    pts = snapshot.patients.copy()
-    tr = snapshot.treatment
-    if len(tr):
-        ends = tr["end_date"].where(tr["end_date"].notna() & (tr["end_date"] <= cut), cut)
-        agg = pd.DataFrame({"subject_id": tr["subject_id"], "start": tr["start_date"], "end": ends}) \
-            .groupby("subject_id").agg(first_start=("start", "min"), last_end=("end", "max"))
-        pts = pts.merge(agg, left_on="subject_id", right_index=True, how="left")
-    else:
-        pts["first_start"] = pd.NaT
-        pts["last_end"] = pd.NaT
-    off = pts["off_treatment_on"].notna() & (pts["off_treatment_on"] <= cut)
-    died = pts["death_on"].notna() & (pts["death_on"] <= cut)
-    started = pts["first_start"].notna()
-    recent = pts["last_end"] >= cut - pd.Timedelta(days=window_days)
-    return pts.assign(started=started, off_treatment=off, died=died,
-                      on_treatment=started & ~off & ~died & recent.fillna(False))
+def derive_patient_status(snapshot: Snapshot, phases) -> pd.DataFrame:
+    """Add started / on_treatment / off_treatment / died columns to the patients as of the cut.
+
+    ``phases``: the trial file's [phases] section, which the on-treatment rule (D10) reads."""
+    status = derive_treatment_status(snapshot.patients, snapshot.treatment, snapshot.cut.cut_date, phases)
+    cols = ["subject_id", "started", "on_treatment", "off_treatment", "died"]
+    pts = snapshot.patients.assign(subject_id=snapshot.patients["subject_id"].astype(str))
+    return pts.merge(status[cols], on="subject_id", how="left")
 
 
-def compute_overview(snapshot: Snapshot, window_days: int = 30) -> OverviewResult:
-    pts = derive_patient_status(snapshot, window_days)
+def compute_overview(snapshot: Snapshot, phases) -> OverviewResult:
+    """Enrolment, treatment status and adverse events per site (and all sites) at the snapshot's cut."""
+    pts = derive_patient_status(snapshot, phases)
     pts["site"] = pts["site"].fillna("(no site)")
     by_site = pts.groupby("site").agg(
         enrolled=("subject_id", "nunique"),
@@ -84,8 +78,3 @@ def describe_latest_upload(uploads: pd.DataFrame) -> str | None:
     return (f"#{u['upload_id']} {u['file_name']} ({u['kind']}) by {u['uploaded_by']} on {when}: "
             f"{u['n_accepted']} accepted, {u['n_corrections']} corrected, {u['n_duplicates']} duplicates, "
             f"{u['n_rejected']} rejected")
-
-
-def days_since(moment, today: dt.date | None = None) -> int:
-    today = today or dt.date.today()
-    return (today - pd.Timestamp(moment).date()).days

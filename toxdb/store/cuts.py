@@ -31,10 +31,6 @@ class DataCut:
         return (self.cut_date.isoformat(), self.frozen_at.isoformat() if self.frozen_at else None)
 
 
-def live_cut() -> DataCut:
-    return DataCut(dt.date.today())
-
-
 def list_saved_cuts(store: Store) -> list[DataCut]:
     cuts = store.data_cuts()
     return [DataCut(pd.Timestamp(r.cut_date).date(), pd.Timestamp(r.frozen_at).to_pydatetime(), r.name)

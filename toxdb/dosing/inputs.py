@@ -1,0 +1,144 @@
+"""The adverse events as the dose rules read them, and the small text helpers their hints share.
+
+Every dose rule (capecitabine, S-1, holds) starts from :func:`prepare_events`: one row per merged
+event with onset on or before the cut, its worst grade, whether it is ongoing at the cut (D9) and
+whether it is attributed only to RT (D16). Vectorised over the whole trial.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from toxdb.arrays import as_dates
+from toxdb.vocab import ON_TREATMENT, PHASES
+
+OFF_PHASES = tuple(p for p in PHASES if p not in ON_TREATMENT)       # pre- and post-treatment
+EVENT_COLUMNS = ["subject_id", "term", "term_key", "grade", "onset_date", "end_date", "phase", "soc_key",
+                 "rt_only", "ongoing"]
+_RT_ONLY = {"rt", "radiotherapy"}
+
+
+def text_key(s: pd.Series) -> pd.Series:
+    """Text compared without case or outer spaces (missing -> "")."""
+    return s.astype("string").fillna("").str.strip().str.lower()
+
+
+def term_keys(terms: Iterable[str]) -> set[str]:
+    """The trial file's term lists in the form :func:`text_key` gives."""
+    return {str(t).strip().lower() for t in terms}
+
+
+def column(df: pd.DataFrame, *names: str, default=None) -> pd.Series:
+    """The first of ``names`` that the frame has, else a column of ``default``."""
+    for n in names:
+        if n in df.columns:
+            return df[n]
+    return pd.Series(default, index=df.index, dtype=object)
+
+
+def map_subject_dates(subjects: pd.Series, mapping) -> pd.Series:
+    """subject_id -> date lookup (mapping: dict or Series); unknown subjects give NaT."""
+    mapping = dict(mapping.items()) if isinstance(mapping, pd.Series) else dict(mapping)
+    if not mapping:
+        return pd.Series(pd.NaT, index=subjects.index, dtype="datetime64[ns]")
+    return as_dates(subjects.map(mapping))
+
+
+def _ae_phase(s: pd.Series) -> pd.Series:
+    """An AE phase as written ("Post treatment") in its stored spelling ("post-treatment")."""
+    return text_key(s).str.replace(r"[\s_]+", "-", regex=True)
+
+
+def prepare_events(events: pd.DataFrame | None, cut: pd.Timestamp) -> pd.DataFrame:
+    """Canonical event frame: onset on or before the cut, one row per (merged) event (EVENT_COLUMNS).
+
+    Reads ``worst_grade`` (or ``grade``), ``phase``, ``soc`` and ``attributed_to`` when present; a
+    frame already prepared is returned as it is."""
+    if events is None or len(events) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS}).astype(
+            {"grade": float, "onset_date": "datetime64[ns]", "end_date": "datetime64[ns]",
+             "rt_only": bool, "ongoing": bool})
+    if "_prepared" in events.attrs:
+        return events
+    ev = pd.DataFrame({
+        "subject_id": events["subject_id"].astype(str),
+        "term": events["term"].astype(str).str.strip(),
+        "grade": pd.to_numeric(column(events, "worst_grade", "grade"), errors="coerce").astype(float),
+        "onset_date": as_dates(events["onset_date"]),
+        "end_date": as_dates(column(events, "end_date")),
+        "phase": _ae_phase(column(events, "phase")),
+        "soc_key": text_key(column(events, "soc")),
+        "rt_only": text_key(column(events, "attributed_to")).isin(_RT_ONLY),
+    })
+    ev["term_key"] = ev["term"].str.lower()
+    ev = ev[ev["grade"].notna() & ev["onset_date"].notna() & (ev["onset_date"] <= cut)]
+    ev = ev.reset_index(drop=True)
+    ev["ongoing"] = ev["end_date"].isna() | (ev["end_date"] > cut)          # D9
+    ev = ev[EVENT_COLUMNS]
+    ev.attrs["_prepared"] = True
+    return ev
+
+
+def in_course(ev: pd.DataFrame, course_start: Mapping | pd.Series | None) -> pd.Series:
+    """On treatment (not pre/post-treatment) and, when the course start is known, on or after it."""
+    mask = ~ev["phase"].isin(OFF_PHASES)
+    if course_start is not None and len(ev):
+        start = map_subject_dates(ev["subject_id"], course_start)
+        mask &= start.isna() | (ev["onset_date"] >= start)
+    return mask
+
+
+def with_empty(ev: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """An empty event frame with the derived columns a derive_* function would add."""
+    return ev.assign(**{c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def ordinal(n: pd.Series) -> pd.Series:
+    """1 -> "1st", 2 -> "2nd", 11 -> "11th" for a whole column."""
+    n = n.fillna(0).astype(int)
+    last, teen = n % 10, (n % 100 >= 11) & (n % 100 <= 13)
+    suffix = np.where(teen, "th", np.select([last == 1, last == 2, last == 3], ["st", "nd", "rd"], "th"))
+    return n.astype(str) + pd.Series(suffix, index=n.index, dtype=str)
+
+
+def event_label(ev: pd.DataFrame) -> pd.Series:
+    """'Diarrhea G3 (onset 2025-07-01, ongoing)' for each row."""
+    status = np.where(ev["ongoing"], "ongoing", "resolved " + ev["end_date"].dt.strftime("%Y-%m-%d").fillna(""))
+    return (ev["term"] + " G" + ev["grade"].astype(int).astype(str) + " (onset "
+            + ev["onset_date"].dt.strftime("%Y-%m-%d") + ", " + pd.Series(status, index=ev.index) + ")")
+
+
+def pct(p: float) -> str:
+    return f"{p:g} %"
+
+
+def per_subject_list(ev: pd.DataFrame, mask: pd.Series, column: str, split: bool = False) -> dict[str, list[str]]:
+    """{subject: [values in order, unique]}; with ``split`` each value may hold several "; "-ids."""
+    sub = ev[mask]
+    if not len(sub):
+        return {}
+
+    def unique(values) -> list[str]:
+        parts = (p for v in values for p in (str(v).split("; ") if split else [str(v)]) if p)
+        return list(dict.fromkeys(parts))
+
+    return sub.groupby("subject_id")[column].agg(unique).to_dict()
+
+
+@dataclass
+class PatientInputs:
+    """One patient's facts at the cut that every agent's advice reads (besides the event steps)."""
+
+    subject_id: str
+    phase: str | None                      # of the current chemotherapy cycle (D19)
+    bsa: float = float("nan")
+    crcl: float = float("nan")
+    crcl_source: str = ""
+    lab: Mapping[str, tuple] = field(default_factory=dict)    # test -> (value, ULN, date), D17
+    notes: list[str] = field(default_factory=list)            # how the treatment status was read
+    chemo_holds: list[tuple[str, str]] = field(default_factory=list)   # (rule, event label), D20
+    rt_holds: list[tuple[str, str]] = field(default_factory=list)
+    rt_interruption_days: int | None = None                   # D18

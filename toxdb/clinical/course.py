@@ -27,6 +27,7 @@ from toxdb.clinical.labs import (
     compute_lab_baselines,
     compute_lab_grade_bands,
     derive_lab_grades,
+    derive_si_limits,
 )
 from toxdb.clinical.treatment import derive_treatment_phase, derive_treatment_status
 from toxdb.dosing.advice import compute_snapshot_advice
@@ -159,10 +160,9 @@ def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Ti
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).astype({"collected_on": "datetime64[ns]"})
         return empty, pd.DataFrame(columns=["subject_id", "test_code", "baseline_si", "baseline_on"])
     first = compute_lab_baselines(derive_lab_grades(labs), milestones) if len(milestones) else None
-    graded = derive_lab_grades(labs, first, version=version)
+    graded = derive_si_limits(derive_lab_grades(labs, first, version=version))
     value = pd.to_numeric(graded["value"], errors="coerce").astype(float)
     si = pd.to_numeric(graded["si_value"], errors="coerce").astype(float)
-    factor = (si / value).where(value.ne(0) & value.notna())
     out = pd.DataFrame({
         "test_code": graded["test_code"].astype(object),
         "collected_on": as_dates(graded["collected_on"]),
@@ -171,8 +171,8 @@ def _course_labs(labs: pd.DataFrame | None, milestones: pd.DataFrame, cut: pd.Ti
         "si_value": si,
         "si_unit": graded["si_unit"].astype(object),
         "grade": graded["grade"],
-        "lln_si": pd.to_numeric(_col(graded, "lln"), errors="coerce").astype(float) * factor,
-        "uln_si": pd.to_numeric(_col(graded, "uln"), errors="coerce").astype(float) * factor,
+        "lln_si": graded["lln_si"],
+        "uln_si": graded["uln_si"],
         "ctcae_term": graded["ctcae_term"].astype(object),
         "grade_v5": graded["grade_v5"],
         "grade_v6": graded["grade_v6"],

@@ -676,6 +676,21 @@ def derive_lab_grades(
     return labs.assign(**out_first)
 
 
+def derive_si_limits(graded: pd.DataFrame) -> pd.DataFrame:
+    """``graded`` (``derive_lab_grades`` output) with lln_si and uln_si added: the row's LLN and ULN
+    converted with the same factor as its value (NaN when the row cannot be graded or a limit is
+    missing). The one place where reference limits are brought to SI units (dosing and the patient
+    course both read them)."""
+    factor = pd.Series(graded["si_factor"], index=graded.index).astype(float)
+
+    def limit(name: str) -> pd.Series:
+        if name not in graded.columns:
+            return pd.Series(np.nan, index=graded.index)
+        return pd.to_numeric(graded[name], errors="coerce").astype(float) * factor
+
+    return graded.assign(lln_si=limit("lln"), uln_si=limit("uln"))
+
+
 # ----------------------------------------------------------------------------------------------
 # grade bands (for charts)
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
-from toxdb.clinical.labs import derive_lab_grades
+from toxdb.clinical.labs import derive_lab_grades, derive_si_limits
 from toxdb.dosing.engine import compute_dose_advice
 from toxdb.dosing.result import ACTIONS, DoseAdviceResult
 
@@ -100,28 +100,19 @@ def order_advice(table: pd.DataFrame) -> pd.DataFrame:
             .drop(columns="_rank").reset_index(drop=True))
 
 
-def _limit(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(float("nan"), index=frame.index)
-    return pd.to_numeric(frame[column], errors="coerce").astype(float)
-
-
 def _si_labs(labs: pd.DataFrame | None) -> pd.DataFrame:
     """Labs graded to SI with limits converted to the same unit as si_value."""
     if labs is None or len(labs) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in LAB_COLUMNS}).astype(
             {"collected_on": "datetime64[ns]", "si_value": float, "uln": float, "lln": float})
-    graded = derive_lab_grades(labs)
-    value = pd.to_numeric(graded["value"], errors="coerce").astype(float)
-    si = pd.to_numeric(graded["si_value"], errors="coerce").astype(float)
-    factor = (si / value).where(value.ne(0) & value.notna())   # value unit -> SI unit
+    graded = derive_si_limits(derive_lab_grades(labs))
     out = pd.DataFrame({
         "subject_id": graded["subject_id"].astype(str),
         "collected_on": pd.to_datetime(graded["collected_on"]),
         "test_code": graded["test_code"],
-        "si_value": si,
-        "uln": _limit(graded, "uln") * factor,
-        "lln": _limit(graded, "lln") * factor,
+        "si_value": pd.to_numeric(graded["si_value"], errors="coerce").astype(float),
+        "uln": graded["uln_si"],
+        "lln": graded["lln_si"],
     })
     return out[out["test_code"].notna() & out["si_value"].notna()].reset_index(drop=True)[LAB_COLUMNS]
 

@@ -428,6 +428,27 @@ def test_chemo_holds_during_crt(rule, rows, lab_rows):
         assert chemo.action == "interrupt" and rule in chemo.rule
 
 
+
+def test_blood_count_event_thresholds_are_read_from_the_trial_file():
+    """An ongoing platelet count decreased grade 2 (< 75 ×10⁹/L) holds chemotherapy during CRT, as the
+    spec says; raising [holds] count_event_grade_min for platelets to 3 in the trial file lifts the
+    hold (capecitabine's own table still interrupts any grade 2), so the rule lives in the file, not in the code."""
+    rows = [("Platelet count decreased", 2, "2025-08-28", None, "Investigations")]
+    for agent in ("capecitabine", "S-1"):
+        chemo, _ = crt(events(*rows), agent=agent)
+        assert chemo.action == "interrupt" and "crt.chemo.counts" in chemo.rule, agent
+    holds = TRIAL.holds.model_copy(update={"count_event_grade_min": {"Neutrophil count decreased": 3,
+                                                                     "Platelet count decreased": 3}})
+    relaxed = TRIAL.model_copy(update={"holds": holds})
+    for agent in ("capecitabine", "S-1"):
+        advice = advise_patient(BSA2, events(*rows), None, None, trial=relaxed, cut=CUT, agent=agent,
+                                phase="concurrent", on_rt=True)
+        assert "crt.chemo.counts" not in one(advice, agent).rule, agent
+    # S-1 has no other reason to stop for a grade 2 haematological event: it continues
+    advice = advise_patient(BSA2, events(*rows), None, None, trial=relaxed, cut=CUT, agent="S-1",
+                            phase="concurrent", on_rt=True)
+    assert one(advice, "S-1").action == "continue"
+
 def test_pi_flags():
     ev = events(("Vomiting", 4, "2025-08-01", "2025-08-05", GI),
                 ("Neutrophil count decreased", 4, "2025-08-02", "2025-08-09", "Investigations"))

@@ -147,6 +147,7 @@ class S1(_Section):
     nonhaem_grade3: Literal["continue", "interrupt", "interrupt_reduce", "stop"] = "interrupt_reduce"
     stop_after_grade3_count: int = Field(gt=0)
     stop_on_grade4: bool
+    haem_interrupt_grade_min: int = Field(ge=1, le=5, default=3)
     low_risk_terms: list[str] = []
 
     @field_validator("bsa_bands")
@@ -172,6 +173,7 @@ class Holds(_Section):
     rt_hold_alp_ggt_above_uln: float = Field(gt=0, default=5.0)
     rt_interruption_flag_days: int = Field(ge=0)
     haematological_terms: list[str]
+    count_event_grade_min: dict[str, int] = {"Neutrophil count decreased": 3, "Platelet count decreased": 2}
 
 
 class Monitoring(_Section):

@@ -27,6 +27,16 @@ from toxdb.vocab import RT
 HOLD_COLUMNS = {"chemo_hold_rule": "str", "rt_hold_rule": "str", "pi_rule": "str", "hold_label": "str"}
 
 
+def count_hold_events(ev: pd.DataFrame, holds) -> pd.Series:
+    """True for blood-count events at or above the grade that interrupts chemotherapy
+    (``[holds] count_event_grade_min``: the AE grades matching the lab thresholds). ``ev``:
+    prepared events (term_key, grade). Capecitabine holds and S-1 both ask this one rule."""
+    out = pd.Series(False, index=ev.index)
+    for term, grade_min in holds.count_event_grade_min.items():
+        out |= ev["term_key"].isin(term_keys([term])) & (ev["grade"] >= grade_min)
+    return out
+
+
 def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
     """Add section-8 hold rules and PI flags of each event.
 
@@ -43,8 +53,7 @@ def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
     haem = ev["term_key"].isin(term_keys(h.haematological_terms))
     hfs = ev["term_key"].isin(term_keys(trial.capecitabine.rules.hfs_terms))
     grade = ev["grade"]
-    counts = ((ev["term_key"] == "neutrophil count decreased") & (grade >= 3)) | (
-        (ev["term_key"] == "platelet count decreased") & (grade >= 2))
+    counts = count_hold_events(ev, h)
 
     chemo = pd.Series("", index=ev.index, dtype=str)
     chemo = chemo.mask(active & ~haem & (grade >= h.chemo_hold_nonhaem_grade_min), "crt.chemo.nonhaem")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from toxdb.dosing.holds import apply_chemo_holds
+from toxdb.dosing.holds import apply_chemo_holds, count_hold_events
 from toxdb.dosing.inputs import (
     PatientInputs,
     event_label,
@@ -69,8 +69,8 @@ def derive_s1_steps(events: pd.DataFrame, trial: Trial, cut, course_start=None) 
     (``nonhaem_grade2``, default interrupt while ongoing at the same level; ``nonhaem_grade3``,
     default interrupt while ongoing and resume one level lower); the ``stop_after_grade3_count``-th
     grade 3 of the patient -> stop; grade >= 4 -> stop (when ``stop_on_grade4``, else it counts as a
-    grade 3). Haematological events ongoing at grade >= 3 (platelets >= 2, i.e. < 75 ×10⁹/L) ->
-    interrupt, same level. Low-risk terms -> continue. Events attributed only to RT do not count (D16).
+    grade 3). Haematological events ongoing at grade >= ``haem_interrupt_grade_min``, or blood-count
+    events at the capecitabine thresholds (``count_hold_events``) -> interrupt, same level. Low-risk terms -> continue. Events attributed only to RT do not count (D16).
     """
     ev = prepare_events(events, pd.Timestamp(cut)).copy()
     if not len(ev):
@@ -93,8 +93,7 @@ def derive_s1_steps(events: pd.DataFrame, trial: Trial, cut, course_start=None) 
     reduce_ = (g2 & (a2 == "interrupt_reduce")) | (g3 & ~stop3 & (a3 == "interrupt_reduce"))
     hold2, hold3 = step2 & ongoing & (a2 in _HOLDS), step3 & ongoing & (a3 in _HOLDS)
     stop4 = nonhaem & (grade >= 4) & s1.stop_on_grade4
-    platelets = ev["term_key"] == "platelet count decreased"
-    haem_int = course & haem & ongoing & ((grade >= 3) | (platelets & (grade >= 2)))
+    haem_int = course & haem & ongoing & ((grade >= s1.haem_interrupt_grade_min) | count_hold_events(ev, trial.holds))
     low_risk = course & low & (grade >= 2)
 
     ev["s1_g3_seq"] = seq

@@ -26,6 +26,7 @@ from toxdb.clinical.incidence import (
 from toxdb.clinical.treatment import derive_treatment_milestones
 
 CUT = dt.date(2026, 1, 1)
+WINDOW = 30   # spec: AEs up to 30 days after the last dose are treatment-emergent (trial.toml says the same)
 
 
 def table(text: str, dates=()) -> pd.DataFrame:
@@ -153,7 +154,7 @@ def test_partial_onset_imputation(onset, precision, end, expected, flag):
 def test_partial_date_in_first_dose_month_is_treatment_emergent():
     ae = table("""subject_id, ae_ref, term, grade, onset_date, onset_precision, end_date
 A, R1, Nausea, 2, 2025-06-01, month, 2025-06-20""", dates=("onset_date", "end_date"))
-    ev = derive_events(ae, TREATMENT, CUT)
+    ev = derive_events(ae, TREATMENT, CUT, WINDOW)
     assert ev.loc[0, "onset_date"] == pd.Timestamp("2025-06-02")
     assert ev.loc[0, "phase"] == "concurrent" and bool(ev.loc[0, "treatment_emergent"])
 
@@ -187,7 +188,7 @@ def test_event_ids_rule():
 
 
 def test_grade_changes_count_once_at_worst_grade_with_phase_of_first_onset():
-    ev = derive_events(EVENT_ROWS, TREATMENT, CUT).set_index(["subject_id", "term", "onset_date"])
+    ev = derive_events(EVENT_ROWS, TREATMENT, CUT, WINDOW).set_index(["subject_id", "term", "onset_date"])
     diarrhea = ev.loc[("A", "Diarrhea", pd.Timestamp("2025-07-01"))]
     assert diarrhea["worst_grade"] == 3
     assert diarrhea["phase"] == "concurrent"        # first onset 07-01; the last row is in maintenance
@@ -195,8 +196,8 @@ def test_grade_changes_count_once_at_worst_grade_with_phase_of_first_onset():
     assert diarrhea["n_rows"] == 3
     fatigue = ev.loc[("B", "Fatigue", pd.Timestamp("2025-06-10"))]
     assert fatigue["worst_grade"] == 2 and pd.isna(fatigue["end_date"])   # ongoing row: event ongoing
-    res = compute_incidence(derive_events(EVENT_ROWS, TREATMENT, CUT), derive_treatment_milestones(TREATMENT, CUT),
-                            phases=("concurrent",))
+    res = compute_incidence(derive_events(EVENT_ROWS, TREATMENT, CUT, WINDOW), derive_treatment_milestones(TREATMENT, CUT),
+                            phases=("concurrent",), window_days=WINDOW)
     row = res.table[(res.table["term"] == "Diarrhea")].iloc[0]
     assert (row["n_g3"], row["n_any"]) == (1, 1)
 
@@ -213,7 +214,7 @@ B, X3, Hypertension, 1, 2025-07-01, 2025-07-05, unlikely
 
 
 def test_worsening_of_pre_treatment_condition_is_treatment_emergent():
-    ev = derive_events(WORSENING_ROWS, TREATMENT, CUT)
+    ev = derive_events(WORSENING_ROWS, TREATMENT, CUT, WINDOW)
     by = {(r.subject_id, r.term, r.onset_date.strftime("%m-%d")): r for r in ev.itertuples()}
     anorexia = by[("A", "Anorexia", "05-20")]        # same event, grade 1 -> 2 after first dose
     assert anorexia.phase == "pre-treatment" and anorexia.treatment_emergent
@@ -224,13 +225,13 @@ def test_worsening_of_pre_treatment_condition_is_treatment_emergent():
     assert pd.isna(fatigue.emergent_phase)
     assert not by[("B", "Hypertension", "05-20")].treatment_emergent   # the pre-treatment event itself
     assert by[("B", "Hypertension", "06-20")].treatment_emergent
-    rows = derive_event_rows(WORSENING_ROWS, TREATMENT, CUT)
+    rows = derive_event_rows(WORSENING_ROWS, TREATMENT, CUT, WINDOW)
     assert rows["worsening"].tolist() == [False, True, False, False, False, True, False]
     assert rows["baseline_grade"].tolist()[4:] == [1, 1, 1]
 
 
 def test_collapse_of_no_rows():
-    rows = derive_event_rows(EVENT_ROWS.iloc[0:0], TREATMENT, CUT)
+    rows = derive_event_rows(EVENT_ROWS.iloc[0:0], TREATMENT, CUT, WINDOW)
     assert collapse_events(rows).empty
 
 
@@ -269,8 +270,8 @@ EXPECTED_INCIDENCE = [
 
 def _incidence(**kw):
     ms = derive_treatment_milestones(INC_TREATMENT, CUT)
-    ev = derive_events(INC_AE, INC_TREATMENT, CUT)
-    return ev, ms, compute_incidence(ev, ms, patients=INC_PATIENTS, **kw)
+    ev = derive_events(INC_AE, INC_TREATMENT, CUT, WINDOW)
+    return ev, ms, compute_incidence(ev, ms, patients=INC_PATIENTS, window_days=WINDOW, **kw)
 
 
 @pytest.mark.parametrize("phase, level, term, g1, g2, g3, g4, g5, ge3, n_any, at_risk", EXPECTED_INCIDENCE)
@@ -307,7 +308,7 @@ def test_drill_down_lists_the_rows_behind_a_cell():
     ev, ms, _ = _incidence()
     cell = select_cell_events(ev, ms, "concurrent", 3, term="Diarrhea")
     assert cell["subject_id"].tolist() == ["P1"] and cell["worst_grade"].tolist() == [3]
-    rows = derive_event_rows(INC_AE, INC_TREATMENT, CUT)
+    rows = derive_event_rows(INC_AE, INC_TREATMENT, CUT, WINDOW)
     src = incidence_source_rows(rows, cell)
     assert src[["subject_id", "term", "grade"]].values.tolist() == [["P1", "Diarrhea", 3]]
     assert {"onset_date", "onset_imputed", "phase", "event_id"} <= set(src.columns)
@@ -353,8 +354,8 @@ def test_worst_grade_counts_never_exceed_patients_at_risk(data):
     ae["end_date"] = ae["onset_date"] + pd.to_timedelta(
         [data.draw(st.integers(0, 20)) for _ in range(n_ae)], unit="D")
     ms = derive_treatment_milestones(tr, CUT)
-    ev = derive_events(ae, tr, CUT)
-    t = compute_incidence(ev, ms).table
+    ev = derive_events(ae, tr, CUT, WINDOW)
+    t = compute_incidence(ev, ms, window_days=WINDOW).table
     grades = ["n_g1", "n_g2", "n_g3", "n_g4", "n_g5"]
     assert (t[grades].sum(axis=1) == t["n_any"]).all()
     assert (t["n_any"] <= t["at_risk"]).all()

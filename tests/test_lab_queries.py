@@ -137,6 +137,19 @@ def test_window_is_a_parameter():
     assert len(compute_lab_queries(_snapshot(labs, ended8), load_trial()).table) == 1
 
 
+
+def test_default_window_is_the_trial_files():
+    """The window a page or export uses by default is [lab_queries] window_days of the trial file: an
+    AE 8 days after the lab is outside the shipped 7 days and inside a trial file that says 8."""
+    labs = [("P1", "2026-03-10", "PLT", 60, "10^9/L", 150, 350)]
+    aes = [("P1", "Platelet count decreased", 2, "2026-03-18", "2026-03-25")]
+    trial = load_trial()
+    assert trial.lab_queries.window_days == 7
+    assert len(compute_lab_queries(_snapshot(labs, aes), trial).table) == 1
+    wider = trial.model_copy(update={"lab_queries": trial.lab_queries.model_copy(update={"window_days": 8})})
+    result = compute_lab_queries(_snapshot(labs, aes), wider)
+    assert result.table.empty and result.summary["window_days"] == 8
+
 def test_consecutive_unreported_values_are_one_query_naming_the_worst():
     labs = [
         ("P1", "2026-03-02", "ANC", 1.2, "10^9/L", 1.8, 6.3),   # grade 2

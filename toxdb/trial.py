@@ -216,6 +216,10 @@ class Roles(_Section):
     default_role: str
 
 
+class LabQueries(_Section):
+    window_days: int = Field(ge=0, le=60)
+
+
 class Trial(_Section):
     trial: TrialInfo
     phases: Phases
@@ -224,6 +228,7 @@ class Trial(_Section):
     capecitabine: Capecitabine
     s1: S1
     holds: Holds
+    lab_queries: LabQueries
     monitoring: Monitoring
     roles: Roles
     ctcae: Ctcae = Ctcae()

@@ -4,7 +4,6 @@ import streamlit as st
 
 from app import state
 from toxdb.clinical.lab_queries import (
-    DEFAULT_WINDOW_DAYS,
     compute_lab_queries,
     filter_lab_queries,
     lab_queries_for_export,
@@ -29,7 +28,7 @@ st.caption(_("{trial} · {cut} · lab values graded by CTCAE v{version} and chec
 
 top = st.columns([1, 2, 2])
 window = int(top[0].number_input(
-    "Window (days)", min_value=0, max_value=60, value=DEFAULT_WINDOW_DAYS, step=1, key="labq_window",
+    "Window (days)", min_value=0, max_value=60, value=trial.lab_queries.window_days, step=1, key="labq_window",
     help="A lab value is covered by an AE of its term dated from this many days before the AE's onset to "
          "this many days after its end."))
 result = _queries(str(store.path), store.data_version(), cut.key(), state.trial_key(), window)

@@ -38,10 +38,9 @@ def build_queries(store: Store, args) -> pd.DataFrame:
 
 
 def queries_args(p: argparse.ArgumentParser) -> None:
-    from toxdb.clinical.lab_queries import DEFAULT_WINDOW_DAYS
-
-    p.add_argument("--window", type=int, default=DEFAULT_WINDOW_DAYS, metavar="DAYS",
-                   help=f"days a lab date may lie before an AE's onset or after its end (default {DEFAULT_WINDOW_DAYS})")
+    p.add_argument("--window", type=int, default=None, metavar="DAYS",
+                   help="days a lab date may lie before an AE's onset or after its end "
+                        "(default: [lab_queries] window_days of the trial file)")
     p.add_argument("--site", action="append", help="only this site (repeat for several)")
     p.add_argument("--test", action="append", help="only this test code, e.g. ANC (repeat for several)")
     p.add_argument("--not-graded", action="store_true",

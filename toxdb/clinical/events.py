@@ -145,7 +145,7 @@ def derive_event_ids(ae: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int = 30) -> pd.DataFrame:
+def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int) -> pd.DataFrame:
     """Add ``phase`` (pre-treatment / concurrent / maintenance / post-treatment), ``baseline_grade``,
     ``worsening`` and ``treatment_emergent`` to AE rows (docs/clinical-rules.md section 2).
 
@@ -187,7 +187,7 @@ def derive_ae_phase(ae: pd.DataFrame, milestones: pd.DataFrame, window_days: int
     return out
 
 
-def derive_event_rows(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int = 30,
+def derive_event_rows(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int,
                       milestones: pd.DataFrame | None = None) -> pd.DataFrame:
     """AE rows with every derived column: onset_imputed, event_id, phase, treatment_emergent...
 
@@ -288,10 +288,10 @@ class DerivedEvents:
     rows: pd.DataFrame             # derive_event_rows: AE rows with event_id, phase, ...
     events: pd.DataFrame           # collapse_events: one row per event
     patients: pd.DataFrame         # subject_id, site (for site filters)
-    window_days: int = 30
+    window_days: int               # the post-treatment window the events were derived with
 
 
-def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
+def derive_snapshot_events(snapshot, window_days: int) -> DerivedEvents:
     """Milestones, derived AE rows and events for a cuts.Snapshot (as of its cut date).
 
     DuckDB twin: ``events_sql.compute_incidence_sql`` and ``events_sql.read_first_qualifying_rows``
@@ -303,7 +303,7 @@ def derive_snapshot_events(snapshot, window_days: int = 30) -> DerivedEvents:
                          window_days)
 
 
-def derive_events(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int = 30) -> pd.DataFrame:
+def derive_events(ae: pd.DataFrame, treatment: pd.DataFrame, cut_date, window_days: int) -> pd.DataFrame:
     """One row per adverse event (grade changes merged; see derive_event_ids for the rule).
 
     Columns: subject_id, event_id, term, soc, worst_grade, onset_date (first onset, imputed),

@@ -87,7 +87,7 @@ def _phase_mask(ev: pd.DataFrame, subj_code: np.ndarray, subj_uniques, risk: set
 
 def compute_incidence(events: pd.DataFrame, milestones: pd.DataFrame, phases=("concurrent", "maintenance", "all"),
                       *, patients: pd.DataFrame | None = None, sites=None, attribution=None,
-                      serious_only: bool = False, window_days: int = 30) -> IncidenceResult:
+                      serious_only: bool = False, window_days: int) -> IncidenceResult:
     """Incidence of treatment-emergent events by SOC and term × worst grade × phase (docs/clinical-rules.md section 3).
 
     ``events`` from derive_events; ``milestones`` from derive_treatment_milestones gives the
@@ -139,7 +139,7 @@ def compute_incidence(events: pd.DataFrame, milestones: pd.DataFrame, phases=("c
 
 
 def finish_incidence(counts: pd.DataFrame, phases, at_risk: dict[str, int], *, n_events: int, sites=None,
-                     attribution=None, serious_only: bool = False, window_days: int = 30) -> IncidenceResult:
+                     attribution=None, serious_only: bool = False, window_days: int) -> IncidenceResult:
     """The incidence table from per-(phase, level, soc, term) patient counts n_g1..n_g5: totals,
     patients at risk, percentages, the row order and the summary (shared by compute_incidence and
     derive_sql.compute_incidence_sql, so both give the same table)."""

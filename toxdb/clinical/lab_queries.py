@@ -5,7 +5,7 @@ D21 and D22 in docs/decisions.md.
 
 Public API
 ----------
-compute_lab_queries(snapshot, trial=None, window_days=7, ...) -> LabQueryResult (.table, .flagged, .summary)
+compute_lab_queries(snapshot, trial, window_days=None, ...) -> LabQueryResult (.table, .flagged, .summary)
 filter_lab_queries(table, sites=None, tests=None)              -> the rows of the chosen sites and tests
 lab_query_rule(window_days)                                    -> the rule in words (page and footnotes)
 lab_queries_for_export(table)                                  -> dates as YYYY-MM-DD text (CSV, xlsx)
@@ -59,7 +59,6 @@ from toxdb.clinical.events import derive_snapshot_events
 from toxdb.clinical.labs import compute_lab_baselines, derive_lab_grades
 
 __all__ = [
-    "DEFAULT_WINDOW_DAYS",
     "FLAGGED_COLUMNS",
     "QUERY_COLUMNS",
     "LabQueryResult",
@@ -69,7 +68,6 @@ __all__ = [
     "lab_query_rule",
 ]
 
-DEFAULT_WINDOW_DAYS = 7
 NO_AE = "no AE reported"
 GRADE_LOWER = "AE grade lower than lab grade"
 QUERY_COLUMNS = ["subject_id", "site", "collected_on", "test", "value", "unit", "lab_grade", "ctcae_term",
@@ -78,7 +76,7 @@ FLAGGED_COLUMNS = ["subject_id", "site", "collected_on", "test", "value", "unit"
 _DAY = pd.Timedelta(days=1)
 
 
-def lab_query_rule(window_days: int = DEFAULT_WINDOW_DAYS, same_day_is_baseline: bool = False,
+def lab_query_rule(window_days: int, same_day_is_baseline: bool = False,
                    version: str = DEFAULT_VERSION) -> str:
     """The rule in words, for the page and for exports."""
     day1 = ("A value drawn on the day of the first treatment counts as baseline (pre-dose)."
@@ -102,7 +100,7 @@ class LabQueryResult:
     table: pd.DataFrame                 # QUERY_COLUMNS, one row per query (episode)
     flagged: pd.DataFrame               # FLAGGED_COLUMNS, values not graded and why
     summary: dict = field(default_factory=dict)
-    window_days: int = DEFAULT_WINDOW_DAYS
+    window_days: int = 0
     rule: str = ""
 
 
@@ -324,23 +322,24 @@ def _query_table(c: _Coded, worst: pd.DataFrame, reported: np.ndarray, ae_onset:
     return out
 
 
-def compute_lab_queries(snapshot, trial=None, window_days: int = DEFAULT_WINDOW_DAYS, *,
+def compute_lab_queries(snapshot, trial, window_days: int | None = None, *,
                         same_day_is_baseline: bool = False, skip_unchanged_from_baseline: bool = True,
                         derived=None) -> LabQueryResult:
     """Queries for lab values of grade >= 1 that no AE (or only a lower-grade AE) accounts for.
 
     ``snapshot``: a cuts.Snapshot with labs (subject_id, collected_on, test, value, unit, lln, uln),
     adverse_events, treatment and patients (for the site). ``trial``: the trial file (its
-    post-treatment window is used to derive the events; 30 days when None). ``window_days``: how far
-    (days) a lab date may lie before an AE's onset or after its end and still be covered by it.
+    post-treatment window derives the events, its CTCAE version grades the labs). ``window_days``: how
+    far (days) a lab date may lie before an AE's onset or after its end and still be covered by it
+    (None: ``[lab_queries] window_days`` of the trial file).
     ``derived``: a ``derive_snapshot_events`` result for the same snapshot, to avoid deriving twice.
     See the module docstring for the rule and the decisions.
     """
-    window_days = int(window_days)
+    window_days = int(trial.lab_queries.window_days if window_days is None else window_days)
     if window_days < 0:
         raise ValueError(f"window_days must be >= 0, got {window_days}")
     cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
-    version = ctcae_version(trial.ctcae.version) if trial is not None else DEFAULT_VERSION
+    version = ctcae_version(trial.ctcae.version)
     rule = lab_query_rule(window_days, same_day_is_baseline, version)
     labs = snapshot.labs
     summary = {"window_days": window_days, "labs": 0, "labs_graded": 0, "labs_test_not_graded": 0,
@@ -351,8 +350,7 @@ def compute_lab_queries(snapshot, trial=None, window_days: int = DEFAULT_WINDOW_
 
     labs = labs.loc[(_day(labs["collected_on"]) <= cut).to_numpy()].reset_index(drop=True)
     if derived is None:
-        post = trial.phases.post_treatment_window_days if trial is not None else 30
-        derived = derive_snapshot_events(snapshot, post)
+        derived = derive_snapshot_events(snapshot, trial.phases.post_treatment_window_days)
     starts = derived.milestones[["subject_id", "first_treatment"]]
     # grade twice: the baseline needs graded (SI) values, and the baseline criteria need the baseline
     baselines = compute_lab_baselines(derive_lab_grades(labs), starts, same_day_counts=same_day_is_baseline)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from e2e_support import browser_page, dashboard, wait_for_run
+from playwright.sync_api import expect
 
 SHOT_DIR = os.environ.get("TOXDB_SCREENSHOTS")
 
@@ -16,7 +17,7 @@ def test_overview_in_chinese(tmp_path):
         wait_for_run(page)
         side = page.locator("[data-testid=stSidebar]")
         for words in ("数据截点", "概览", "毒性", "实验室质疑", "实验室分级：CTCAE v5.0（记录版本）"):
-            assert side.get_by_text(words, exact=False).first.is_visible(), words
+            expect(side.get_by_text(words, exact=False).first).to_be_visible()
         shot = Path(SHOT_DIR or tmp_path) / "overview_zh_CN.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000
@@ -24,4 +25,4 @@ def test_overview_in_chinese(tmp_path):
         assert "lang=zh_CN" in page.url
         page.reload()
         wait_for_run(page)
-        assert side.get_by_text("数据截点").first.is_visible()
+        expect(side.get_by_text("数据截点").first).to_be_visible()

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from toxdb import DATA_DIR
+from toxdb.i18n import N_
 
 VALUE_SYNONYMS_CSV = DATA_DIR / "value_synonyms.csv"
 
@@ -40,6 +41,9 @@ MORE_THAN_ONE = "more than one"           # an AE attributed to several treatmen
 
 # -- phases of an adverse event (clinical rules section 2) ---------------------------------------
 PHASES = ("pre-treatment", "concurrent", "maintenance", "post-treatment")
+# how a phase is named on a page (translated where shown: _(PHASE_LABELS[p]))
+PHASE_LABELS = MappingProxyType({"pre-treatment": N_("pre-treatment"), "concurrent": N_("concurrent"),
+                                 "maintenance": N_("maintenance"), "post-treatment": N_("post-treatment")})
 ON_TREATMENT = ("concurrent", "maintenance")
 TREATMENT_PHASES = ON_TREATMENT           # the phase a treatment row (cycle) belongs to
 

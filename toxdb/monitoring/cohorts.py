@@ -228,8 +228,8 @@ def _cohort_frame(base: pd.DataFrame, qual: pd.DataFrame, phase: str, cut: pd.Ti
     return df[COHORT_COLUMNS]
 
 
-def derive_monitoring_cohorts(snapshot: Any, trial: Any, events: pd.DataFrame | None = None
-                              ) -> dict[str, pd.DataFrame]:
+def derive_monitoring_cohorts(snapshot: Any, trial: Any, events: pd.DataFrame | None = None,
+                              extra_events: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The three cohorts (``all``, ``concurrent``, ``maintenance``) in one pass over the data.
 
     Each: one row per evaluable patient, ordered by start date then subject_id, with the columns
@@ -238,6 +238,8 @@ def derive_monitoring_cohorts(snapshot: Any, trial: Any, events: pd.DataFrame | 
     ``events``: the AE rows the cohorts can start from, already derived
     (``events_sql.read_first_qualifying_rows`` for the same cut and trial file); the snapshot's
     adverse events are then not used at all (the snapshot may be loaded without them).
+    ``extra_events``: more rows of the same shape that may qualify besides the AEs (a sensitivity
+    analysis: lab values graded >= 3, ``toxdb.monitoring.sensitivity``).
     """
     cut = _cut_timestamp(snapshot)
     window_days = int(trial.phases.post_treatment_window_days)
@@ -250,6 +252,8 @@ def derive_monitoring_cohorts(snapshot: Any, trial: Any, events: pd.DataFrame | 
         ev = events
     else:
         ev = _events(snapshot, window_days, trial.monitoring.grade_min, full_milestones)
+    if extra_events is not None and len(extra_events):
+        ev = pd.concat([ev, extra_events[ev.columns]], ignore_index=True) if len(ev) else extra_events
     qual = _qualifying(ev, trial.monitoring, cut)       # a qualifying row is on treatment: its phase is named
     return {phase: _cohort_frame(base, qual, phase, cut) for phase in COHORTS}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from toxdb.clinical.ctcae_versions import ctcae_version, other_version
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
 from toxdb.i18n import LANGUAGES, _, current_language, set_language
@@ -156,3 +157,16 @@ def derived_events() -> DerivedEvents:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEvents:
     return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)
+
+
+def ctcae_choice(container, key: str) -> str:
+    """A switch between the CTCAE versions for lab grades on one page (the version of record first and
+    preselected); returns the chosen version ("5.0" or "6.0")."""
+    record = ctcae_version(get_trial().ctcae.version)
+    options = [record, other_version(record)]
+    labels = {record: _("CTCAE v{version} (of record)").format(version=record),
+              options[1]: _("CTCAE v{version}").format(version=options[1])}
+    chosen = container.radio(_("Lab grades by"), options, format_func=labels.get, key=key, horizontal=True,
+                             help=_("Grade the lab values by the other CTCAE version to see what it would say; "
+                                    "the version of record stays the trial's."))
+    return chosen or record

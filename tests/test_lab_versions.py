@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
+from toxdb.clinical.lab_queries import compute_lab_queries
 from toxdb.clinical.lab_versions import compute_lab_version_changes
 from toxdb.monitoring.sensitivity import compute_monitoring_sensitivity, derive_lab_qualifying_rows
 from toxdb.store.cuts import DataCut, Snapshot
@@ -97,6 +98,16 @@ def test_no_labs_no_change():
     assert res.table.empty and res.patients.empty and res.summary["values_graded"] == 0
 
 
+def test_lab_queries_under_the_other_version():
+    """ANC 0.8 with a neutrophil AE of grade 2: v5 grades the value 3, above the AE, so a query asks
+    the site; v6 grades it 2, which the AE covers."""
+    snap = trial_snapshot({"B": [("2026-03-20", 0.8)]},
+                          aes=[("B", "Neutrophil count decreased", 2, "2026-03-19")])
+    v5 = compute_lab_queries(snap, TRIAL)
+    assert v5.table["lab_grade"].tolist() == [3] and v5.table["reported_grade"].tolist() == [2]
+    assert compute_lab_queries(snap, TRIAL, grading_version="6.0").table.empty
+
+
 @pytest.mark.app
 def test_versions_page_on_the_sample_trial(app_env):
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
@@ -108,3 +119,17 @@ def test_versions_page_on_the_sample_trial(app_env):
     assert len(at.dataframe) == 3
     sens = at.dataframe[2].value
     assert len(sens) == 9                       # three cohorts x three analyses
+
+
+@pytest.mark.app
+@pytest.mark.parametrize("page, key", [("labs.py", "labq_ctcae"), ("patient.py", "patient_ctcae")])
+def test_pages_switch_the_lab_grading_version(app_env, page, key):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    run_app(at)
+    at.switch_page(f"app/pages/{page}")
+    run_app(at)
+    assert at.radio(key=key).value == "5.0"                # the version of record first
+    at.radio(key=key).set_value("6.0")
+    run_app(at)
+    if page == "labs.py":
+        assert any("CTCAE v6.0" in c.value for c in at.caption)

@@ -18,20 +18,21 @@ trial = state.get_trial()
 
 
 @st.cache_data(show_spinner="Grading lab values and matching them to adverse events…", max_entries=16)
-def _queries(db: str, version: tuple, cut_key: tuple, rules: str, window: int):
-    return compute_lab_queries(load_snapshot(store, cut), trial, window_days=window)
+def _queries(db: str, version: tuple, cut_key: tuple, rules: str, window: int, ctcae: str):
+    return compute_lab_queries(load_snapshot(store, cut), trial, window_days=window, grading_version=ctcae)
 
 
 st.title("Lab queries")
+ctcae = state.ctcae_choice(st, "labq_ctcae")
 st.caption(_("{trial} · {cut} · lab values graded by CTCAE v{version} and checked against the AEs reported").format(
-    trial=trial.trial.id, cut=cut.label, version=trial.ctcae.version))
+    trial=trial.trial.id, cut=cut.label, version=ctcae))
 
 top = st.columns([1, 2, 2])
 window = int(top[0].number_input(
     "Window (days)", min_value=0, max_value=60, value=trial.lab_queries.window_days, step=1, key="labq_window",
     help="A lab value is covered by an AE of its term dated from this many days before the AE's onset to "
          "this many days after its end."))
-result = _queries(str(store.path), store.data_version(), cut.key(), state.trial_key(), window)
+result = _queries(str(store.path), store.data_version(), cut.key(), state.trial_key(), window, ctcae)
 table, flagged, summary = result.table, result.flagged, result.summary
 
 sites = top[1].multiselect("Site", sorted(set(table["site"].dropna()) | set(flagged["site"].dropna())),

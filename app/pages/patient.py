@@ -23,8 +23,8 @@ def _choices(db: str, version: tuple, cut_key: tuple, rules: str):
 
 
 @st.cache_data(show_spinner="Building this patient's course…", max_entries=64)
-def _course(db: str, version: tuple, cut_key: tuple, rules: str, subject: str):
-    return compute_patient_course(load_snapshot(store, cut), subject, trial)
+def _course(db: str, version: tuple, cut_key: tuple, rules: str, subject: str, ctcae: str):
+    return compute_patient_course(load_snapshot(store, cut), subject, trial, ctcae_version=ctcae)
 
 
 @st.cache_data(show_spinner="Building the swimmer plot…", max_entries=8)
@@ -46,7 +46,8 @@ labels = dict(zip(choices["subject_id"], choices["label"]))
 subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
                        key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
 
-course = _course(*key, subject)
+ctcae = state.ctcae_choice(st, "patient_ctcae")
+course = _course(*key, subject, ctcae)
 s = course.summary
 t = course.table
 

@@ -322,7 +322,7 @@ def _query_table(c: _Coded, worst: pd.DataFrame, reported: np.ndarray, ae_onset:
     return out
 
 
-def compute_lab_queries(snapshot, trial, window_days: int | None = None, *,
+def compute_lab_queries(snapshot, trial, window_days: int | None = None, *, grading_version: str | None = None,
                         same_day_is_baseline: bool = False, skip_unchanged_from_baseline: bool = True,
                         derived=None) -> LabQueryResult:
     """Queries for lab values of grade >= 1 that no AE (or only a lower-grade AE) accounts for.
@@ -331,7 +331,8 @@ def compute_lab_queries(snapshot, trial, window_days: int | None = None, *,
     adverse_events, treatment and patients (for the site). ``trial``: the trial file (its
     post-treatment window derives the events, its CTCAE version grades the labs). ``window_days``: how
     far (days) a lab date may lie before an AE's onset or after its end and still be covered by it
-    (None: ``[lab_queries] window_days`` of the trial file).
+    (None: ``[lab_queries] window_days`` of the trial file). ``grading_version``: grade the values by this
+    version instead of the trial's version of record (a look at what the other version would ask).
     ``derived``: a ``derive_snapshot_events`` result for the same snapshot, to avoid deriving twice.
     See the module docstring for the rule and the decisions.
     """
@@ -339,7 +340,7 @@ def compute_lab_queries(snapshot, trial, window_days: int | None = None, *,
     if window_days < 0:
         raise ValueError(f"window_days must be >= 0, got {window_days}")
     cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
-    version = ctcae_version(trial.ctcae.version)
+    version = ctcae_version(grading_version or trial.ctcae.version)
     rule = lab_query_rule(window_days, same_day_is_baseline, version)
     labs = snapshot.labs
     summary = {"window_days": window_days, "labs": 0, "labs_graded": 0, "labs_test_not_graded": 0,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from toxdb.clinical.ctcae_names import derive_ctcae_display
 from toxdb.vocab import GRADES
 
 INCIDENCE_PHASES = {"concurrent": "Concurrent (chemoradiotherapy)", "maintenance": "Maintenance",
@@ -234,14 +235,15 @@ GRADE_COLUMNS = {**{f"Grade {g}": g for g in GRADES}, "Grade ≥3": "ge3", "Any 
 
 
 def format_incidence(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """The incidence table as text cells "n (x%)" with readable column names (for pages and CSV)."""
+    """The incidence table as text cells "n (x%)" with readable column names (for pages and CSV); SOCs
+    and terms carry their name in the reader's language beside NCI's (``ctcae_display_name``)."""
     if table.empty:
         return pd.DataFrame(columns=["Phase", "System organ class", "Term", "At risk"])
     labels = {**{f"g{g}": f"Grade {g}" for g in GRADES}, "ge3": "Grade ≥3", "any": "Any grade"}
     out = pd.DataFrame({
         "Phase": table["phase"].map(INCIDENCE_PHASES).fillna(table["phase"]),
-        "System organ class": table["soc"],
-        "Term": table["term"].where(table["level"] == "term", ""),
+        "System organ class": derive_ctcae_display(table["soc"], "soc"),
+        "Term": derive_ctcae_display(table["term"], "term").where(table["level"] == "term", ""),
         "At risk": table["at_risk"],
     })
     for key, label in labels.items():

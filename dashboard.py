@@ -20,6 +20,7 @@ SECTIONS = {
                  ("toxicity.py", _("Toxicity"), ":material/table_chart:"),
                  ("patient.py", _("Patient"), ":material/person:"),
                  ("dose_advice.py", _("Dose advice"), ":material/medication:"),
+                 ("queries.py", _("Queries"), ":material/forum:"),
                  ("monitoring.py", _("Monitoring"), ":material/monitoring:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),

@@ -43,9 +43,17 @@ if not len(choices):
     st.info("No patient is in the database at this data cut.")
     st.stop()
 labels = dict(zip(choices["subject_id"], choices["label"]))
+# ?subject=ID in the address (a link from Dose advice or Queries) opens that patient, once per link
+wanted = st.query_params.get("subject")
+if wanted in labels and st.session_state.get("patient_subject_param") != wanted:
+    st.session_state["patient_subject"] = wanted
+    st.session_state["patient_subject_param"] = wanted
 subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
                        key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
 
+if st.query_params.get("subject") != subject:
+    st.query_params["subject"] = subject
+    st.session_state["patient_subject_param"] = subject
 course = _course(*key, subject)
 s = course.summary
 t = course.table

@@ -100,7 +100,8 @@ with tab_list:
         st.success(_("No query with this status."))
 
     if len(overview):
-        labels = {int(r.query_id): f"#{r.query_id} · {r.subject_id} · {r.record_label} · {_(STATUS_WORDS[r.status])}"
+        # the status is in the table above, not in these labels: a keyed selectbox keeps its first labels
+        labels = {int(r.query_id): f"#{r.query_id} · {r.site} · {r.subject_id} · {r.record_label}"
                   for r in overview.itertuples()}
         pick = st.selectbox(_("Query"), list(labels), format_func=labels.get, key="queries_pick")
         chosen = overview[overview["query_id"] == pick].iloc[0]

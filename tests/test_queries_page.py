@@ -57,7 +57,7 @@ def test_raise_answer_close_through_the_page(app_env, monkeypatch):
     at = open_page(monkeypatch, "coord-x", "coordinator", other)     # another site's coordinator sees nothing
     assert frame(at, "queries_counts").empty
     at = open_page(monkeypatch, "coord-a", "coordinator", site)
-    assert frame(at, "queries_table")["Patient"].tolist() == [subject]
+    assert frame(at, "queries_table")["Patient"].tolist() == [f"patient?subject={subject}&lang=en"]
     at.text_area(key="query_text").input("Onset confirmed from the clinic note.")
     button(at, "Answer").click()
     run_app(at)
@@ -83,6 +83,21 @@ def test_mark_everything_shown_reviewed(app_env, monkeypatch):
     assert frame(at, "review_table").empty        # only unreviewed are shown
     by_site = frame(at, "review_by_site")
     assert set(by_site["Unreviewed"]) == {0}
+
+
+def test_lab_vs_ae_queries_are_raised_in_one_click(app_env, monkeypatch):
+    at = open_page(monkeypatch, "dm", "data_manager")
+    at.selectbox(key="raise_kind").set_value("lab_query")
+    run_app(at)
+    n = len(at.selectbox(key="raise_subject").options)
+    assert n > 0, "the sample trial has lab-vs-AE queries"
+    next(b for b in at.button if b.label.startswith("Raise every lab-vs-AE query")).click()
+    run_app(at)
+    table = frame(at, "queries_table")
+    assert len(table) >= n and set(table["Status"]) == {"open"}
+    next(b for b in at.button if b.label.startswith("Raise every lab-vs-AE query")).click()
+    run_app(at)
+    assert any("0 lab-vs-AE queries raised" in s.value for s in at.success)     # not raised twice
 
 
 def test_a_coordinator_cannot_raise_or_review(app_env, monkeypatch):

@@ -168,3 +168,50 @@ def test_cli_export_site_queries(loaded_store, monkeypatch, capsysbinary):
     assert main(["export", "site-queries", "--db", str(path), "--csv"]) == 0
     out = pd.read_csv(io.BytesIO(capsysbinary.readouterr().out), encoding="utf-8-sig", dtype=str)
     assert len(out) == 3 and not out["text"].str.startswith("=").any()     # a formula is never live
+
+
+def test_lab_queries_are_raised_once_each_until_closed(loaded_store, monkeypatch):
+    lab_table = pd.DataFrame({
+        "subject_id": ["P-001", "P-002"], "site": ["SITE-A", "SITE-A"],
+        "collected_on": pd.to_datetime(["2025-06-23", "2025-07-08"]), "test": ["ANC", "PLT"], "value": [0.8, 40.0],
+        "lab_grade": [3, 3], "reported_grade": [None, None], "issue": ["no AE reported"] * 2,
+        "query": ["ANC grade 3 with no AE", "PLT grade 3 with no AE"],
+        "first_on": pd.to_datetime(["2025-06-23", "2025-07-08"]), "last_on": pd.to_datetime(["2025-06-23", "2025-07-08"]),
+        "n_labs": [1, 1]})
+    from toxdb.queries import raise_lab_queries
+
+    as_(monkeypatch, "dm", "data_manager")
+    records = lab_query_records(lab_table)
+    first = raise_lab_queries(loaded_store, records)
+    assert len(first) == 2
+    assert raise_lab_queries(loaded_store, records) == []                # already open: not raised twice
+    act_on_query(loaded_store, first[0], "close")
+    assert len(raise_lab_queries(loaded_store, records)) == 1            # closed: a new query may be raised
+    thread = read_query_messages(loaded_store)
+    assert "ANC grade 3 with no AE" in thread["text"].iloc[0]
+
+
+def test_sign_in_module_decides_when_present(monkeypatch):
+    import sys
+    import types
+
+    from toxdb.permissions import allowed
+
+    calls = []
+    fake = types.ModuleType("toxdb.access")
+    fake.allowed = lambda user, action, site: calls.append((user, action, site)) or site == "SITE-A"
+    monkeypatch.setitem(sys.modules, "toxdb.access", fake)
+    monkeypatch.setenv("TOXDB_USER", "someone")
+    assert allowed("answer", "SITE-A") and not allowed("answer", "SITE-B")
+    assert calls == [("someone", "answer", "SITE-A"), ("someone", "answer", "SITE-B")]
+
+
+def test_role_permissions_come_from_the_trial_file(monkeypatch):
+    from toxdb.permissions import allowed
+
+    as_(monkeypatch, "c", "coordinator", "SITE-A")
+    assert allowed("answer", "SITE-A") and not allowed("answer", "SITE-B") and not allowed("query", "SITE-A")
+    as_(monkeypatch, "pi", "investigator")
+    assert allowed("query", "SITE-B") and allowed("review") and not allowed("answer", "SITE-B")
+    as_(monkeypatch, "dsmc", "committee")
+    assert not allowed("query") and not allowed("review")

@@ -15,6 +15,7 @@ Public API
 ----------
 next_status(status, action)                      -> the status after ``action`` (QueryRefused if not allowed)
 raise_query(store, record, text, trial=None)      -> query number
+raise_lab_queries(store, records, trial=None)     -> numbers of the lab-vs-AE queries raised (not raised twice)
 act_on_query(store, query_id, action, text, trial=None)
 compute_query_counts(queries, now)               -> per site: open, answered, closed, ages
 derive_query_overview(queries, messages, now)    -> queries + age and the latest message
@@ -119,6 +120,17 @@ def raise_query(store, record: dict, text: str, trial=None) -> int:
                         record_label=str(record.get("label") or record["record_key"]),
                         source=record.get("source") or "manual", text=text, user=current_user(),
                         role=_role(trial))
+
+
+def raise_lab_queries(store, records: pd.DataFrame, trial=None) -> list[int]:
+    """Raise each lab-vs-AE query of ``records`` (``lab_query_records``) that has no query open or answered
+    yet, with its own words as the text; returns the new query numbers."""
+    from toxdb.store.queries import read_queries
+
+    existing = read_queries(store)
+    busy = set(existing.loc[(existing["kind"] == "lab_query") & (existing["status"] != CLOSED), "record_key"])
+    todo = records[~records["record_key"].isin(busy)]
+    return [raise_query(store, r, r["label"], trial) for r in todo.to_dict("records")]
 
 
 def act_on_query(store, query_id: int, action: str, text: str = "", trial=None) -> str:

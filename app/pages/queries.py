@@ -2,6 +2,7 @@
 or re-opens; the PI marks adverse events and lab-vs-AE queries reviewed. Rules: toxdb/queries.py and
 toxdb/review.py (D75-D78); every action is in the audit log."""
 import datetime as dt
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +23,7 @@ from toxdb.queries import (
     derive_query_overview,
     lab_query_records,
     queries_for_export,
+    raise_lab_queries,
     raise_query,
     record_choices,
 )
@@ -92,9 +94,13 @@ with tab_list:
               "status": _("Status"), "raised_by": _("Raised by"), "raised_at": _("Raised"),
               "age_days": _("Age (days)"), "last_author": _("Last message by"), "last_text": _("Last message")}
     if len(shown):
-        table = shown[list(LABELS)].assign(status=shown["status"].map(lambda s: _(STATUS_WORDS[s])))
+        # the patient cell opens the Patient page (?subject=)
+        table = shown[list(LABELS)].assign(
+            status=shown["status"].map(lambda s: _(STATUS_WORDS[s])),
+            subject_id=[f"patient?subject={quote(str(s))}&lang={current_language()}" for s in shown["subject_id"]])
         st.dataframe(table.rename(columns=LABELS), hide_index=True, width="stretch", key="queries_table",
                      column_config={_("Raised"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                    _("Patient"): st.column_config.LinkColumn(display_text=r"subject=([^&]+)"),
                                     _("Last message"): st.column_config.TextColumn(width="large")})
     else:
         st.success(_("No query with this status."))
@@ -151,6 +157,15 @@ with tab_raise:
                             key="raise_kind")
         if kind == "lab_query":
             records = lab_records
+            st.caption(_("Lab values graded ≥ 1 with no AE, or a lower-grade AE (the Lab queries page). Raise one "
+                         "below with your own words, or all at once with their own words."))
+            if st.button(_("Raise every lab-vs-AE query not yet raised ({n} at this cut)").format(n=len(records)),
+                         key="raise_all_lab", disabled=not len(records)):
+                try:
+                    raised = raise_lab_queries(store, records, trial)
+                    _flash("ok", _("{n} lab-vs-AE queries raised to the sites.").format(n=len(raised)))
+                except QueryRefused as exc:
+                    st.error(str(exc))
         else:
             records = record_choices(_current(*key, kind), kind)
             records = records.assign(kind=kind, site=records["subject_id"].map(site_of), source="manual")

@@ -85,6 +85,20 @@ def test_mark_everything_shown_reviewed(app_env, monkeypatch):
     assert set(by_site["Unreviewed"]) == {0}
 
 
+def test_review_of_selected_records_and_of_one_patient(app_env, monkeypatch):
+    at = open_page(monkeypatch, "dr-pi", "investigator")
+    subject = at.multiselect(key="review_subjects").options[0]
+    at.multiselect(key="review_subjects").set_value([subject])
+    run_app(at)
+    listed = frame(at, "review_table")
+    assert set(listed["Patient"]) == {subject}
+    counts = frame(at, "review_by_site")
+    button(at, f"Mark all {len(listed)} shown as reviewed").click()
+    run_app(at)
+    after = frame(at, "review_by_site")
+    assert after["Unreviewed"].sum() == counts["Unreviewed"].sum() - len(listed)
+
+
 def test_lab_vs_ae_queries_are_raised_in_one_click(app_env, monkeypatch):
     at = open_page(monkeypatch, "dm", "data_manager")
     at.selectbox(key="raise_kind").set_value("lab_query")

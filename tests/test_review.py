@@ -63,3 +63,14 @@ def test_a_mark_of_an_old_version_does_not_count():
                             "reviewed_at": pd.to_datetime(["2026-01-01"])})
     assert not derive_review_status(records, reviews)["reviewed"].any()
     assert derive_review_status(records, reviews.assign(version="2"))["reviewed"].all()
+
+
+def test_filters_choose_what_is_shown():
+    from toxdb.review import filter_review
+
+    status = pd.DataFrame({"kind": ["ae", "ae", "lab_query", "ae"], "site": ["A", "B", "A", "A"],
+                           "subject_id": ["P1", "P2", "P1", "P3"], "reviewed": [False, False, False, True]})
+    assert filter_review(status).index.tolist() == [0, 1, 2, 3]
+    assert filter_review(status, kinds=["ae"], sites=["A"]).index.tolist() == [0, 3]
+    assert filter_review(status, subjects=["P1"], only_unreviewed=True).index.tolist() == [0, 2]
+    assert filter_review(status, kinds=["ae"], only_unreviewed=True).index.tolist() == [0, 1]

@@ -14,6 +14,7 @@ Public API
 ae_review_records(ae, patients)          -> kind, record_key, version, subject_id, site, label (one per AE row)
 derive_review_status(records, reviews)   -> records + reviewed, reviewed_by, reviewed_at
 compute_unreviewed_counts(status, by)    -> per site or patient: records, reviewed, unreviewed
+filter_review(status, kinds, sites, subjects, only_unreviewed) -> the records a view shows
 mark_reviewed(store, records, trial=None) -> how many records were marked
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "ae_review_records",
     "compute_unreviewed_counts",
     "derive_review_status",
+    "filter_review",
     "mark_reviewed",
 ]
 
@@ -74,6 +76,19 @@ def compute_unreviewed_counts(status: pd.DataFrame, by: str = "site") -> pd.Data
     out["unreviewed"] = out["records"] - out["reviewed"]
     return out.reset_index().sort_values(["unreviewed", by], ascending=[False, True], kind="stable",
                                          ignore_index=True)
+
+
+def filter_review(status: pd.DataFrame, kinds=None, sites=None, subjects=None,
+                  only_unreviewed: bool = False) -> pd.DataFrame:
+    """The records of the chosen kinds, sites and patients (None or empty: all); only the unreviewed ones
+    when asked."""
+    keep = pd.Series(True, index=status.index)
+    for column, chosen in (("kind", kinds), ("site", sites), ("subject_id", subjects)):
+        if chosen:
+            keep &= status[column].isin(list(chosen))
+    if only_unreviewed:
+        keep &= ~status["reviewed"].astype(bool)
+    return status[keep]
 
 
 def mark_reviewed(store, records: pd.DataFrame, trial=None) -> int:

@@ -33,6 +33,7 @@ from toxdb.review import (
     ae_review_records,
     compute_unreviewed_counts,
     derive_review_status,
+    filter_review,
     mark_reviewed,
 )
 from toxdb.store.cuts import load_snapshot
@@ -43,6 +44,7 @@ cut = state.data_cut()
 trial = state.get_trial()
 site = current_site()
 now = dt.datetime.now()
+REVIEW_ROWS_SHOWN = 2000
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -55,7 +57,8 @@ def _current(db: str, version: tuple, cut_key: tuple, kind: str):
     return store.read_kind(kind, as_of=cut.frozen_at, until=cut.cut_date, with_version_columns=True)
 
 
-key = (str(store.path), store.data_version(), cut.key())
+# clinical rows change only with an upload: these caches key on the latest upload, not on every audit row
+key = (str(store.path), store.data_version()[0], cut.key())
 patients = _current(*key, "patients")
 site_of = dict(zip(patients["subject_id"].astype(str), patients["site"]))
 lab_records = _lab_query_records(*key, state.trial_key(), current_language())
@@ -189,19 +192,17 @@ with tab_raise:
 with tab_review:
     ae = _current(*key, "ae")
     records = pd.concat([ae_review_records(ae, patients), lab_records.drop(columns="source")], ignore_index=True)
-    if site:
-        records = records[records["site"] == site]
-    review = derive_review_status(records, read_reviews(store))
-    f = st.columns(3)
+    review = derive_review_status(filter_review(records, sites=[site] if site else None), read_reviews(store))
+    f = st.columns([2, 2, 2, 1])
     kinds = f[0].multiselect(_("Records"), ["ae", "lab_query"], default=["ae", "lab_query"],
                              format_func=lambda k: _(RECORD_KINDS[k]), key="review_kinds")
     sites = f[1].multiselect(_("Site"), sorted(review["site"].dropna().unique()), key="review_sites",
                              placeholder=_("all sites"))
-    only_open = f[2].toggle(_("Only unreviewed"), value=True, key="review_open")
-    of_kinds = review[review["kind"].isin(kinds)]
-    shown = of_kinds[of_kinds["site"].isin(sites)] if sites else of_kinds
-    if only_open:
-        shown = shown[~shown["reviewed"]]
+    subjects = f[2].multiselect(_("Patient"), sorted(review["subject_id"].dropna().unique()), key="review_subjects",
+                                placeholder=_("all patients"))
+    only_open = f[3].toggle(_("Only unreviewed"), value=True, key="review_open")
+    of_kinds = filter_review(review, kinds)
+    shown = filter_review(of_kinds, sites=sites, subjects=subjects, only_unreviewed=only_open)
     c = st.columns(2)
     c[0].markdown("**" + _("Unreviewed by site") + "**")
     c[0].dataframe(compute_unreviewed_counts(of_kinds, "site").rename(columns={
@@ -211,20 +212,31 @@ with tab_review:
     c[1].dataframe(compute_unreviewed_counts(of_kinds, "subject_id").rename(columns={
         "subject_id": _("Patient"), "records": _("Records"), "reviewed": _("Reviewed"),
         "unreviewed": _("Unreviewed")}), hide_index=True, width="stretch", key="review_by_patient", height=250)
-    st.dataframe(shown[["subject_id", "site", "kind", "label", "version", "reviewed", "reviewed_by", "reviewed_at"]]
-                 .assign(kind=shown["kind"].map(lambda k: _(RECORD_KINDS[k]))).rename(columns={
-                     "subject_id": _("Patient"), "site": _("Site"), "kind": _("Record"), "label": _("What"),
-                     "version": _("Version"), "reviewed": _("Reviewed"), "reviewed_by": _("Reviewed by"),
-                     "reviewed_at": _("Reviewed at")}),
-                 hide_index=True, width="stretch", key="review_table",
-                 column_config={_("Reviewed at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
-    todo = shown[~shown["reviewed"]]
-    if allowed("review", None, trial) and st.button(_("Mark all {n} shown as reviewed").format(n=len(todo)),
-                                                    disabled=not len(todo), type="primary", key="review_all"):
-        try:
-            n = mark_reviewed(store, todo, trial)
-            _flash("ok", _("{n} records marked reviewed by {user}.").format(n=n, user=state.user()))
-        except ReviewRefused as exc:
-            st.error(str(exc))
+    listed = shown.head(REVIEW_ROWS_SHOWN)          # the browser gets at most this many rows; marks apply to all
+    if len(shown) > len(listed):
+        st.caption(_("Listing the first {k} of {n} records; choose a site or patient to narrow the list. "
+                     "\"Mark all\" marks all {n}.").format(k=len(listed), n=len(shown)))
+    event = st.dataframe(
+        listed[["subject_id", "site", "kind", "label", "version", "reviewed", "reviewed_by", "reviewed_at"]]
+        .assign(kind=listed["kind"].map(lambda k: _(RECORD_KINDS[k]))).rename(columns={
+            "subject_id": _("Patient"), "site": _("Site"), "kind": _("Record"), "label": _("What"),
+            "version": _("Version"), "reviewed": _("Reviewed"), "reviewed_by": _("Reviewed by"),
+            "reviewed_at": _("Reviewed at")}),
+        hide_index=True, width="stretch", key="review_table", on_select="rerun", selection_mode="multi-row",
+        column_config={_("Reviewed at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+    todo = filter_review(shown, only_unreviewed=True)
+    picked = filter_review(listed.iloc[event.selection.rows], only_unreviewed=True) if event else listed.iloc[:0]
+    if allowed("review", None, trial):
+        b = st.columns(2)
+        mark_all = b[0].button(_("Mark all {n} shown as reviewed").format(n=len(todo)), disabled=not len(todo),
+                               type="primary", key="review_all")
+        mark_picked = b[1].button(_("Mark {n} selected as reviewed").format(n=len(picked)), disabled=not len(picked),
+                                  key="review_picked")
+        if mark_all or mark_picked:
+            try:
+                n = mark_reviewed(store, todo if mark_all else picked, trial)
+                _flash("ok", _("{n} records marked reviewed by {user}.").format(n=n, user=state.user()))
+            except ReviewRefused as exc:
+                st.error(str(exc))
     st.caption(_("A mark belongs to one version of a record: when the site corrects the record, it is unreviewed "
                  "again. A lab-vs-AE query is unreviewed again when what it says changes."))

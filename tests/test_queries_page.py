@@ -66,7 +66,9 @@ def test_raise_answer_close_through_the_page(app_env, monkeypatch):
     at = open_page(monkeypatch, "dr-pi", "investigator")
     button(at, "Close").click()
     run_app(at)
-    assert frame(at, "queries_thread")["Who"].tolist() == ["dr-pi", "coord-a", "dr-pi"]
+    thread = frame(at, "queries_thread")
+    assert thread["Who"].tolist() == ["dr-pi", "coord-a", "dr-pi"]
+    assert thread["Action"].tolist() == ["raised", "answered", "closed"]
     counts = frame(at, "queries_counts").set_index("Site")
     assert counts.loc[site, ["Open", "Answered", "Closed"]].tolist() == [0, 0, 1]
 

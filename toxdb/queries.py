@@ -36,11 +36,13 @@ from toxdb.permissions import allowed
 
 __all__ = [
     "ACTIONS",
+    "ACTION_WORDS",
     "ANSWERED",
     "CLOSED",
     "OPEN",
     "RECORD_KINDS",
     "STATUSES",
+    "STATUS_WORDS",
     "QueryRefused",
     "act_on_query",
     "compute_query_counts",
@@ -51,6 +53,7 @@ __all__ = [
     "next_status",
     "queries_for_export",
     "query_age_days",
+    "raise_lab_queries",
     "raise_query",
     "record_choices",
 ]

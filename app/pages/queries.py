@@ -12,6 +12,7 @@ from toxdb.clinical.lab_queries import compute_lab_queries
 from toxdb.i18n import _, current_language
 from toxdb.permissions import allowed, current_site
 from toxdb.queries import (
+    ACTION_WORDS,
     ANSWERED,
     CLOSED,
     OPEN,
@@ -116,7 +117,8 @@ with tab_list:
         chosen = overview[overview["query_id"] == pick].iloc[0]
         thread = messages[messages["query_id"] == pick]
         st.markdown("**" + _("Thread") + "**")
-        st.dataframe(thread[["written_at", "author", "role", "action", "text"]].rename(columns={
+        st.dataframe(thread[["written_at", "author", "role", "action", "text"]].assign(
+            action=thread["action"].map(lambda a: _(ACTION_WORDS.get(a, a)))).rename(columns={
             "written_at": _("When"), "author": _("Who"), "role": _("Role"), "action": _("Action"), "text": _("Text")}),
             hide_index=True, width="stretch", key="queries_thread",
             column_config={_("When"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -193,7 +195,7 @@ with tab_review:
     ae = _current(*key, "ae")
     records = pd.concat([ae_review_records(ae, patients), lab_records.drop(columns="source")], ignore_index=True)
     review = derive_review_status(filter_review(records, sites=[site] if site else None), read_reviews(store))
-    f = st.columns([2, 2, 2, 1])
+    f = st.columns([3, 2, 2, 2])
     kinds = f[0].multiselect(_("Records"), ["ae", "lab_query"], default=["ae", "lab_query"],
                              format_func=lambda k: _(RECORD_KINDS[k]), key="review_kinds")
     sites = f[1].multiselect(_("Site"), sorted(review["site"].dropna().unique()), key="review_sites",

@@ -99,3 +99,20 @@ def test_dose_advice_page_shows_words_not_rule_ids_and_links_the_patient(app_env
     assert subject.notna().all()
     assert [b.label for b in at.get("download_button")] == ["Download dose advice (.xlsx)",
                                                             "Download dose advice (.csv)"]
+
+
+@pytest.mark.app
+def test_patient_page_opens_from_the_address_and_shows_advice_in_words(app_env):
+    from conftest import ROOT, run_app
+    from streamlit.testing.v1 import AppTest
+
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120))
+    at.switch_page("app/pages/patient.py")
+    at.query_params["subject"] = "ICC-04-005"       # on capecitabine with a hold in the sample trial
+    run_app(at)
+    assert at.selectbox(key="patient_subject").value == "ICC-04-005"
+    advice = next(f.value for f in at.dataframe if "Advice" in f.value.columns)
+    assert advice["Advice"].str.startswith("hold; resume at").any()
+    shown = " ".join(" ".join(map(str, f.value.astype(str).to_numpy().ravel())) for f in at.dataframe)
+    assert not re.search(r"\b(cape|s1|rt|crt|pi)\.[a-z]", shown), "a rule id is shown to users"
+    assert any("No query about this patient." in c.value for c in at.caption)

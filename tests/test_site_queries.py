@@ -215,3 +215,13 @@ def test_role_permissions_come_from_the_trial_file(monkeypatch):
     assert allowed("query", "SITE-B") and allowed("review") and not allowed("answer", "SITE-B")
     as_(monkeypatch, "dsmc", "committee")
     assert not allowed("query") and not allowed("review")
+
+
+def test_a_record_of_a_patient_without_a_site_can_be_queried(loaded_store, monkeypatch):
+    as_(monkeypatch, "dr-pi", "investigator")
+    record = {**ae_record(loaded_store), "site": float("nan")}
+    qid = raise_query(loaded_store, record, "Which site treats this patient?")
+    q = read_queries(loaded_store)
+    assert q.loc[q["query_id"] == qid, "site"].isna().all()
+    counts = compute_query_counts(q, dt.datetime.now())
+    assert counts["site"].tolist() == ["-"] and counts["open"].tolist() == [1]

@@ -117,9 +117,11 @@ def raise_query(store, record: dict, text: str, trial=None) -> int:
     if record.get("kind") not in RECORD_KINDS:
         raise QueryRefused(_("A query is about an adverse event, a lab value, a treatment row, a patient or a "
                              "lab-vs-AE query."))
-    text = _check("raise", record.get("site"), text, trial)
+    site = record.get("site")
+    site = None if site is None or pd.isna(site) else str(site)      # a patient with no site on file
+    text = _check("raise", site, text, trial)
     return insert_query(store, kind=record["kind"], record_key=str(record["record_key"]),
-                        subject_id=str(record["subject_id"]), site=record.get("site"),
+                        subject_id=str(record["subject_id"]), site=site,
                         record_label=str(record.get("label") or record["record_key"]),
                         source=record.get("source") or "manual", text=text, user=current_user(),
                         role=_role(trial))

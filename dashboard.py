@@ -20,6 +20,7 @@ SECTIONS = {
                  ("toxicity.py", _("Toxicity"), ":material/table_chart:"),
                  ("patient.py", _("Patient"), ":material/person:"),
                  ("dose_advice.py", _("Dose advice"), ":material/medication:"),
+                 ("queries.py", _("Queries"), ":material/forum:"),
                  ("monitoring.py", _("Monitoring"), ":material/monitoring:"),
                  ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/compare_arrows:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),

@@ -33,7 +33,9 @@ def _cited() -> dict[int, set[str]]:
 
 def test_decisions_are_numbered_in_order():
     ids = _decision_ids()
-    assert ids == list(range(1, len(ids) + 1)), ids
+    # each issue has its own block of decision numbers, so the list may have gaps;
+    # it never repeats a number or goes backwards
+    assert ids == sorted(set(ids)), ids
 
 
 def test_every_cited_decision_exists():

@@ -36,6 +36,7 @@ INFORMATIONAL = {
     "roles.investigator": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
     "roles.committee": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
     "roles.data_manager": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
+    "roles.medical_monitor": "permissions of the role; read by Trial.permissions (toxdb.permissions.allowed)",
 }
 
 

@@ -1,5 +1,7 @@
 """Patient: one patient's course (treatment, adverse events, labs with CTCAE grade bands), key facts,
 the dose advice for them, their adverse events, and the swimmer plot of all patients."""
+import datetime as dt
+
 import streamlit as st
 
 from app import state
@@ -9,8 +11,12 @@ from toxdb.clinical.course import (
     subject_choices,
 )
 from toxdb.clinical.treatment import describe_on_treatment_rule
+from toxdb.dosing.words import derive_advice_words
+from toxdb.i18n import _
 from toxdb.plots.patient import plot_patient_course, plot_swimmer
+from toxdb.queries import STATUS_WORDS, derive_query_overview
 from toxdb.store.cuts import load_snapshot
+from toxdb.store.queries import read_queries, read_query_messages
 
 store = state.get_store()
 cut = state.data_cut()
@@ -43,9 +49,17 @@ if not len(choices):
     st.info("No patient is in the database at this data cut.")
     st.stop()
 labels = dict(zip(choices["subject_id"], choices["label"]))
+# ?subject=ID in the address (a link from Dose advice or Queries) opens that patient, once per link
+wanted = st.query_params.get("subject")
+if wanted in labels and st.session_state.get("patient_subject_param") != wanted:
+    st.session_state["patient_subject"] = wanted
+    st.session_state["patient_subject_param"] = wanted
 subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
                        key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
 
+if st.query_params.get("subject") != subject:
+    st.query_params["subject"] = subject
+    st.session_state["patient_subject_param"] = subject
 ctcae = state.ctcae_choice(st, "patient_ctcae")
 course = _course(*key, subject, ctcae)
 s = course.summary
@@ -79,15 +93,16 @@ with tab_course:
                "the treatment-emergent window, drawn once treatment has stopped). Lab panels: values in SI units, "
                "shaded by CTCAE v5.0 grade band from the patient's latest LLN/ULN (or baseline when abnormal).")
 
-    st.subheader("Dose advice")
+    st.subheader(_("Dose advice"))
     if len(t.advice):
-        cols = {"agent": "Agent", "phase": "Phase", "action": "Action", "dose_percent": "Dose %",
-                "dose_mg_per_intake": "mg per intake", "tablets": "Tablets", "reasons": "Reasons", "rule": "Rule",
-                "crcl_effect": "CrCl effect", "notes": "Notes"}
-        st.dataframe(t.advice[[c_ for c_ in cols if c_ in t.advice.columns]].rename(columns=cols),
+        words = derive_advice_words(t.advice, trial)     # rule ids stay in exports (D79)
+        cols = {"agent": _("Agent"), "phase": _("Phase"), "advice_text": _("Advice"),
+                "tablets": _("Tablets per intake"), "reason_text": _("Reason"), "rule_text": _("Rule"),
+                "crcl_effect": _("CrCl effect"), "notes": _("Notes")}
+        st.dataframe(words[[c_ for c_ in cols if c_ in words.columns]].rename(columns=cols),
                      hide_index=True, width="stretch",
-                     column_config={"Dose %": st.column_config.NumberColumn(format="%.0f %%"),
-                                    "Reasons": st.column_config.TextColumn(width="large")})
+                     column_config={_("Advice"): st.column_config.TextColumn(width="medium"),
+                                    _("Reason"): st.column_config.TextColumn(width="large")})
     else:
         st.caption("Not on capecitabine, S-1 or RT at this cut, so there is no dose advice.")
 
@@ -104,6 +119,20 @@ with tab_course:
                                     "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
     else:
         st.caption("No adverse event recorded by this cut.")
+
+    st.subheader(_("Queries to the site"))
+    about = derive_query_overview(read_queries(store), read_query_messages(store), dt.datetime.now())
+    about = about[about["subject_id"] == subject]
+    if len(about):
+        st.dataframe(about[["query_id", "record_label", "status", "raised_by", "age_days", "last_text"]]
+                     .assign(status=about["status"].map(lambda x: _(STATUS_WORDS[x]))).rename(columns={
+                         "query_id": _("No."), "record_label": _("Record"), "status": _("Status"),
+                         "raised_by": _("Raised by"), "age_days": _("Age (days)"), "last_text": _("Last message")}),
+                     hide_index=True, width="stretch", key="patient_queries")
+    else:
+        st.caption(_("No query about this patient."))
+    st.page_link("app/pages/queries.py", label=_("Raise, answer or review on the Queries page"),
+                 icon=":material/forum:")
 
 with tab_swim:
     lanes = _lanes(*key)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -30,6 +31,7 @@ from toxdb.cli.export_labs import (
     lab_values_args,
     queries_args,
 )
+from toxdb.cli.export_queries import build_site_queries, site_queries_args
 from toxdb.clinical.events import derive_snapshot_events
 from toxdb.clinical.incidence import compute_incidence, format_incidence
 from toxdb.reports.export import frame_to_csv_bytes, rejected_rows_for_fixing
@@ -38,7 +40,7 @@ from toxdb.store.db import Store, default_db_path, open_store
 from toxdb.trial import load_trial
 from toxdb.vocab import ATTRIBUTION_ORDER, COHORTS
 
-__all__ = ["register", "EXPORTS", "run"]
+__all__ = ["EXPORTS", "register", "run"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ EXPORTS: dict[str, ExportKind] = {
                          advice_args),
     "queries": ExportKind("lab values with no AE, or a lower-grade AE (the Lab queries page's table)",
                           build_queries, queries_args),
+    "site-queries": ExportKind("queries to sites, one row per message (who wrote what, when)", build_site_queries,
+                               site_queries_args, uses_cut=False),
     "labs": ExportKind("every lab value with its baseline and CTCAE grade (--ctcae 5|6)", build_lab_values,
                        lab_values_args),
 }

@@ -5,7 +5,8 @@
 Columns: subject_id, agent, phase, action (continue, interrupt, reduce, stop), dose_percent,
 dose_mg_per_intake_calculated, dose_mg_per_intake, tablets, bsa, crcl, crcl_effect, reasons, rule,
 resume_at_percent, alternative, pi_flags, notes, then handled / acknowledged_by / acknowledged_at /
-ack_comment (an acknowledgement of exactly this advice). The advice is a hint; the physician decides.
+ack_comment (an acknowledgement of exactly this advice), then advice_text, reason_text and rule_text
+(the action, the reasons and the rule in words: toxdb/dosing/words.py). The advice is a hint; the physician decides.
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def build_advice(store: Store, args) -> pd.DataFrame:
         table = table[table["action"] != "continue"]
     if args.agent:
         table = table[table["agent"].isin(args.agent)]
-    table = order_advice(table.drop(columns=["advice_hash"]))
+    from toxdb.dosing.words import derive_advice_words
+
+    table = derive_advice_words(order_advice(table.drop(columns=["advice_hash"])), load_trial())
     out = table[FIRST + [c for c in table.columns if c not in FIRST]].copy()
     out["acknowledged_at"] = pd.to_datetime(out["acknowledged_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
     return out.reset_index(drop=True)

@@ -29,6 +29,17 @@ SCHEMA_VERSION = 1          # the version schema.sql creates
 MIGRATIONS: list[tuple[int, str]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+    # 11: queries to sites (issue 12, D75): one row per query, its thread of messages
+    (11, "CREATE SEQUENCE IF NOT EXISTS query_seq START 1;"
+         " CREATE TABLE IF NOT EXISTS site_queries (query_id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+         " record_key TEXT NOT NULL, subject_id TEXT NOT NULL, site TEXT, record_label TEXT, source TEXT NOT NULL,"
+         " status TEXT NOT NULL CHECK (status IN ('open', 'answered', 'closed')), raised_by TEXT NOT NULL,"
+         " raised_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL);"
+         " CREATE TABLE IF NOT EXISTS query_messages (query_id INTEGER NOT NULL, written_at TIMESTAMP NOT NULL,"
+         " author TEXT NOT NULL, role TEXT, action TEXT NOT NULL, text TEXT NOT NULL)"),
+    # 12: record review (issue 12, D77): a mark ties to one version of one record
+    (12, "CREATE TABLE IF NOT EXISTS record_reviews (kind TEXT NOT NULL, record_key TEXT NOT NULL,"
+         " version TEXT NOT NULL, reviewed_by TEXT NOT NULL, reviewed_at TIMESTAMP NOT NULL)"),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
@@ -532,8 +543,12 @@ def _type_of(cur, table: str, column: str) -> str:
     return _TYPES[key]
 
 
-def _audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:
+def write_audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:
+    """One audit-log row, inside the caller's transaction (toxdb/store modules writing with ``cur``)."""
     cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [at, actor, action, json.dumps(detail, default=str)])
+
+
+_audit = write_audit
 
 
 def _table(kind: str) -> str:

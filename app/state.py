@@ -14,7 +14,8 @@ import streamlit as st
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
 from toxdb.i18n import LANGUAGES, _, current_language, set_language
-from toxdb.identity import current_role, current_user
+from toxdb.access import local_person
+from toxdb.identity import current_user
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring.status import compute_boundary_alerts
 from toxdb.store.cuts import DataCut, list_saved_cuts, load_snapshot
@@ -100,7 +101,7 @@ def sidebar(store: Store) -> DataCut:
         st.session_state["data_cut"] = cut
         st.caption(_("In view: {cut}").format(cut=cut.label))
         st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
-        st.caption(_("Signed in as **{user}** ({role})").format(user=current_user(), role=current_role(trial)))
+        st.caption(_("Signed in as **{user}** ({role})").format(user=current_user(), role=local_person(trial).role))
     return cut
 
 

@@ -32,8 +32,9 @@ def _cited() -> dict[int, set[str]]:
 
 
 def test_decisions_are_numbered_in_order():
+    # each issue has its own block of numbers (D40-D49, D60-D69, ...): rising and unique, gaps allowed
     ids = _decision_ids()
-    assert ids == list(range(1, len(ids) + 1)), ids
+    assert ids == sorted(set(ids)) and ids[0] == 1, ids
 
 
 def test_every_cited_decision_exists():

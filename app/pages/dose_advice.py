@@ -84,7 +84,9 @@ else:
     st.caption("A handled hint stays handled until new data change the advice (action, dose, rule or reasons); "
                "then it opens again.")
     open_rows = table.index[~table["handled"]].tolist()
-    if not open_rows:
+    if not state.allowed("acknowledge"):
+        st.info(state.denial_text("acknowledge"), icon=":material/lock:")
+    elif not open_rows:
         st.success("Every hint at this cut has been acknowledged.")
     else:
         with st.form("ack_advice", clear_on_submit=True):
@@ -95,6 +97,7 @@ else:
             comment = st.text_area("Comment", placeholder="e.g. discussed with Dr X, dose reduced from cycle 3",
                                    key="ack_comment")
             if st.form_submit_button("Acknowledge", type="primary") and pick is not None:
+                state.require("acknowledge")
                 row = table.loc[pick]
                 store.acknowledge_advice(row["subject_id"], row["agent"], row["rule"], row["advice_hash"],
                                          comment.strip() or None, state.user())

@@ -164,6 +164,15 @@ class Store:
                     cur.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
         return self.schema_version()
 
+    def scoped(self, sites) -> "Store":
+        """This store as a person limited to ``sites`` sees it (toxdb.store.scoped, D64); ``None``:
+        every site, the store itself."""
+        if sites is None:
+            return self
+        from toxdb.store.scoped import ScopedStore
+
+        return ScopedStore.over(self, sites)
+
     # -- reads -----------------------------------------------------------------------------------
     def data_columns(self, kind: str) -> list[str]:
         table = _table(kind)

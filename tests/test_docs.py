@@ -32,7 +32,7 @@ def _cited() -> dict[int, set[str]]:
 
 
 def test_decisions_are_numbered_in_order():
-    # each issue has its own block of numbers (D40-D49, D60-D69, ...): rising and unique, gaps allowed
+    # each issue has its own block of ten numbers (see the team brief): rising and unique, gaps allowed
     ids = _decision_ids()
     assert ids == sorted(set(ids)) and ids[0] == 1, ids
 

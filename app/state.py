@@ -132,7 +132,9 @@ def gate() -> Person:
     me = person()
     if st.session_state.get("signed_in_as") != identity:
         st.session_state["signed_in_as"] = identity
-        audit("sign_in", {"identity": identity, "known": me is not None, "site": ",".join(me.sites) if me else None})
+        # under the provider's identity even without a users row: the log says who knocked
+        base_store().record_audit(identity, "sign_in", {"identity": identity, "known": me is not None,
+                                                        "site": me.sites[0] if me and len(me.sites) == 1 else None})
     if me is None or not me.active:
         st.title(_("No access"))
         message = (_("You are signed in as {identity}, but you are not a user of this dashboard. Ask a data "

@@ -225,3 +225,26 @@ def test_the_shipped_config_listens_locally_and_hides_developer_tools():
     assert cfg["browser"]["gatherUsageStats"] is False
     assert cfg["client"]["toolbarMode"] == "viewer"            # no Deploy, no Clear cache
     assert cfg["client"]["showErrorDetails"] == "none" and cfg["client"]["showErrorLinks"] is False
+
+
+def test_the_audit_log_pages_through_everything_and_filters_by_person(app_env):
+    with Store(app_env) as store:
+        seed_sample(store, SAMPLE_DIR)
+        for i in range(120):
+            store.record_audit("alice@x.org" if i % 3 == 0 else "bob@x.org", "download", {"file": f"f{i}.csv"})
+        total = store.audit_count()
+    at = _run(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120))
+    at.switch_page("app/pages/history.py")
+    _run(at)
+    pages = -(-total // 50)
+    assert f"{total} entries; page 1 of {pages}, newest first." in [c.value for c in at.caption]
+    at.number_input(key="audit_page").set_value(pages)
+    _run(at)
+    table = at.dataframe[-1].value
+    assert len(table) == total - 50 * (pages - 1) and table["No."].min() == 1      # the oldest entry is reachable
+    at.selectbox(key="audit_who").set_value("alice@x.org")
+    at.number_input(key="audit_page").set_value(1)
+    _run(at)
+    table = at.dataframe[-1].value
+    assert set(table["Who"]) == {"alice@x.org"} and len(table) == 40
+    assert table["What"].str.startswith("Downloaded f").all()                      # words, not JSON

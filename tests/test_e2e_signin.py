@@ -186,3 +186,34 @@ def _journeys(browser, url: str, tmp: Path) -> None:
     ctx.close()
 
 
+
+
+def _outside_address() -> str | None:
+    """An address of this machine that is not loopback (None when it has none)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.254.254.254", 1))          # no packet is sent: this only picks an interface
+            ip = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
+def test_the_readme_command_opens_in_local_mode_on_this_machine_only(tmp_path):
+    from playwright.sync_api import expect
+
+    from e2e_support import browser_page
+
+    port = free_port()
+    # no --server.address: the shipped .streamlit/config.toml decides, as after `streamlit run dashboard.py`
+    with dashboard(tmp_path / "local.duckdb", port=port, address=None) as url, browser_page() as page:
+        page.goto(url)
+        wait_for_run(page)
+        expect(page.get_by_role("heading", name="Trial overview")).to_be_visible()
+        expect(page.get_by_text("Local mode: no sign-in", exact=False)).to_be_visible()
+        outside = _outside_address()
+        if outside is not None:
+            with pytest.raises(OSError):
+                urllib.request.urlopen(f"http://{outside}:{port}/_stcore/health", timeout=3)

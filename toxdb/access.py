@@ -16,6 +16,13 @@ Public API (all other modules use only these)::
                                                  may see; pass it to Store.scoped(...)
     person_from_row(row) / local_person()     -> a Person (from a users row / the OS user)
 
+In the dashboard (app/state.py) the same check is bound to the session's person:
+``state.person()``, ``state.user()`` (the identity the audit log records), ``state.allowed(action,
+site)``, ``state.require(action, site)`` (stops the page with the reason), ``state.get_store()``
+(already scoped to the person's sites: build every table, chart and export from it) and
+``state.download_button(container, label, data, file_name, key, action="report")`` (offered only
+when allowed, audited when pressed). The CLI uses ``local_person()``.
+
 ``site=None`` asks whether the person may take the action at all; a call that acts on one site's
 data (an upload, a mapping, a patient's advice) passes that site, and a role with
 ``own_sites_only`` is then refused any site that is not theirs. An inactive person may do nothing.

@@ -248,3 +248,18 @@ def test_the_audit_log_pages_through_everything_and_filters_by_person(app_env):
     table = at.dataframe[-1].value
     assert set(table["Who"]) == {"alice@x.org"} and len(table) == 40
     assert table["What"].str.startswith("Downloaded f").all()                      # words, not JSON
+
+
+def test_an_error_in_a_page_is_worded_and_logged_not_a_traceback(app_env, monkeypatch, caplog):
+    import toxdb.reports.overview as overview
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals: /srv/toxdb/data")
+
+    monkeypatch.setattr(overview, "compute_overview", broken)
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    with caplog.at_level("ERROR", logger="toxdb"):
+        _run(at)                                         # no exception reaches Streamlit's own display
+    shown = " ".join(e.value for e in at.error)
+    assert "Something went wrong while showing this page" in shown and "secret internals" not in shown
+    assert "secret internals" in caplog.text             # the details are in the server's log

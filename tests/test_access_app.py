@@ -263,3 +263,27 @@ def test_an_error_in_a_page_is_worded_and_logged_not_a_traceback(app_env, monkey
     shown = " ".join(e.value for e in at.error)
     assert "Something went wrong while showing this page" in shown and "secret internals" not in shown
     assert "secret internals" in caplog.text             # the details are in the server's log
+
+
+def test_the_admin_page_adds_a_person_and_refuses_an_unknown_site_in_words(signed_store):
+    at = _run(_app("dm@cams.cn"))
+    at.switch_page("app/pages/admin.py")
+    _run(at)
+    at.text_input(key="admin_email").input("New@Site.cn")
+    at.selectbox(key="admin_role").set_value("coordinator")
+    at.text_input(key="admin_new_site").input("")
+    at.multiselect(key="admin_sites").set_value(["WCH"])
+    next(b for b in at.get("form_submit_button") if b.label == "Save").click()
+    _run(at)
+    assert "Saved new@site.cn." in [s.value for s in at.success]
+    at.text_input(key="admin_email").input("other@site.cn")
+    at.multiselect(key="admin_sites").set_value([])
+    at.selectbox(key="admin_role").set_value("coordinator")
+    next(b for b in at.get("form_submit_button") if b.label == "Save").click()
+    _run(at)
+    assert [e.value for e in at.error] == ["A coordinator works for their own site(s): give at least one site."]
+    with _open(signed_store) as store:
+        row = store.user("new@site.cn")
+        log = store.audit_log()
+    assert (row["role"], list(row["sites"])) == ("coordinator", ["WCH"])
+    assert log.loc[log["action"] == "user_added", "actor"].iloc[0] == "dm@cams.cn"

@@ -38,7 +38,7 @@ def test_add_change_disable_are_audited_with_before_and_after(loaded_store):
 @pytest.mark.parametrize("kwargs, words", [
     (dict(identity="bob@x.org", role="surgeon", sites=["SITE-A"]), "There is no role surgeon; the trial file defines"),
     (dict(identity="bob@x.org", role="coordinator", sites=["SITE-Z"]), "Unknown site(s) SITE-Z; the store knows SITE-A, SITE-B"),
-    (dict(identity="bob@x.org", role="coordinator", sites=[]), "give at least one --site"),
+    (dict(identity="bob@x.org", role="coordinator", sites=[]), "give at least one site"),
     (dict(identity="bob", role="committee", sites=[]), "bob is not an e-mail address"),
 ])
 def test_refused_in_words(loaded_store, kwargs, words):

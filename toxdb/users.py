@@ -45,7 +45,7 @@ def _check(store: Store, identity: str, role: str, sites: list[str], new_sites: 
                           "site with --new-site.").format(sites=", ".join(unknown), known=", ".join(known) or _("none")))
     own_only = (trial.roles.named() if trial else _trial().roles.named())[role].own_sites_only
     if own_only and not sites:
-        raise UserError(_("A {role} works for their own site(s): give at least one --site.").format(role=role))
+        raise UserError(_("A {role} works for their own site(s): give at least one site.").format(role=role))
     return sites
 
 

@@ -9,6 +9,7 @@ from toxdb.i18n import _
 st.set_page_config(page_title="toxdb · NCT07063888", page_icon=":material/health_and_safety:", layout="wide")
 
 state.use_language()          # before any text: every string below is in the reader's language
+state.gate()                  # who is this (sign-in, users row, local mode); stops when nobody may see
 store = state.get_store()
 state.sidebar(store)
 state.safety_banner(store)
@@ -25,11 +26,14 @@ SECTIONS = {
                  ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/compare_arrows:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),
-                ("history.py", _("Uploads & audit"), ":material/history:")],
+                ("history.py", _("Uploads & audit"), ":material/history:"),
+                ("admin.py", _("Admin"), ":material/admin_panel_settings:")],
 }
+# a page whose action the person may not take is not offered (the page checks again itself)
+NEEDS = {"upload.py": "upload", "admin.py": "users"}
 pages = {
     section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "overview.py"))
-              for f, t, i in entries if (HERE / "app" / "pages" / f).exists()]
+              for f, t, i in entries if (HERE / "app" / "pages" / f).exists() and state.allowed(NEEDS.get(f, "view"))]
     for section, entries in SECTIONS.items()
 }
-st.navigation(pages).run()
+state.run_page(st.navigation(pages))

@@ -5,6 +5,7 @@ All Streamlit code lives in app/ (this module, the pages); toxdb/ stays UI-free.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from pathlib import Path
@@ -15,12 +16,13 @@ from toxdb.clinical.ctcae_versions import ctcae_version, other_version
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
 from toxdb.i18n import LANGUAGES, _, current_language, set_language
-from toxdb.identity import current_role, current_user
+from toxdb.access import Person, acting_as, denial, local_person, scope
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring.status import compute_boundary_alerts
 from toxdb.store.cuts import DataCut, list_saved_cuts, load_snapshot
 from toxdb.store.db import Store, default_db_path
 from toxdb.trial import load_trial, trial_fingerprint
+from toxdb.users import find_person
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT / "sample_data"
@@ -37,9 +39,16 @@ def _open_store(path: str) -> Store:
     return store
 
 
-def get_store() -> Store:
+def base_store() -> Store:
+    """The whole store, every site: for who-is-who (users) and writes that name their site."""
     with st.spinner(_("Opening the trial database…")):
         return _open_store(str(Path(default_db_path()).resolve()))
+
+
+def get_store() -> Store:
+    """The store as the person of this session may see it: their own site(s) only for a
+    site-bound role (D64), so every page, chart, table, download and export built on it is scoped."""
+    return base_store().scoped(scope(person(), get_trial()))
 
 
 def get_trial():
@@ -52,8 +61,133 @@ def trial_key() -> str:
     return trial_fingerprint()
 
 
+# -- who is using this session (D60-D63) -------------------------------------------------------------
+def sign_in_configured() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section (Streamlit's native sign-in)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:            # no secrets file at all
+        return False
+
+
+def signed_in_identity() -> str | None:
+    """The e-mail the identity provider gave for this session (lower case), or None."""
+    if not st.user.get("is_logged_in"):
+        return None
+    email = st.user.get("email") or st.user.get("sub")
+    return str(email).strip().lower() if email else None
+
+
+def person() -> Person | None:
+    """Who is acting: in local mode the OS user as ``[roles] local_role``; with sign-in, the users
+    row of the signed-in identity (None: not signed in, or signed in without a users row)."""
+    if not sign_in_configured():
+        return local_person(get_trial())
+    return find_person(base_store(), signed_in_identity())
+
+
 def user() -> str:
-    return current_user()
+    """The identity the audit log records for this session's actions."""
+    me = person()
+    return me.identity if me is not None else "anonymous"
+
+
+def allowed(action: str, site: str | None = None) -> bool:
+    """toxdb.access.allowed for the person of this session."""
+    return denial(person(), action, site, get_trial()) is None
+
+
+def denial_text(action: str, site: str | None = None) -> str | None:
+    """Why the person of this session may not take ``action`` (None when they may)."""
+    return denial(person(), action, site, get_trial())
+
+
+def require(action: str, site: str | None = None) -> None:
+    """Stop the page with the worded reason unless the person of this session may take ``action``."""
+    reason = denial(person(), action, site, get_trial())
+    if reason is not None:
+        st.error(reason, icon=":material/block:")
+        st.stop()
+
+
+def gate() -> Person:
+    """Before any page: the person of this session, or a page that says why there is nothing to see
+    (and stops). Local mode served to other machines shows nothing (D63); with sign-in, a person not
+    signed in sees the sign-in button, one signed in without a users row (or disabled) a page saying
+    so. The first run of a signed-in session is audited as a sign-in."""
+    if not sign_in_configured():
+        if served_to_other_machines():
+            st.title(_("Sign-in is not configured"))
+            st.error(_("This dashboard runs in local mode (no sign-in) but is being served to other machines, "
+                       "so it shows nothing. Configure sign-in ([auth] in .streamlit/secrets.toml; see the "
+                       "README, \"Serve several users\"), or listen on 127.0.0.1 only."), icon=":material/lock:")
+            st.stop()
+        return person()
+    identity = signed_in_identity()
+    if identity is None:
+        st.title(_("toxdb · sign in"))
+        st.write(_("Sign in with your hospital account to see the trial's data."))
+        if st.button(_("Sign in"), type="primary", key="sign_in"):
+            st.login()
+        st.stop()
+    me = person()
+    if st.session_state.get("signed_in_as") != identity:
+        st.session_state["signed_in_as"] = identity
+        # under the provider's identity even without a users row: the log says who knocked
+        base_store().record_audit(identity, "sign_in", {"identity": identity, "known": me is not None,
+                                                        "site": me.sites[0] if me and len(me.sites) == 1 else None})
+    if me is None or not me.active:
+        st.title(_("No access"))
+        message = (_("You are signed in as {identity}, but you are not a user of this dashboard. Ask a data "
+                     "manager to add you.") if me is None else
+                   _("You are signed in as {identity}, but your account is disabled. Ask a data manager."))
+        st.warning(message.format(identity=identity), icon=":material/person_off:")
+        if st.button(_("Sign out"), key="sign_out_unknown"):
+            st.logout()
+        st.stop()
+    return me
+
+
+def download_button(container, label: str, data, file_name: str, key: str, action: str = "report"):
+    """A download the person may make (``action``: "report" for tables and exports, "download_raw"
+    for uploaded files and rejected rows), written to the audit log when pressed; nothing is shown to
+    a person who may not."""
+    if not allowed(action):
+        return None
+    return container.download_button(label, data, file_name=file_name, key=key, on_click=audit,
+                                      args=("download", {"file": file_name, "kind": action}))
+
+
+def run_page(navigation) -> None:
+    """Run the chosen page; an error in it is shown in words and its details go to the server log
+    (config.toml hides Streamlit's own traceback and help links)."""
+    try:
+        with acting_as(person()):      # core modules that act for someone (queries, reviews) see who
+            navigation.run()
+    except Exception:
+        logging.getLogger("toxdb").exception("page %s failed", getattr(navigation, "title", "?"))
+        st.error(_("Something went wrong while showing this page. The details are in the server's log; "
+                   "tell the data manager the time: {time}.").format(time=dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")),
+                 icon=":material/error:")
+
+
+def served_to_other_machines() -> bool:
+    """True when the server listens beyond this machine or this browser is on another one."""
+    # the option as the server was started with (config.toml, --server.address): AppTest patches
+    # st.get_option with the defaults, so the loaded configuration is read itself
+    from streamlit import config
+
+    address = str(config.get_config_options()["server.address"].value or "")
+    ip = st.context.ip_address           # None for a browser on this machine (a mock under AppTest)
+    return address not in LOOPBACK or (isinstance(ip, str) and ip not in LOOPBACK)
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def audit(action: str, detail: dict) -> None:
+    """Record an action of this session's person in the audit log (downloads, exports, sign-in)."""
+    base_store().record_audit(user(), action, detail)
 
 
 def data_cut() -> DataCut:
@@ -101,12 +235,22 @@ def sidebar(store: Store) -> DataCut:
         st.session_state["data_cut"] = cut
         st.caption(_("In view: {cut}").format(cut=cut.label))
         st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
-        st.caption(_("Signed in as **{user}** ({role})").format(user=current_user(), role=current_role(trial)))
+        me = person()
+        if not sign_in_configured():
+            st.caption(_("Local mode: no sign-in; **{user}** acts as {role}.").format(user=me.identity, role=me.role))
+        elif me is not None:
+            sites = ", ".join(me.sites) if me.sites else _("all sites")
+            st.caption(_("Signed in as **{user}** ({role}; {sites})").format(user=me.label, role=me.role, sites=sites))
+            if st.button(_("Sign out"), key="sign_out"):
+                st.logout()
     return cut
 
 
 def safety_banner(store: Store) -> None:
-    """A banner on every page when a stopping boundary of the design of record is crossed."""
+    """A banner on every page when a stopping boundary of the design of record is crossed. Not for a
+    person who sees some sites only: a boundary judged on part of the trial would mislead (D64)."""
+    if getattr(store, "scope", None) is not None:
+        return
     for text in _alerts(str(store.path), store.data_version(), data_cut().key(), trial_key(), current_language()):
         st.error(text, icon=":material/report:")
 

@@ -23,14 +23,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def dashboard(db: Path, env: dict | None = None, timeout: float = 90):
-    port = free_port()
+def dashboard(db: Path, env: dict | None = None, timeout: float = 90, port: int | None = None,
+              args: tuple[str, ...] = (), address: str | None = "127.0.0.1"):
+    """The dashboard on ``port`` (default: a free one); ``args``: more `streamlit run` options
+    (e.g. ``--secrets.files PATH`` for sign-in); ``address=None``: as the shipped config says."""
+    port = port or free_port()
     environ = {**os.environ, "TOXDB_DB": str(db), **(env or {})}
     log = open(db.with_suffix(".log"), "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-         "--client.toolbarMode", "viewer", "--browser.gatherUsageStats", "false"],
+         "--server.port", str(port), *(("--server.address", address) if address else ()),
+         "--server.fileWatcherType", "none",
+         "--client.toolbarMode", "viewer", "--browser.gatherUsageStats", "false", *args],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

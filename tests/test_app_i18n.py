@@ -19,9 +19,9 @@ def test_overview_in_chinese_from_the_address(app_env):
     at.query_params["lang"] = "zh_CN"
     run_app(at)
     words = _sidebar_words(at)
-    for zh in ("语言", "数据截点", "当前视图", "实验室分级：CTCAE v5.0（记录版本）", "已登录"):
+    for zh in ("语言", "数据截点", "当前视图", "实验室分级：CTCAE v5.0（记录版本）", "本地模式"):
         assert zh in words
-    for en in ("Data cut", "In view", "Signed in as", "Lab grades"):
+    for en in ("Data cut", "In view", "Local mode", "Lab grades"):
         assert en not in words
     cut = next(s for s in at.sidebar.selectbox if s.label == "数据截点")
     assert cut.options[:2] == ["实时（今天）", "其他日期"]

@@ -22,9 +22,16 @@ def status(store):
     return derive_review_status(records, read_reviews(store))
 
 
+
+def as_(monkeypatch, user, role, site=None):
+    """Act as ``user`` with ``role`` (limited to ``site`` when given) for the rest of the test."""
+    from toxdb import access
+
+    me = access.Person(identity=user, role=role, sites=(site,) if site else ())
+    monkeypatch.setattr(access, "acting_person", lambda trial=None: me)
+
 def test_marking_everything_shown_then_a_correction_reopens_only_that_record(loaded_store, tmp_path, monkeypatch):
-    monkeypatch.setenv("TOXDB_USER", "dr-pi")
-    monkeypatch.setenv("TOXDB_ROLE", "investigator")
+    as_(monkeypatch, "dr-pi", "investigator")
     before = status(loaded_store)
     assert len(before) == 3 and not before["reviewed"].any()
     shown = before[before["site"] == "SITE-A"]          # the conftest AEs are all SITE-A patients
@@ -49,8 +56,7 @@ def test_marking_everything_shown_then_a_correction_reopens_only_that_record(loa
 
 
 def test_review_needs_the_permission_and_writes_nothing_otherwise(loaded_store, monkeypatch):
-    monkeypatch.setenv("TOXDB_USER", "coord")
-    monkeypatch.setenv("TOXDB_ROLE", "coordinator")
+    as_(monkeypatch, "coord", "coordinator", "SITE-A")
     n = len(loaded_store.audit_log())
     with pytest.raises(ReviewRefused, match="review"):
         mark_reviewed(loaded_store, status(loaded_store))

@@ -24,12 +24,11 @@ pytestmark = pytest.mark.unit
 
 
 def as_(monkeypatch, user, role, site=None):
-    monkeypatch.setenv("TOXDB_USER", user)
-    monkeypatch.setenv("TOXDB_ROLE", role)
-    if site:
-        monkeypatch.setenv("TOXDB_SITE", site)
-    else:
-        monkeypatch.delenv("TOXDB_SITE", raising=False)
+    """Act as ``user`` with ``role`` (limited to ``site`` when given) for the rest of the test."""
+    from toxdb import access
+
+    me = access.Person(identity=user, role=role, sites=(site,) if site else ())
+    monkeypatch.setattr(access, "acting_person", lambda trial=None: me)
 
 
 @pytest.mark.parametrize("status,action,after", [
@@ -191,28 +190,16 @@ def test_lab_queries_are_raised_once_each_until_closed(loaded_store, monkeypatch
     assert "ANC grade 3 with no AE" in thread["text"].iloc[0]
 
 
-def test_sign_in_module_decides_when_present(monkeypatch):
-    import sys
-    import types
-
-    from toxdb.permissions import allowed
-
-    calls = []
-    fake = types.ModuleType("toxdb.access")
-    fake.allowed = lambda user, action, site: calls.append((user, action, site)) or site == "SITE-A"
-    monkeypatch.setitem(sys.modules, "toxdb.access", fake)
-    monkeypatch.setenv("TOXDB_USER", "someone")
-    assert allowed("answer", "SITE-A") and not allowed("answer", "SITE-B")
-    assert calls == [("someone", "answer", "SITE-A"), ("someone", "answer", "SITE-B")]
-
-
 def test_role_permissions_come_from_the_trial_file(monkeypatch):
     from toxdb.permissions import allowed
 
     as_(monkeypatch, "c", "coordinator", "SITE-A")
-    assert allowed("answer", "SITE-A") and not allowed("answer", "SITE-B") and not allowed("query", "SITE-A")
+    assert allowed("answer_query", "SITE-A") and not allowed("answer_query", "SITE-B")
+    assert not allowed("query", "SITE-A")
     as_(monkeypatch, "pi", "investigator")
-    assert allowed("query", "SITE-B") and allowed("review") and not allowed("answer", "SITE-B")
+    assert allowed("query", "SITE-B") and allowed("review") and allowed("answer_query", "SITE-B")
+    as_(monkeypatch, "dsmb", "committee")
+    assert not allowed("query") and not allowed("review") and not allowed("answer_query", "SITE-A")
     as_(monkeypatch, "dsmc", "committee")
     assert not allowed("query") and not allowed("review")
 

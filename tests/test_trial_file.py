@@ -40,8 +40,12 @@ def _fields(model: type[BaseModel], path: tuple[str, ...] = ()) -> list[tuple[st
 
 
 def _role_keys() -> list[tuple[str, ...]]:
+    """Each role is a table of the same keys ([roles.NAME] actions, own_sites_only): the keys of
+    the Role model must be read (toxdb.access), whatever the roles are called."""
     raw = tomllib.loads(DEFAULT_TRIAL_FILE.read_text(encoding="utf-8"))
-    return [("roles", k) for k in raw.get("roles", {}) if k not in Trial.model_fields["roles"].annotation.model_fields]
+    named = [k for k in raw.get("roles", {}) if k not in Trial.model_fields["roles"].annotation.model_fields]
+    assert named, "trial.toml defines no [roles.NAME]"
+    return [("roles", "role", f) for f in trial_module.Role.model_fields]
 
 
 KEYS = _fields(Trial) + _role_keys()

@@ -1,5 +1,9 @@
-"""Who is acting. No identity provider is reachable here, so identity sits behind one function:
-TOXDB_USER (or the login name) locally; a deployment can replace this with its own provider."""
+"""Who is at the keyboard when no one signs in: TOXDB_USER, else the OS login name.
+
+This is the identity of local mode (no sign-in configured) and of every CLI command; such a person
+acts as ``[roles] local_role`` of the trial file (``toxdb.access.local_person``, D62). Signed-in
+people come from the identity provider and the store's users table (app/state.py ``person()``).
+"""
 from __future__ import annotations
 
 import getpass
@@ -14,7 +18,3 @@ def current_user() -> str:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
-
-
-def current_role(trial) -> str:
-    return os.environ.get("TOXDB_ROLE") or trial.roles.default_role

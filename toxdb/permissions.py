@@ -1,38 +1,29 @@
-"""One permission check for every action a person takes in toxdb (raise or answer a query, mark a
-record reviewed, ...): ``allowed(action, site)``.
-
-Who acts comes from ``toxdb.identity`` (current_user / current_role); what a role may do comes from
-``trial.toml [roles]`` (``Trial.permissions``). A person tied to one site (``TOXDB_SITE``, e.g. a site
-coordinator) acts only on that site's records. When the sign-in module (``toxdb.access`` with
-``allowed(user, action, site)``) is present, it decides instead: nothing else changes (D75).
+"""The permission check bound to the person acting in this run, for core modules that act for someone
+(queries to sites, record review). The rule itself is ``toxdb.access.allowed`` (D60); who acts is
+``toxdb.access.acting_person`` (the signed-in person around a page run, the OS user on the command line).
 """
 from __future__ import annotations
 
-import importlib
-import os
+from toxdb import access
 
-from toxdb.identity import current_role, current_user
-
-__all__ = ["allowed", "current_site"]
-
-
-def current_site() -> str | None:
-    """The site the person acting belongs to (None: every site, e.g. the PI or the data manager)."""
-    return os.environ.get("TOXDB_SITE") or None
+__all__ = ["allowed", "current_site", "current_user", "current_role"]
 
 
 def allowed(action: str, site: str | None = None, trial=None) -> bool:
-    """May the person acting do ``action`` (a word of trial.toml [roles]) on a record of ``site``?"""
-    try:
-        access = importlib.import_module("toxdb.access")
-    except ImportError:
-        access = None
-    if access is not None and hasattr(access, "allowed"):
-        return bool(access.allowed(current_user(), action, site))
-    if trial is None:
-        from toxdb.trial import load_trial
-        trial = load_trial()
-    if action not in trial.permissions(current_role(trial)):
-        return False
-    mine = current_site()
-    return mine is None or site is None or str(site) == mine
+    """May the person acting do ``action`` (a name of ``toxdb.access.ACTIONS``) on a record of ``site``?"""
+    return access.allowed(access.acting_person(trial), action, site, trial)
+
+
+def current_user(trial=None) -> str:
+    """The identity of the person acting, as the audit log and the query threads record it."""
+    return access.acting_person(trial).identity
+
+
+def current_role(trial=None) -> str:
+    return access.acting_person(trial).role
+
+
+def current_site(trial=None) -> str | None:
+    """The one site the person acting is limited to (None: every site, or several)."""
+    sites = access.acting_sites(trial)
+    return sites[0] if sites is not None and len(sites) == 1 else None

@@ -31,8 +31,7 @@ import hashlib
 import pandas as pd
 
 from toxdb.i18n import N_, _
-from toxdb.identity import current_role, current_user
-from toxdb.permissions import allowed
+from toxdb.permissions import allowed, current_role, current_user
 
 __all__ = [
     "ACTIONS",
@@ -67,7 +66,7 @@ TRANSITIONS = {
     "reopen": {ANSWERED: OPEN, CLOSED: OPEN},
 }
 ACTIONS = ("raise", *TRANSITIONS)
-PERMISSION = {"raise": "query", "answer": "answer", "close": "query", "reopen": "query"}
+PERMISSION = {"raise": "query", "answer": "answer_query", "close": "query", "reopen": "query"}
 TEXT_REQUIRED = {"raise", "answer", "reopen"}
 RECORD_KINDS = {"ae": N_("adverse event"), "labs": N_("lab value"), "treatment": N_("treatment row"),
                 "patients": N_("patient"), "lab_query": N_("lab-vs-AE query")}
@@ -103,9 +102,6 @@ def _check(action: str, site: str | None, text: str, trial) -> str:
 
 
 def _role(trial) -> str | None:
-    if trial is None:
-        from toxdb.trial import load_trial
-        trial = load_trial()
     return current_role(trial)
 
 

@@ -32,11 +32,6 @@ DEFAULT_TRIAL_FILE = Path(__file__).resolve().parent.parent / "trial.toml"
 INFORMATIONAL = {
     "trial.sponsor": "shown to people who read the file; no rule depends on it",
     "trial.start_date": "the registry's start date, for people who read the file; cuts are chosen by date",
-    "roles.coordinator": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
-    "roles.investigator": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
-    "roles.committee": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
-    "roles.data_manager": "permissions of the role; read by Trial.permissions, not enforced until sign-in exists",
-    "roles.medical_monitor": "permissions of the role; read by Trial.permissions (toxdb.permissions.allowed)",
 }
 
 
@@ -212,9 +207,38 @@ class Ctcae(_Section):
         return f"{float(value):.1f}" if isinstance(value, (int, float)) else value
 
 
+class Role(_Section):
+    """One role of ``[roles.NAME]``: the actions it may take (names from toxdb.access.ACTIONS) and
+    whether it is limited to the person's own site(s)."""
+    actions: list[str]
+    own_sites_only: bool = False
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, actions):
+        from toxdb.access import ACTIONS
+
+        unknown = [a for a in actions if a not in ACTIONS]
+        if unknown:
+            raise ValueError(f"unknown action(s) {', '.join(unknown)}; one of {', '.join(ACTIONS)}")
+        return actions
+
+
 class Roles(_Section):
+    """``[roles]``: ``local_role`` plus one table per role (``[roles.coordinator]`` ...)."""
     model_config = ConfigDict(extra="allow", frozen=True)
-    default_role: str
+    __pydantic_extra__: dict[str, Role] = Field(init=False)
+    local_role: str = "data_manager"
+
+    @model_validator(mode="after")
+    def _local_role_defined(self):
+        if self.local_role not in (self.model_extra or {}):
+            raise ValueError(f"local_role {self.local_role!r} is not a role defined as [roles.NAME]")
+        return self
+
+    def named(self) -> dict[str, Role]:
+        """Every role by name, in the file's order."""
+        return dict(self.model_extra or {})
 
 
 class LabQueries(_Section):
@@ -233,10 +257,6 @@ class Trial(_Section):
     monitoring: Monitoring
     roles: Roles
     ctcae: Ctcae = Ctcae()
-
-    def permissions(self, role: str) -> list[str]:
-        extra = self.roles.model_extra or {}
-        return list(extra.get(role, []))
 
 
 class TrialFileError(ValueError):

@@ -58,8 +58,8 @@ if len(changes.table):
         phase=changes.table["phase"].map(lambda p: _(PHASE_LABELS.get(p, p))))
     st.dataframe(shown.rename(columns=labels), hide_index=True, width="stretch", key="ver_values",
                  column_config={_("Lab date"): DATE})
-    st.download_button(_("Download the values (.csv)"), frame_to_csv_bytes(changes.table),
-                       file_name=f"ctcae_v5_v6_{cut.cut_date:%Y-%m-%d}.csv", key="ver_csv")
+    state.download_button(st, _("Download the values (.csv)"), frame_to_csv_bytes(changes.table),
+                          f"ctcae_v5_v6_{cut.cut_date:%Y-%m-%d}.csv", "ver_csv")
 else:
     st.info(_("No lab value up to this cut is graded differently by the two versions."))
 

@@ -105,16 +105,18 @@ else:
         else:
             st.caption(_("None."))
     d = st.columns(2)
-    d[0].download_button(_("Download dose advice (.xlsx)"), frame_to_xlsx_bytes(export(table), "dose advice"),
-                         file_name=f"dose_advice_{cut.cut_date:%Y-%m-%d}.xlsx", key="advice_xlsx")
-    d[1].download_button(_("Download dose advice (.csv)"), frame_to_csv_bytes(export(table)),
-                         file_name=f"dose_advice_{cut.cut_date:%Y-%m-%d}.csv", key="advice_csv")
+    state.download_button(d[0], _("Download dose advice (.xlsx)"), frame_to_xlsx_bytes(export(table), "dose advice"),
+                          f"dose_advice_{cut.cut_date:%Y-%m-%d}.xlsx", "advice_xlsx")
+    state.download_button(d[1], _("Download dose advice (.csv)"), frame_to_csv_bytes(export(table)),
+                          f"dose_advice_{cut.cut_date:%Y-%m-%d}.csv", "advice_csv")
 
     st.subheader(_("Acknowledge a hint"))
     st.caption(_("A handled hint stays handled until new data change the advice (action, dose, rule or reasons); "
                  "then it opens again."))
     open_rows = table.index[~table["handled"]].tolist()
-    if not open_rows:
+    if not state.allowed("acknowledge"):
+        st.info(state.denial_text("acknowledge"), icon=":material/lock:")
+    elif not open_rows:
         st.success(_("Every hint at this cut has been acknowledged."))
     else:
         with st.form("ack_advice", clear_on_submit=True):
@@ -125,6 +127,7 @@ else:
             comment = st.text_area(_("Comment"), placeholder=_("e.g. discussed with Dr X, dose reduced from cycle 3"),
                                    key="ack_comment")
             if st.form_submit_button(_("Acknowledge"), type="primary") and pick is not None:
+                state.require("acknowledge")
                 row = table.loc[pick]
                 store.acknowledge_advice(row["subject_id"], row["agent"], row["rule"], row["advice_hash"],
                                          comment.strip() or None, state.user())

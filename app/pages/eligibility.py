@@ -51,7 +51,7 @@ st.dataframe(detail.drop(columns=["check"]).rename(columns={
     "subject_id": "Patient", "site": "Site", "label": "Check", "value": "Value", "status": "Status",
     "reason": "Reason"}), hide_index=True, width="stretch", key="elig_detail",
     column_config={"Reason": st.column_config.TextColumn(width="large")})
-st.download_button("Download all checks (.csv)", frame_to_csv_bytes(table), file_name="registration_checks.csv",
+state.download_button(st, "Download all checks (.csv)", frame_to_csv_bytes(table), file_name="registration_checks.csv",
                    key="elig_csv")
 st.caption(
     f"Age at enrolment in completed years, above {el.age_min_exclusive:g} and below {el.age_max_exclusive:g} "

@@ -4,6 +4,8 @@ import datetime as dt
 import streamlit as st
 
 from app import state
+from toxdb.i18n import _
+from toxdb.reports.audit import derive_audit_words
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
@@ -27,14 +29,14 @@ else:
     c1, c2, c3 = st.columns(3)
     raw = store.upload_raw(int(pick))
     if raw is not None:
-        c1.download_button("Download the raw file as uploaded", raw, file_name=row["file_name"], key="dl_raw")
+        state.download_button(c1, "Download the raw file as uploaded", raw, row["file_name"], "dl_raw", "download_raw")
     rejected = store.rejected_rows(int(pick))
     if len(rejected):
         fix = rejected_rows_for_fixing(rejected)
-        c2.download_button(f"Rejected rows ({len(rejected)}) .xlsx", frame_to_xlsx_bytes(fix, "rejected"),
-                           file_name=f"rejected_upload_{pick}.xlsx", key="dl_hist_xlsx")
-        c3.download_button(f"Rejected rows ({len(rejected)}) .csv", frame_to_csv_bytes(fix),
-                           file_name=f"rejected_upload_{pick}.csv", key="dl_hist_csv")
+        state.download_button(c2, f"Rejected rows ({len(rejected)}) .xlsx", frame_to_xlsx_bytes(fix, "rejected"),
+                              f"rejected_upload_{pick}.xlsx", "dl_hist_xlsx", "download_raw")
+        state.download_button(c3, f"Rejected rows ({len(rejected)}) .csv", frame_to_csv_bytes(fix),
+                              f"rejected_upload_{pick}.csv", "dl_hist_csv", "download_raw")
         st.dataframe(rejected[["source_row", "reasons"]].rename(columns={"source_row": "row"}), hide_index=True,
                      width="stretch")
     else:
@@ -45,15 +47,36 @@ st.caption("Saving a cut freezes the data as stored now: reports made from it gi
 cuts = store.data_cuts()
 if len(cuts):
     st.dataframe(cuts, hide_index=True)
-with st.form("new_cut"):
-    name = st.text_input("Name", placeholder="e.g. DSMB 2026-12")
-    day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today())
-    if st.form_submit_button("Save data cut") and name.strip():
-        if name.strip() in set(cuts["name"]):
-            st.error(f"A cut named {name.strip()!r} exists already; choose another name.")
-        else:
-            store.save_data_cut(name.strip(), day, state.user())
-            st.rerun()
+if not state.allowed("cuts"):
+    st.caption(state.denial_text("cuts"))
+else:
+    with st.form("new_cut"):
+        name = st.text_input("Name", placeholder="e.g. DSMB 2026-12")
+        day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today())
+        if st.form_submit_button("Save data cut") and name.strip():
+            if name.strip() in set(cuts["name"]):
+                st.error(f"A cut named {name.strip()!r} exists already; choose another name.")
+            else:
+                store.save_data_cut(name.strip(), day, state.user())
+                st.rerun()
 
-st.subheader("Audit log")
-st.dataframe(store.audit_log(), hide_index=True, width="stretch")
+st.subheader(_("Audit log"))
+people, actions = store.audit_people_and_actions()
+f = st.columns(4)
+who = f[0].selectbox(_("Person"), [None] + people, format_func=lambda v: _("everyone") if v is None else v,
+                     key="audit_who")
+what = f[1].selectbox(_("Action"), [None] + actions, format_func=lambda v: _("every action") if v is None else v,
+                      key="audit_what")
+since = f[2].date_input(_("From"), value=None, key="audit_since")
+until = f[3].date_input(_("To"), value=None, key="audit_until")
+filters = dict(actor=who, action=what, since=since, until=until)
+total = store.audit_count(**filters)
+PAGE = 50
+pages = max(1, -(-total // PAGE))
+page = st.number_input(_("Page"), min_value=1, max_value=pages, value=1, step=1, key="audit_page")
+entries = derive_audit_words(store.audit_log(PAGE, (int(page) - 1) * PAGE, **filters))
+st.caption(_("{total} entries; page {page} of {pages}, newest first.").format(total=total, page=int(page), pages=pages))
+st.dataframe(entries.rename(columns={"seq": _("No."), "logged_at": _("When"), "actor": _("Who"),
+                                     "action": _("Action"), "what": _("What")}),
+             hide_index=True, width="stretch",
+             column_config={_("What"): st.column_config.TextColumn(width="large")})

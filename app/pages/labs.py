@@ -60,9 +60,9 @@ if len(shown):
                                 "Query": st.column_config.TextColumn(width="large")})
     export = lab_queries_for_export(shown)
     d = st.columns(2)
-    d[0].download_button("Download queries (.xlsx)", frame_to_xlsx_bytes(export, "lab queries"),
+    state.download_button(d[0], "Download queries (.xlsx)", frame_to_xlsx_bytes(export, "lab queries"),
                          file_name=f"lab_queries_{cut.cut_date:%Y-%m-%d}.xlsx", key="labq_xlsx")
-    d[1].download_button("Download queries (.csv)", frame_to_csv_bytes(export),
+    state.download_button(d[1], "Download queries (.csv)", frame_to_csv_bytes(export),
                          file_name=f"lab_queries_{cut.cut_date:%Y-%m-%d}.csv", key="labq_csv")
 else:
     st.success("No open lab queries for these filters.")
@@ -74,7 +74,7 @@ st.subheader("Values not graded")
 if len(shown_flagged):
     st.dataframe(shown_flagged.rename(columns={**LABELS, "reason": "Why not graded"}), hide_index=True,
                  width="stretch", key="labq_flagged", column_config={"Lab date": DATE})
-    st.download_button("Download values not graded (.csv)", frame_to_csv_bytes(lab_queries_for_export(shown_flagged)),
+    state.download_button(st, "Download values not graded (.csv)", frame_to_csv_bytes(lab_queries_for_export(shown_flagged)),
                        file_name=f"lab_values_not_graded_{cut.cut_date:%Y-%m-%d}.csv", key="labq_flag_csv")
 else:
     st.info("Every lab value of a graded test could be graded.")

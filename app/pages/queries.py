@@ -123,7 +123,7 @@ with tab_list:
             hide_index=True, width="stretch", key="queries_thread",
             column_config={_("When"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
                            _("Text"): st.column_config.TextColumn(width="large")})
-        can_answer = allowed("answer", chosen["site"], trial) and chosen["status"] != CLOSED
+        can_answer = allowed("answer_query", chosen["site"], trial) and chosen["status"] != CLOSED
         can_handle = allowed("query", chosen["site"], trial)
         if can_answer or can_handle:
             with st.form("query_act", clear_on_submit=True):
@@ -150,9 +150,9 @@ with tab_list:
                                         "median_open_days": _("Median age of open (days)"),
                                         "oldest_open_days": _("Oldest open (days)")}),
                  hide_index=True, width="stretch", key="queries_counts")
-    st.download_button(_("Download queries and threads (.csv)"),
-                       frame_to_csv_bytes(queries_for_export(queries, messages)),
-                       file_name=f"site_queries_{dt.date.today():%Y-%m-%d}.csv", key="queries_csv")
+    state.download_button(st, _("Download queries and threads (.csv)"),
+                          frame_to_csv_bytes(queries_for_export(queries, messages)),
+                          f"site_queries_{dt.date.today():%Y-%m-%d}.csv", "queries_csv")
 
 with tab_raise:
     if not allowed("query", None, trial):

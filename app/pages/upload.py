@@ -19,8 +19,11 @@ from toxdb.reports.export import (
 )
 from toxdb.vocab import KIND_LABELS, KINDS
 
+state.require("upload")
 store = state.get_store()
 trial = state.get_trial()
+me = state.person()
+own_sites = getattr(store, "scope", None)      # a coordinator: their site(s) only (D64)
 st.title("Upload data")
 st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or SDTM (.xpt or CSV). "
            "Nothing is stored until you press **Load**.")
@@ -37,7 +40,8 @@ with c1:
                                 max_upload_size=max(1, int(MAX_FILE_MB)),
                                 key=f"upload_file_{st.session_state.get('upload_round', 0)}")
 with c2:
-    site = st.selectbox("Site", ["(not given)"] + sites + ["(new site)"], key="upload_site")
+    choices = sites if own_sites is not None else ["(not given)"] + sites + ["(new site)"]
+    site = st.selectbox("Site", choices, key="upload_site")
     if site == "(new site)":
         site = st.text_input("New site code", key="upload_new_site").strip() or None
     elif site == "(not given)":
@@ -51,6 +55,7 @@ if uploaded is None:
             "rows that name an unknown patient are rejected.")
     st.stop()
 
+state.require("upload", site)
 raw = uploaded.getvalue()
 file_key = hashlib.sha256(raw).hexdigest()[:16]
 kind_key, map_key = f"kind_{file_key}", f"map_{file_key}"
@@ -59,7 +64,8 @@ chosen_map = st.session_state.get(map_key)
 
 try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
-                          sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial)
+                          sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial,
+                          allowed_sites=own_sites)
 except ReadError as exc:
     st.error(str(exc), icon=":material/block:")
     st.stop()
@@ -108,7 +114,7 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
     if b1.button("Apply mapping", key=f"apply_{file_key}"):
         st.session_state[map_key] = new_map
         st.rerun()
-    if site and b2.button(f"Save this mapping for site {site}", key=f"save_{file_key}"):
+    if site and state.allowed("map", site) and b2.button(f"Save this mapping for site {site}", key=f"save_{file_key}"):
         store.save_mapping(site, plan.kind, header_signature(table.columns), new_map, state.user())
         st.session_state[map_key] = new_map
         st.toast(f"Mapping saved for {site}; it will be offered for files with these columns.")
@@ -149,10 +155,10 @@ with tabs[1]:
             st.caption(f"The first {len(shown)} of {len(rej):,} rejected rows; the downloads hold them all.")
         fix = rejected_rows_for_fixing(rej)
         d1, d2 = st.columns(2)
-        d1.download_button("Download rejected rows (.xlsx)", frame_to_xlsx_bytes(fix, "rejected"),
-                           file_name=f"rejected_{uploaded.name.rsplit('.', 1)[0]}.xlsx", key="dl_rej_xlsx")
-        d2.download_button("Download rejected rows (.csv)", frame_to_csv_bytes(fix),
-                           file_name=f"rejected_{uploaded.name.rsplit('.', 1)[0]}.csv", key="dl_rej_csv")
+        state.download_button(d1, "Download rejected rows (.xlsx)", frame_to_xlsx_bytes(fix, "rejected"),
+                              f"rejected_{uploaded.name.rsplit('.', 1)[0]}.xlsx", "dl_rej_xlsx", "upload")
+        state.download_button(d2, "Download rejected rows (.csv)", frame_to_csv_bytes(fix),
+                              f"rejected_{uploaded.name.rsplit('.', 1)[0]}.csv", "dl_rej_csv", "upload")
 with tabs[2]:
     dups = problems[problems["status"] == "duplicate"][["source_row", "reasons"]]
     stored_dups = rows_with_status[rows_with_status["status"] == "duplicate"][["source_row"]]

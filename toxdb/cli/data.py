@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from toxdb.cli.common import add_db_arg
-from toxdb.identity import current_user
+from toxdb.access import denial, local_person
 from toxdb.ingest.upload import import_paths, seed_sample
 from toxdb.store.db import default_db_path, open_store
 from toxdb.vocab import KINDS
@@ -29,9 +30,14 @@ def _cmd_init(args) -> int:
 
 
 def _cmd_import(args) -> int:
+    me = local_person()
+    reason = denial(me, "upload", args.site)            # the OS user as [roles] local_role (D62)
+    if reason is not None:
+        print(f"toxdb: {reason}", file=sys.stderr)
+        return 2
     day_first = True if args.day_first else (False if args.month_first else None)
     with open_store(args.db or default_db_path()) as store:
-        outcomes = import_paths(store, args.files, current_user(), kind=args.kind, site=args.site, day_first=day_first)
+        outcomes = import_paths(store, args.files, me.identity, kind=args.kind, site=args.site, day_first=day_first)
         failed = 0
         for o in outcomes:
             print(o.message)

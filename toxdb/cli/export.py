@@ -89,7 +89,6 @@ def build_rejects(store: Store, args) -> pd.DataFrame:
 
 def _incidence_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phase", choices=list(COHORTS), help="one phase only (default: all three)")
-    p.add_argument("--site", action="append", help="only this site (repeat for several)")
     p.add_argument("--attribution", action="append", choices=list(ATTRIBUTION_ORDER),
                    help="only events with this strongest attribution (repeat for several)")
     p.add_argument("--serious-only", action="store_true", help="only serious events")
@@ -136,6 +135,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                            help="data cut: the trial as of this date (default: today)")
         k.add_argument("--csv", action="store_true", help="CSV (UTF-8 with BOM) instead of a text table")
         k.add_argument("--out", type=Path, default=None, help="write to this file instead of stdout")
+        k.add_argument("--site", action="append", default=None, metavar="SITE",
+                       help="only the patients of this site (repeat for several): what its coordinator sees (D64)")
         if kind.add_arguments:
             kind.add_arguments(k)
         k.set_defaults(func=run, export=name)
@@ -145,7 +146,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def run(args) -> int:
     kind = EXPORTS[args.export]
     with open_store(args.db or default_db_path(), read_only=True) as store:
-        frame = kind.build(store, args)
+        frame = kind.build(store.scoped(getattr(args, "site", None)), args)
     if args.csv:
         data = frame_to_csv_bytes(frame)
     else:

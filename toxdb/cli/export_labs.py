@@ -41,7 +41,6 @@ def queries_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=None, metavar="DAYS",
                    help="days a lab date may lie before an AE's onset or after its end "
                         "(default: [lab_queries] window_days of the trial file)")
-    p.add_argument("--site", action="append", help="only this site (repeat for several)")
     p.add_argument("--test", action="append", help="only this test code, e.g. ANC (repeat for several)")
     p.add_argument("--not-graded", action="store_true",
                    help="the values that could not be graded (and why) instead of the queries")

@@ -27,6 +27,5 @@ def build_site_queries(store: Store, args) -> pd.DataFrame:
 
 
 def site_queries_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--site", action="append", help="only this site (repeat for several)")
     p.add_argument("--status", action="append", choices=["open", "answered", "closed"],
                    help="only queries with this status now (repeat for several)")

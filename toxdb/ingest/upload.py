@@ -97,8 +97,12 @@ def prepare_upload(
     mapping: dict[str, str] | None = None,
     trial: Trial | None = None,
     today: dt.date | None = None,
+    allowed_sites: tuple[str, ...] | None = None,
 ) -> UploadPlan:
     """Read and check a file against the store without writing anything.
+
+    ``allowed_sites``: the uploader's own sites when they may upload for those only (toxdb.access
+    ``scope``): rows of other sites are rejected with that reason (D64).
 
     ``mapping`` is a confirmed {source header: canonical} mapping (from the page or a saved one).
     Raises ReadError when the file cannot be read as a table at all.
@@ -129,10 +133,13 @@ def prepare_upload(
     staged = apply_mapping(table, cmap)
     known = None if kind == "patients" else store.known_subjects()
     enrolment = store.read_kind("patients")[["subject_id", "enrolled_on"]] if kind == "ae" else None
+    base = getattr(store, "base", store)          # every site's patients: to say where a patient is
+    subject_sites = base.read_kind("patients")[["subject_id", "site"]] if allowed_sites is not None else None
     plan.validation = validate(
         staged, cmap, table, known_subjects=known, enrolment=enrolment,
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
         future_tolerance_days=trial.trial.future_tolerance_days,
+        allowed_sites=allowed_sites, subject_sites=subject_sites,
     )
     plan.notes.extend(plan.validation.notes)
     fingerprint()

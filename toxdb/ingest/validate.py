@@ -202,12 +202,17 @@ def validate(
     today: dt.date | None = None,
     day_first: bool | None = None,
     future_tolerance_days: int = 0,
+    allowed_sites: tuple[str, ...] | None = None,
+    subject_sites: pd.DataFrame | None = None,
 ) -> ValidationResult:
     """Check every row of a mapped upload.
 
     ``known_subjects``: the subjects already stored (None skips the check, e.g. for patients);
     ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check;
-    ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30).
+    ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30);
+    ``allowed_sites``: the uploader may load rows of these sites only (a coordinator, D64): a patient
+    row of another site, or a row naming a patient enrolled at another site (``subject_sites``:
+    subject_id, site of stored patients), is rejected with that reason.
     """
     kind = mapping.kind
     today = today or dt.date.today()
@@ -271,6 +276,8 @@ def validate(
                 flags.append((partial, lambda pos, d=d, name=name: [
                     f"{name.replace('_', ' ')} given only to the {p}" for p in d["precision"].iloc[pos]]))
 
+    if allowed_sites is not None:
+        _other_sites(kind, out, pr, col, allowed_sites, subject_sites)
     if kind == "patients":
         _patients(staged, out, pr, col, flags)
     elif kind == "treatment":
@@ -320,6 +327,26 @@ def _join_flags(flags: list, index: pd.Index) -> pd.Series:
             texts[i].append(str(values[i]))
     result.iloc[pos] = ["; ".join(t) for t in texts]
     return result
+
+
+def _other_sites(kind, out, pr, col, allowed_sites, subject_sites) -> None:
+    mine = ", ".join(allowed_sites) or "none"
+    if kind == "patients":
+        site = col("site")
+        other = (~site.isin(list(allowed_sites))).to_numpy(dtype=bool)
+        pr.add(other, "site", site, lambda pos: [
+            (f"the row is for site {s}; you may upload for your own site(s) only ({mine})" if s else
+             f"the site is empty; you may upload for your own site(s) only ({mine}): fill in the site")
+            for s in site.iloc[pos]])
+    if subject_sites is None or "subject_id" not in out.columns:
+        return
+    where = dict(zip(subject_sites["subject_id"], subject_sites["site"]))
+    subj = out["subject_id"]
+    site_of = subj.map(where)
+    other = (site_of.notna() & ~site_of.isin(list(allowed_sites))).to_numpy(dtype=bool)
+    pr.add(other, "subject_id", subj, lambda pos: [
+        f"this patient is enrolled at site {s}; you may upload for your own site(s) only ({mine})"
+        for s in site_of.iloc[pos]])
 
 
 def _patients(staged, out, pr, col, flags) -> None:

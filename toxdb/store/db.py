@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from toxdb.store.audit import ChainCheck, append, migrate_chain, verify_chain
 from toxdb.vocab import KIND_TABLES
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
@@ -29,6 +30,25 @@ SCHEMA_VERSION = 1          # the version schema.sql creates
 MIGRATIONS: list[tuple[int, str]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+    # 7: people and their roles and sites (D61); every saved mapping kept as a version (D66)
+    (7, """
+        CREATE TABLE users (
+            identity   TEXT PRIMARY KEY,        -- e-mail from the identity provider, lower case
+            name       TEXT,
+            role       TEXT NOT NULL,
+            sites      TEXT[] NOT NULL,
+            active     BOOLEAN NOT NULL,
+            changed_at TIMESTAMP NOT NULL,
+            changed_by TEXT NOT NULL
+        );
+        CREATE TABLE mapping_versions (
+            site TEXT NOT NULL, kind TEXT NOT NULL, signature TEXT NOT NULL, version INTEGER NOT NULL,
+            mapping JSON NOT NULL, saved_by TEXT NOT NULL, saved_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO mapping_versions SELECT site, kind, signature, 1, mapping, saved_by, saved_at FROM saved_mappings;
+    """),
+    # 8: the audit log becomes a hash chain (D65); a function, as it chains the entries already there
+    (8, migrate_chain),
     # 11: queries to sites (issue 12, D75): one row per query, its thread of messages
     (11, "CREATE SEQUENCE IF NOT EXISTS query_seq START 1;"
          " CREATE TABLE IF NOT EXISTS site_queries (query_id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
@@ -151,9 +171,18 @@ class Store:
             applied = {row[0] for row in cur.execute("SELECT version FROM schema_version").fetchall()}
             for version, sql in MIGRATIONS:
                 if version not in applied:
-                    cur.execute(sql)
+                    sql(cur) if callable(sql) else cur.execute(sql)
                     cur.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
         return self.schema_version()
+
+    def scoped(self, sites) -> "Store":
+        """This store as a person limited to ``sites`` sees it (toxdb.store.scoped, D64); ``None``:
+        every site, the store itself."""
+        if sites is None:
+            return self
+        from toxdb.store.scoped import ScopedStore
+
+        return ScopedStore.over(self, sites)
 
     # -- reads -----------------------------------------------------------------------------------
     def data_columns(self, kind: str) -> list[str]:
@@ -382,7 +411,7 @@ class Store:
                  result.rejected],
             )
             _audit(cur, uploaded_by, "upload", {
-                "upload_id": upload_id, "file": file_name, "kind": kind, "sha256": sha256,
+                "upload_id": upload_id, "file": file_name, "kind": kind, "site": site, "sha256": sha256,
                 "accepted": result.accepted, "duplicates": result.duplicates,
                 "corrections": result.corrections, "rejected": result.rejected,
             }, at)
@@ -394,20 +423,97 @@ class Store:
         with self.transaction() as cur:
             _audit(cur, actor, action, detail, dt.datetime.now().replace(microsecond=0))
 
-    def audit_log(self, limit: int = 200) -> pd.DataFrame:
+    def audit_log(self, limit: int = 200, offset: int = 0, *, actor: str | None = None, action: str | None = None,
+                  since: dt.date | None = None, until: dt.date | None = None) -> pd.DataFrame:
+        """Audit entries, newest first: a page of ``limit`` from ``offset``, filtered by person, action
+        and day (``since``/``until`` inclusive). ``detail`` is the JSON text; see audit_count."""
+        where, params = self._audit_filter(actor, action, since, until)
         return self.cursor().execute(
-            "SELECT logged_at, actor, action, detail FROM audit_log ORDER BY logged_at DESC LIMIT ?", [limit]
+            "SELECT seq, logged_at, actor, action, CAST(detail AS VARCHAR) AS detail FROM audit_log"
+            f" {where} ORDER BY seq DESC NULLS LAST, logged_at DESC LIMIT ? OFFSET ?", [*params, limit, offset]
         ).df()
 
-    # -- saved column mappings -------------------------------------------------------------------
-    def save_mapping(self, site: str, kind: str, signature: str, mapping: dict, user: str) -> None:
+    def audit_count(self, *, actor: str | None = None, action: str | None = None, since: dt.date | None = None,
+                    until: dt.date | None = None) -> int:
+        where, params = self._audit_filter(actor, action, since, until)
+        return self.cursor().execute(f"SELECT count(*) FROM audit_log {where}", params).fetchone()[0]
+
+    def audit_people_and_actions(self) -> tuple[list[str], list[str]]:
+        """The actors and the actions that occur in the log (for filters)."""
+        cur = self.cursor()
+        where, params = self._audit_filter(None, None, None, None)
+        people = [r[0] for r in cur.execute(f"SELECT DISTINCT actor FROM audit_log {where} ORDER BY 1", params).fetchall()]
+        actions = [r[0] for r in cur.execute(f"SELECT DISTINCT action FROM audit_log {where} ORDER BY 1",
+                                             params).fetchall()]
+        return people, actions
+
+    def _audit_filter(self, actor, action, since, until) -> tuple[str, list]:
+        where, params = [], []
+        for sql, value in (("actor = ?", actor), ("action = ?", action),
+                           ("CAST(logged_at AS DATE) >= ?", since), ("CAST(logged_at AS DATE) <= ?", until)):
+            if value is not None:
+                where.append(sql)
+                params.append(value)
+        return ("WHERE " + " AND ".join(where)) if where else "", params
+
+    def verify_audit(self) -> ChainCheck:
+        """Recompute the audit log's hash chain (D65)."""
+        return verify_chain(self.cursor())
+
+    # -- people (D61) ----------------------------------------------------------------------------
+    def users(self) -> pd.DataFrame:
+        return self.cursor().execute(
+            "SELECT identity, name, role, sites, active, changed_at, changed_by FROM users ORDER BY identity").df()
+
+    def user(self, identity: str) -> dict | None:
+        row = self.cursor().execute(
+            "SELECT identity, name, role, sites, active FROM users WHERE identity = ?", [identity.strip().lower()]
+        ).fetchone()
+        return None if row is None else dict(zip(("identity", "name", "role", "sites", "active"), row))
+
+    def put_user(self, identity: str, *, name: str | None, role: str, sites: list[str], active: bool,
+                 actor: str, action: str) -> None:
+        """Add or change one person, audited as ``action`` with the row before and after."""
+        identity = identity.strip().lower()
+        now = dt.datetime.now().replace(microsecond=0)
         with self.transaction() as cur:
-            cur.execute(
-                "INSERT OR REPLACE INTO saved_mappings VALUES (?, ?, ?, ?, ?, ?)",
-                [site, kind, signature, json.dumps(mapping), user, dt.datetime.now().replace(microsecond=0)],
-            )
-            _audit(cur, user, "save_mapping", {"site": site, "kind": kind, "mapping": mapping},
-                   dt.datetime.now().replace(microsecond=0))
+            before = cur.execute("SELECT name, role, sites, active FROM users WHERE identity = ?", [identity]).fetchone()
+            if before is None:
+                cur.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [identity, name, role, list(sites), active, now, actor])
+            else:
+                cur.execute("UPDATE users SET name = ?, role = ?, sites = ?, active = ?, changed_at = ?, changed_by = ?"
+                            " WHERE identity = ?", [name, role, list(sites), active, now, actor, identity])
+            after = {"name": name, "role": role, "sites": list(sites), "active": active}
+            detail = {"identity": identity, **after}
+            if before is not None:
+                detail["before"] = dict(zip(("name", "role", "sites", "active"), before))
+            _audit(cur, actor, action, detail, now)
+
+    # -- saved column mappings -------------------------------------------------------------------
+    def save_mapping(self, site: str, kind: str, signature: str, mapping: dict, user: str) -> int:
+        """Save the mapping in use for these headers at this site; the ones before it stay as
+        versions (mapping_versions, D66). Returns the new version number."""
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            version = cur.execute(
+                "SELECT coalesce(max(version), 0) + 1 FROM mapping_versions WHERE site = ? AND kind = ? AND signature = ?",
+                [site, kind, signature]).fetchone()[0]
+            cur.execute("INSERT INTO mapping_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [site, kind, signature, version, json.dumps(mapping), user, now])
+            cur.execute("INSERT OR REPLACE INTO saved_mappings VALUES (?, ?, ?, ?, ?, ?)",
+                        [site, kind, signature, json.dumps(mapping), user, now])
+            _audit(cur, user, "save_mapping", {"site": site, "kind": kind, "mapping": mapping, "version": version}, now)
+        return version
+
+    def mapping_versions(self, site: str | None = None) -> pd.DataFrame:
+        sql = "SELECT site, kind, signature, version, CAST(mapping AS VARCHAR) AS mapping, saved_by, saved_at" \
+              " FROM mapping_versions"
+        params = []
+        if site is not None:
+            sql += " WHERE site = ?"
+            params.append(site)
+        return self.cursor().execute(sql + " ORDER BY site, kind, signature, version", params).df()
 
     def saved_mapping(self, site: str, kind: str | None, signature: str) -> tuple[str, dict] | None:
         """The mapping saved for these headers at this site (any kind when kind is None)."""
@@ -544,8 +650,9 @@ def _type_of(cur, table: str, column: str) -> str:
 
 
 def write_audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:
-    """One audit-log row, inside the caller's transaction (toxdb/store modules writing with ``cur``)."""
-    cur.execute("INSERT INTO audit_log VALUES (?, ?, ?, ?)", [at, actor, action, json.dumps(detail, default=str)])
+    """One audit-log entry, chained to the one before (toxdb.store.audit), inside the caller's
+    transaction (toxdb/store modules writing with ``cur``)."""
+    append(cur, actor, action, detail, at)
 
 
 _audit = write_audit

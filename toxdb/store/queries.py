@@ -11,6 +11,7 @@ import datetime as dt
 import pandas as pd
 import pyarrow as pa
 
+from toxdb.store.audit import append_many
 from toxdb.store.db import Store, write_audit
 
 QUERY_COLUMNS = ["query_id", "kind", "record_key", "subject_id", "site", "record_label", "source", "status",
@@ -55,9 +56,12 @@ def update_query_status(store: Store, query_id: int, *, expected: str, new: str,
 
 
 def read_queries(store: Store, sites: list[str] | None = None) -> pd.DataFrame:
-    """Every query (of ``sites`` when given), newest first."""
+    """Every query (of ``sites`` when given, and never beyond a scoped store's sites), newest first."""
     sql = f"SELECT {', '.join(QUERY_COLUMNS)} FROM site_queries"
     params: list = []
+    scope = getattr(store, "scope", None)          # a coordinator's store (Store.scoped, D64)
+    if scope is not None:
+        sites = [s for s in (scope if sites is None else sites) if s in scope]
     if sites is not None:
         sql += " WHERE site IN (SELECT unnest(?))"
         params.append(list(sites))
@@ -94,8 +98,7 @@ def insert_reviews(store: Store, marks: pd.DataFrame, user: str, at: dt.datetime
         cur.register("incoming_reviews", pa.Table.from_pandas(frame, preserve_index=False))
         cur.execute("INSERT INTO record_reviews SELECT kind, record_key, version, ?, ? FROM incoming_reviews",
                     [user, at])
-        cur.execute("INSERT INTO audit_log SELECT ?, ?, 'review', to_json({kind: kind, record_key: record_key,"
-                    " version: version, subject_id: subject_id}) FROM incoming_reviews", [at, user])
+        append_many(cur, user, "review", frame.to_dict("records"), at)
         cur.unregister("incoming_reviews")
     return len(frame)
 

@@ -32,8 +32,12 @@ def _cited() -> dict[int, set[str]]:
 
 
 def test_decisions_are_numbered_in_order():
+    # each issue has its own block of decision numbers (eighty up for the committee report): ascending, no
+    # number twice, the first block without gaps
     ids = _decision_ids()
-    assert ids == list(range(1, len(ids) + 1)), ids
+    assert ids == sorted(set(ids)), ids
+    first = [i for i in ids if i < 40]
+    assert first == list(range(1, len(first) + 1)), first
 
 
 def test_every_cited_decision_exists():

@@ -167,3 +167,14 @@ def test_open_section_has_no_results_by_grade(sample):
     keys = {b.key for s in open_only.sections for b in s.blocks}
     assert keys.isdisjoint({"incidence_all", "sae", "deaths", "boundary_all", "exposure"})
     assert {"synopsis", "enrolment", "disposition", "completeness"} <= keys
+
+
+def test_hash_is_the_same_in_either_language(sample, report):
+    from toxdb.i18n import language
+
+    cut = next(c for c in list_saved_cuts(sample) if c.name == "DSMB-1")
+    with language("zh_CN"):
+        zh = compute_committee_report(sample, cut, load_trial(), user="主任委员")
+        page = render_report_html(zh)
+    assert zh.summary["data_hash"] == report.summary["data_hash"]
+    assert "数据安全监查委员会报告" in page and "第 " in page

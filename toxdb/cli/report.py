@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from toxdb.cli.common import add_db_arg
+from toxdb.i18n import LANGUAGES, set_language
 from toxdb.identity import current_user
 from toxdb.store.cuts import DataCut, list_saved_cuts
 from toxdb.store.db import Store, default_db_path, open_store
@@ -49,7 +50,9 @@ def _run(args) -> int:
             print(f"toxdb: no saved cut named {args.cut!r} and not a date (YYYY-MM-DD); saved cuts: {names}",
                   file=sys.stderr)
             return 2
-        report = compute_committee_report(store, cut, load_trial(), section=args.section, user=current_user())
+        trial = load_trial()
+        set_language(args.lang or trial.trial.language)
+        report = compute_committee_report(store, cut, trial, section=args.section, user=current_user())
         html = render_report_html(report)
         if args.format == "pdf":
             try:
@@ -74,4 +77,6 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="the file to write")
     p.add_argument("--section", choices=["open", "closed", "all"], default="all",
                    help="open section only, closed section only, or both (default)")
+    p.add_argument("--lang", choices=list(LANGUAGES), default=None,
+                   help="language of the report (default: the trial file's [trial] language)")
     p.set_defaults(func=_run)

@@ -69,7 +69,7 @@ def plot_worst_grade_bars(table: pd.DataFrame, phases: dict[str, str]) -> go.Fig
         fig.add_bar(x=labels, y=[anyrow.loc[p, f"pct_g{g}"] if p in anyrow.index else 0 for p in phases],
                     name=_("Grade {grade}").format(grade=g), marker_color=GRADE_COLOURS[g])
     fig.update_layout(barmode="stack")
-    return apply_layout(fig, _("Patients by worst grade of any adverse event"), yaxis_title=_("% of patients at risk"),
+    return apply_layout(fig, _("Patients by worst grade of any adverse event"), yaxis_title=_("patients at risk (%)"),
                         width=PRINT_WIDTH, height=380)
 
 

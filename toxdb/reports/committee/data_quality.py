@@ -5,7 +5,7 @@ import pandas as pd
 
 from toxdb.i18n import _
 from toxdb.reports.committee.inputs import ReportInputs
-from toxdb.reports.committee.model import ReportTable
+from toxdb.reports.committee.model import ALL_SITES, NO_SITE, ReportTable
 from toxdb.reports.monitoring import pct
 
 
@@ -31,7 +31,7 @@ def compute_completeness(inp: ReportInputs) -> pd.DataFrame:
     date or a full onset date; days from onset to upload (median and 90th percentile); last upload."""
     sites = inp.site_of()
     ae = inp.snapshot.adverse_events
-    none = _("(no site)")
+    none = NO_SITE
     site = ae["subject_id"].astype(str).map(sites).fillna(none).replace("", none)
     up = inp.uploads.set_index("upload_id")["uploaded_at"]
     uploaded = pd.to_datetime(ae["upload_id"].map(up))
@@ -54,7 +54,7 @@ def compute_completeness(inp: ReportInputs) -> pd.DataFrame:
               "no_attribution": ae["attribution"].isna().mean(), "no_serious": ae["serious"].isna().mean(),
               "no_end": ae["end_date"].isna().mean(), "partial_onset": (precision.notna() & (precision != "day")).mean(),
               "days_median": days.median(), "days_p90": days.quantile(0.9), "last_upload": uploaded.max()}
-    t.loc[_("All sites")] = allrow
+    t.loc[ALL_SITES] = allrow
     t.index.name = "site"
     return t.reset_index()
 
@@ -77,14 +77,14 @@ def build_completeness(inp: ReportInputs) -> ReportTable:
         {"site": _("Site"), "patients": _("Patients"), "ae_rows": _("AE rows"),
          "no_attribution": _("No attribution"), "no_serious": _("No seriousness"), "no_end": _("No end date"),
          "partial_onset": _("Partial onset"), "days_median": _("Days to upload, median"),
-         "days_p90": _("Days to upload, 90th pct"), "last_upload": _("Last upload")})
+         "days_p90": _("Days to upload, 90th pct"), "last_upload": _("Last upload")}, translate=("site",))
 
 
 def build_queries(inp: ReportInputs, compute_lab_queries) -> list[ReportTable]:
     """Open queries: no query store exists, so the open lab queries (lab values without a matching AE)."""
     res = compute_lab_queries(inp.snapshot, inp.trial, derived=inp.derived)
     t = res.table
-    sites = t.groupby(t["site"].astype(object).fillna(_("(no site)"))).agg(
+    sites = t.groupby(t["site"].astype(object).fillna(NO_SITE)).agg(
         queries=("subject_id", "size"), patients=("subject_id", "nunique"),
         no_ae=("issue", lambda s: int((s == "no AE reported").sum()))).reset_index()
     by_site = ReportTable(
@@ -94,7 +94,7 @@ def build_queries(inp: ReportInputs, compute_lab_queries) -> list[ReportTable]:
           "{n} queries in {p} patients. No other query store exists yet.").format(
             days=res.window_days, n=len(t), p=res.summary["patients_with_queries"]),
         {"site": _("Site"), "queries": _("Queries"), "patients": _("Patients"), "no_ae": _("No AE reported")},
-        empty_text=_("No open lab query."))
+        empty_text=_("No open lab query."), translate=("site",))
     listing = pd.DataFrame({"subject_id": t["subject_id"], "site": t["site"],
                             "collected_on": pd.to_datetime(t["collected_on"]).dt.strftime("%Y-%m-%d"),
                             "test": t["test"], "lab_grade": t["lab_grade"], "reported_grade": t["reported_grade"],

@@ -71,7 +71,7 @@ def build_exposure(inp: ReportInputs) -> list[ReportTable]:
         per = c.groupby("subject_id")
         n = per.ngroups
         rows += [(_("{agent}: patients treated").format(agent=agent), str(n)),
-                 (_("{agent}: mean dose per cycle, % of planned: median (range) of patients").format(agent=agent),
+                 (_("{agent}: mean dose per cycle as percent of planned: median (range) of patients").format(agent=agent),
                   median_range(per["percent"].mean())),
                  (_("{agent}: patients with a dose reduction").format(agent=agent),
                   f"{int(per['reduced'].any().sum())} ({pct(per['reduced'].any().mean())})"),

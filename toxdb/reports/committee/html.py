@@ -83,12 +83,13 @@ def page_css(report: CommitteeReport) -> str:
     a, rest = page.split("{page}", 1)
     b, c = rest.split("{pages}", 1)
     number = f'{css_string(a)} counter(page) {css_string(b)} counter(pages) {css_string(c)}'
+    confidential = _("Confidential: data-safety committee")
     box = "font-family: Arial, 'Noto Sans CJK SC', sans-serif; font-size: 7.5pt; color: #555;"
     return (f"@page {{ size: A4; margin: 17mm 12mm 15mm 12mm;"
             f" @top-left {{ content: {css_string(left)}; {box} }}"
             f" @top-right {{ content: {css_string(right)}; {box} }}"
             f" @bottom-right {{ content: {number}; {box} }}"
-            f" @bottom-left {{ content: {css_string(_('Confidential: data-safety committee'))}; {box} }} }}")
+            f" @bottom-left {{ content: {css_string(confidential)}; {box} }} }}")
 
 
 def _esc(value) -> str:
@@ -113,7 +114,7 @@ def render_table(t: ReportTable, number: int) -> str:
     cols = [c for c in t.frame.columns if c != t.row_class]
     keep = " keep" if len(t.frame) <= SMALL_TABLE_ROWS else ""
     parts = [f'<div class="block table{keep}" id="{html.escape(t.key)}">',
-             f"<h2>{_('Table {n}').format(n=number)}. {html.escape(t.title)}</h2>"]
+             "<h2>" + _("Table {n}").format(n=number) + f". {html.escape(t.title)}</h2>"]
     if t.frame.empty:
         parts.append(f'<p class="empty">{html.escape(t.empty_text or _("No rows."))}</p>')
     else:
@@ -158,7 +159,7 @@ def _cover(report: CommitteeReport) -> str:
              [s["section"]]),
             (_("Built by"), s["built_by"]), (_("Built at"), f"{s['built_at']:%Y-%m-%d %H:%M}")]
     facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-    facts += f'<tr><th>{_("Data hash")}</th><td class="hash">{html.escape(s["data_hash"])}</td></tr>'
+    facts += "<tr><th>" + _("Data hash") + f'</th><td class="hash">{html.escape(s["data_hash"])}</td></tr>'
     return (f'<header class="cover"><h1>{html.escape(_("Data-safety committee report"))}</h1>'
             f'<p class="subtitle">{html.escape(s["title"])}</p><table class="facts">{facts}</table>'
             f'<p class="footnote">{html.escape(_("The data hash is computed from the numbers of every table and figure, not from when or by whom the report was built: the same data give the same hash."))}</p></header>')
@@ -183,7 +184,8 @@ def render_report_html(report: CommitteeReport) -> str:
             toc.append(f'<li><a href="#{html.escape(b.key)}">{html.escape(b.title)}</a></li>')
         body.append("".join(parts) + "</section>")
     lang = "zh-CN" if report.summary.get("language") == "zh_CN" else "en"
-    title = f"{report.summary['trial_id']} · {_('Data-safety committee report')} · {report.summary['cut_date']}"
+    name, contents = _("Data-safety committee report"), _("Contents")
+    title = f"{report.summary['trial_id']} · {name} · {report.summary['cut_date']}"
     return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{CSS}{page_css(report)}</style><script>{plotly_bundle()}</script></head><body>"
-            f"{_cover(report)}<nav><h2>{_('Contents')}</h2><ol>{''.join(toc)}</ol></nav>{''.join(body)}</body></html>")
+            f"{_cover(report)}<nav><h2>{contents}</h2><ol>{''.join(toc)}</ol></nav>{''.join(body)}</body></html>")

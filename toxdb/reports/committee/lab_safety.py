@@ -12,12 +12,13 @@ import pandas as pd
 
 from toxdb.clinical.ctcae_versions import ctcae_version
 from toxdb.clinical.labs import derive_lab_grades_with_baselines
-from toxdb.i18n import _
+from toxdb.i18n import N_, _
 from toxdb.plots.committee import plot_hepatic
 from toxdb.reports.committee.inputs import ReportInputs
 from toxdb.reports.committee.model import ReportFigure, ReportTable
 
 GRADE_KEYS = ["0", "1", "2", "3", "4"]
+WORDS = (N_("missing"), N_("ULN"), N_("baseline"))      # cells shown translated
 
 
 def derive_lab_periods(inp: ReportInputs) -> pd.DataFrame:

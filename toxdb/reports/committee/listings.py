@@ -10,15 +10,18 @@ from toxdb.dosing.advice import (
     derive_acknowledged,
     order_advice,
 )
-from toxdb.i18n import _
+from toxdb.i18n import N_, _
 from toxdb.reports.committee.data_quality import limit_rows
 from toxdb.reports.committee.inputs import ReportInputs
 from toxdb.reports.committee.model import ReportTable
 
+# values shown translated (ReportTable.translate): advice actions and phases
+WORDS = (N_("continue"), N_("interrupt"), N_("reduce"), N_("stop"), N_("pre-treatment"), N_("concurrent"),
+         N_("maintenance"), N_("post-treatment"))
 EVENT_LABELS = {
-    "subject_id": "Patient", "site": "Site", "term": "Term", "worst_grade": "Grade", "onset_date": "Onset",
-    "end_date": "End", "phase": "Phase", "serious": "Serious", "attribution": "Attribution",
-    "attributed_to": "Attributed to", "outcome": "Outcome",
+    "subject_id": N_("Patient"), "site": N_("Site"), "term": N_("Term"), "worst_grade": N_("Grade"),
+    "onset_date": N_("Onset"), "end_date": N_("End"), "phase": N_("Phase"), "serious": N_("Serious"),
+    "attribution": N_("Attribution"), "attributed_to": N_("Attributed to"), "outcome": N_("Outcome"),
 }
 
 

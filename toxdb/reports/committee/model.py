@@ -14,6 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from toxdb.i18n import N_
+
+NO_SITE, ALL_SITES = N_("(no site)"), N_("All sites")     # rows of site tables, translated when shown
+
 
 @dataclass
 class ReportText:
@@ -99,9 +103,10 @@ def _canonical_cell(value: Any) -> Any:
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
-    """sha256 of a table's cells, row by row in order, column keys included; headers are not."""
+    """sha256 of a table's cells, row by row in order (column names and headers are not hashed: some
+    tables are made with headers in the reader's language)."""
     h = hashlib.sha256()
-    h.update(json.dumps([str(c) for c in frame.columns]).encode())
+    h.update(str(frame.shape[1]).encode())
     for row in frame.itertuples(index=False, name=None):
         h.update(json.dumps([_canonical_cell(v) for v in row], ensure_ascii=False).encode("utf-8"))
         h.update(b"\n")

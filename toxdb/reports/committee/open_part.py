@@ -20,6 +20,8 @@ from toxdb.monitoring.design import MonitoringDesign, compute_design
 from toxdb.plots.committee import plot_enrolment_vs_expected
 from toxdb.reports.committee.inputs import ReportInputs
 from toxdb.reports.committee.model import (
+    ALL_SITES,
+    NO_SITE,
     ReportFigure,
     ReportSection,
     ReportTable,
@@ -69,12 +71,12 @@ def compute_expected_enrolment(trial, day: pd.Timestamp) -> float:
 
 
 def build_enrolment(inp: ReportInputs) -> list:
-    p = inp.patients.assign(site=inp.patients["site"].fillna(_("(no site)")),
+    p = inp.patients.assign(site=inp.patients["site"].fillna(NO_SITE),
                             enrolled_on=pd.to_datetime(inp.patients["enrolled_on"]))
     by = p.groupby("site").agg(enrolled=("subject_id", "nunique"), started=("started", "sum"),
                                first=("enrolled_on", "min"), last=("enrolled_on", "max")).reset_index()
     expected = compute_expected_enrolment(inp.trial, inp.cut_ts)
-    total = pd.DataFrame([{"site": _("All sites"), "enrolled": int(p["subject_id"].nunique()),
+    total = pd.DataFrame([{"site": ALL_SITES, "enrolled": int(p["subject_id"].nunique()),
                            "started": int(p["started"].sum()), "first": p["enrolled_on"].min(),
                            "last": p["enrolled_on"].max()}])
     table = pd.concat([by, total], ignore_index=True)
@@ -94,7 +96,7 @@ def build_enrolment(inp: ReportInputs) -> list:
                         "counted once, at their site; started: at least one protocol treatment by the cut."),
                       {"site": _("Site"), "enrolled": _("Enrolled"), "share": _("Share"),
                        "started": _("Started treatment"), "first": _("First enrolled"), "last": _("Last enrolled")},
-                      note=note)
+                      note=note, translate=("site",))
     curve = p["enrolled_on"].sort_values().reset_index(drop=True)
     fig = plot_enrolment_vs_expected(curve, inp.trial.trial.start_date, inp.cut_ts, t.planned_n, t.accrual_months)
     figure = ReportFigure("enrolment_curve", _("Cumulative enrolment against the expected rate"), fig,
@@ -141,6 +143,9 @@ def build_disposition(inp: ReportInputs) -> ReportTable:
           "follow-up, discontinued with the recorded reason; percentages of enrolled patients.").format(n=n),
         {"category": _("Status"), "reason": _("Reason recorded"), "patients": _("Patients"), "share": _("Share")},
         translate=("category",))
+
+
+CHECK_WORDS = (N_("Age at enrolment"), N_("Child-Pugh class"), N_("ECOG"), N_("Days from surgery to first treatment"))
 
 
 def build_registration(inp: ReportInputs) -> list[ReportTable]:

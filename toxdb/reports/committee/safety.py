@@ -56,7 +56,7 @@ def build_incidence(inp: ReportInputs) -> list:
         blocks.append(ReportTable(
             f"incidence_{phase}", _("Adverse events by SOC and term, worst grade: {phase}").format(
                 phase=_(PHASE_TITLES[phase]).lower()), incidence_cells(part),
-            _("Population: {n} patients at risk (started the phase). n (% of patients at risk). ").format(n=at_risk)
+            _("Population: {n} patients at risk (started the phase). n (percent of patients at risk). ").format(n=at_risk)
             + rule, labels, row_class="level", words=("soc",)))
     return blocks
 
@@ -95,7 +95,7 @@ def _phase_blocks(phase: str, res) -> list:
         ReportFigure(f"cif_{phase}", _("Cumulative incidence of the first grade ≥ {grade} event: {phase}").format(
             grade=s["grade_min"], phase=title.lower()), cif_fig,
             _("Aalen–Johansen estimate from the first treatment day with death, recurrence and permanent "
-              "discontinuation as competing events; band: pointwise 95% interval; dashed: 1 − Kaplan–Meier, which "
+              "discontinuation as competing events; band: pointwise confidence interval (95%); dashed: 1 − Kaplan–Meier, which "
               "over-states the incidence. Numbers at risk under the axis."),
             data=res.incidence.table[["time", "cif", "n_at_risk"]] if len(res.incidence.table) else None),
         ReportTable(f"cif_landmarks_{phase}", _("Cumulative incidence at landmark days: {phase}").format(
@@ -113,7 +113,7 @@ def build_monitoring(inp: ReportInputs) -> list:
     blocks: list = [
         ReportTable("design", _("Design of record"), facts,
                     _("The design in the trial file ([monitoring]); the boundary is computed exactly."),
-                    words=tuple(facts.columns[:1])),
+                    words=tuple(facts.columns)),   # the trial file's design in words
         ReportTable("operating_characteristics", _("Operating characteristics (exact)"),
                     format_operating_characteristics(record.operating_characteristics),
                     _("Population: a trial of N patients with true rate of qualifying events as in the row. P(cross): "

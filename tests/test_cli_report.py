@@ -98,3 +98,11 @@ def test_pdf_report_pages_header_and_whole_figures(db, tmp_path):
     png.mkdir()
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(png / "p")], check=True)
     assert len(list(png.glob("p-*.png"))) == n
+
+
+def test_a_role_without_report_may_not_build(db, tmp_path):
+    env = {**os.environ, "TOXDB_USER": "coord", "TOXDB_ROLE": "coordinator"}
+    done = subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "DSMB-1",
+                           "--out", str(tmp_path / "x.html")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 5 and "coordinator" in done.stderr and not (tmp_path / "x.html").exists()

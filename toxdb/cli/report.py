@@ -6,7 +6,7 @@
 ``--cut`` is the name of a saved cut (its data frozen when it was saved) or a date YYYY-MM-DD (data
 as stored now). The build is recorded in the audit log with who built it and the data hash; the
 last line printed is ``data hash: <hex>``. Exit status 0 when the file was written, 2 when the cut
-is unknown, 4 when the PDF could not be printed.
+is unknown, 4 when the PDF could not be printed, 5 when the user's role may not build reports.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from typing import Any
 
 from toxdb.cli.common import add_db_arg
 from toxdb.i18n import LANGUAGES, set_language
-from toxdb.identity import current_user
+from toxdb.access import allowed
+from toxdb.identity import current_role, current_user
 from toxdb.store.cuts import DataCut, list_saved_cuts
 from toxdb.store.db import Store, default_db_path, open_store
 from toxdb.trial import load_trial
@@ -43,6 +44,11 @@ def _run(args) -> int:
         render_report_pdf,
     )
 
+    trial = load_trial()
+    if not allowed(current_user(), "report", trial=trial):
+        print(f"toxdb: building the committee report is for roles with 'report' in trial.toml [roles]; "
+              f"{current_user()} ({current_role(trial)}) has not got it", file=sys.stderr)
+        return 5
     with open_store(args.db or default_db_path()) as store:
         cut = resolve_cut(store, args.cut)
         if cut is None:
@@ -50,7 +56,6 @@ def _run(args) -> int:
             print(f"toxdb: no saved cut named {args.cut!r} and not a date (YYYY-MM-DD); saved cuts: {names}",
                   file=sys.stderr)
             return 2
-        trial = load_trial()
         set_language(args.lang or trial.trial.language)
         report = compute_committee_report(store, cut, trial, section=args.section, user=current_user())
         html = render_report_html(report)

@@ -10,7 +10,7 @@ from toxdb.reports.committee.build import (
            record_report_built,
 )
 from toxdb.reports.committee.html import render_report_html
-from toxdb.reports.committee.pdf import PdfError, render_report_pdf
+from toxdb.reports.committee.pdf import PdfError, render_report_pdf, render_report_pdf_bytes
 
 __all__ = [
            "SECTIONS",

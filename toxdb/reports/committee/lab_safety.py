@@ -111,7 +111,7 @@ def build_lab_safety(inp: ReportInputs) -> list:
           "diamonds). Shaded: ALT or AST ≥ {a}× and bilirubin ≥ {b}×, the potential Hy's-law quadrant (peaks "
           "need not be on the same day).").format(n=len(pts), a=f"{rep.hy_law_transaminase_x:g}",
                                                  b=f"{rep.hy_law_bilirubin_x:g}"), data=pts))
-    quad = pts[pts["in_quadrant"]].assign(alt_x=lambda d: d["alt_x"].round(2), bili_x=lambda d: d["bili_x"].round(2))
+    quad = pts.loc[pts["in_quadrant"].astype(bool).to_numpy()].assign(alt_x=lambda d: d["alt_x"].round(2), bili_x=lambda d: d["bili_x"].round(2))
     blocks.append(ReportTable(
         "hys_law", _("Patients in the potential Hy's-law quadrant"), quad[["subject_id", "alt_x", "bili_x", "relative"]],
         _("Population: the patients of the plot above whose peaks are both in the shaded quadrant."),

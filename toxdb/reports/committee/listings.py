@@ -78,7 +78,8 @@ def compute_death_listing(patients: pd.DataFrame, derived) -> pd.DataFrame:
     days = (death - pd.to_datetime(sid.map(last))).dt.days
     out = pd.DataFrame({"subject_id": sid.to_numpy(), "site": dead["site"].to_numpy(), "death_on": _day(death).to_numpy(),
                         "days_from_last_dose": days.astype("Int64").to_numpy(),
-                        "cause": sid.map(cause).fillna("").to_numpy(), "attribution": sid.map(attr).fillna("").to_numpy()})
+                        "cause": sid.map(cause).astype(object).fillna("").to_numpy(),
+                        "attribution": sid.map(attr).astype(object).fillna("").to_numpy()})
     return out.sort_values(["death_on", "subject_id"], kind="stable").reset_index(drop=True)
 
 

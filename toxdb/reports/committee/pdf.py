@@ -48,3 +48,9 @@ def render_report_pdf(html_text: str, out: str | os.PathLike, timeout: float = 3
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(target), out)
     return out
+
+
+def render_report_pdf_bytes(html_text: str, timeout: float = 300) -> bytes:
+    """The PDF as bytes (for a download button)."""
+    with tempfile.TemporaryDirectory(prefix="toxdb-pdf-out-") as tmp:
+        return render_report_pdf(html_text, Path(tmp) / "report.pdf", timeout).read_bytes()

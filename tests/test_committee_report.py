@@ -178,3 +178,16 @@ def test_hash_is_the_same_in_either_language(sample, report):
         page = render_report_html(zh)
     assert zh.summary["data_hash"] == report.summary["data_hash"]
     assert "数据安全监查委员会报告" in page and "第 " in page
+
+
+def test_advice_of_patients_on_treatment_equals_the_whole_trials(sample):
+    from toxdb.dosing.advice import compute_snapshot_advice
+    from toxdb.reports.committee.inputs import read_report_inputs
+    from toxdb.reports.committee.listings import compute_advice_on_treatment
+
+    cut = next(c for c in list_saved_cuts(sample) if c.name == "DSMB-1")
+    inp = read_report_inputs(sample, cut, load_trial())
+    whole = compute_snapshot_advice(inp.snapshot, inp.trial, derived=inp.derived).table
+    mine = compute_advice_on_treatment(inp).table
+    assert len(whole) > 5
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), whole.reset_index(drop=True))

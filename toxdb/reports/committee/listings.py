@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toxdb.dosing.advice import (
-    compute_snapshot_advice,
-    derive_acknowledged,
-    order_advice,
-)
+from toxdb.dosing.advice import derive_acknowledged, order_advice, snapshot_advice_inputs
+from toxdb.dosing.engine import compute_dose_advice
 from toxdb.i18n import N_, _
 from toxdb.reports.committee.data_quality import limit_rows
 from toxdb.reports.committee.inputs import ReportInputs
@@ -117,8 +114,22 @@ def build_listings(inp: ReportInputs) -> list[ReportTable]:
     ]
 
 
+def compute_advice_on_treatment(inp: ReportInputs):
+    """The dose advice of the cut (compute_dose_advice), given only the rows of the patients on
+    treatment at the cut (D10): advice is made for them only and reads only their own rows, so the
+    table is the same while a large trial's finished patients are not walked through again."""
+    on = set(inp.patients.loc[inp.patients["on_treatment"].fillna(False).astype(bool), "subject_id"].astype(str))
+    a = snapshot_advice_inputs(inp.snapshot, inp.trial, inp.derived)
+
+    def mine(frame):
+        return frame if frame is None else frame[frame["subject_id"].astype(str).isin(on).to_numpy()]
+
+    return compute_dose_advice(mine(a["patients"]), mine(a["events"]), mine(a["labs"]), mine(a["treatment"]),
+                               inp.trial, a["cut"])
+
+
 def build_advice(inp: ReportInputs) -> list[ReportTable]:
-    res = compute_snapshot_advice(inp.snapshot, inp.trial, derived=inp.derived)
+    res = compute_advice_on_treatment(inp)
     acks = inp.store.acknowledgements()
     if inp.cut.frozen_at is not None and len(acks):      # acknowledgements as they stood when the cut was frozen (D82)
         acks = acks[pd.to_datetime(acks["made_at"]) <= pd.Timestamp(inp.cut.frozen_at)]

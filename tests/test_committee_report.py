@@ -191,3 +191,30 @@ def test_advice_of_patients_on_treatment_equals_the_whole_trials(sample):
     mine = compute_advice_on_treatment(inp).table
     assert len(whole) > 5
     pd.testing.assert_frame_equal(mine.reset_index(drop=True), whole.reset_index(drop=True))
+
+
+def test_death_listing_of_a_later_cut(sample):
+    from toxdb.reports.committee.inputs import read_report_inputs
+    from toxdb.reports.committee.listings import compute_death_listing
+    from toxdb.store.cuts import DataCut
+
+    inp = read_report_inputs(sample, DataCut(dt.date(2026, 11, 30)), load_trial())
+    deaths = compute_death_listing(inp.patients, inp.derived)
+    # sample_data: ICC-02-006 died 2026-08-18; last treatment row ended 2026-02-18 (181 days); no grade 5 AE
+    assert deaths[["subject_id", "site", "death_on"]].values.tolist() == [["ICC-02-006", "SYSU", "2026-08-18"]]
+    assert int(deaths["days_from_last_dose"].iloc[0]) == 181
+    assert deaths["cause"].iloc[0] == ""
+
+
+def test_exposure_late_cycles_counted_within_a_phase(report):
+    rows = dict(report.block("exposure").frame.values.tolist())
+    tr = pd.read_csv(ROOT / "sample_data" / "treatment.csv", parse_dates=["start_date"])
+    tr = tr[(tr["treatment"] == "capecitabine") & (tr["start_date"] <= pd.Timestamp(CUT))]
+    late, patients = 0, set()
+    for (sid, _phase), grp in tr.groupby(["subject_id", "phase"]):    # the pause between phases is planned
+        days = grp["start_date"].sort_values().diff().dt.days.dropna()
+        n = int((days > 21).sum())
+        late += n
+        if n:
+            patients.add(sid)
+    assert rows["capecitabine: cycles started late / patients"] == f"{late} / {len(patients)}"

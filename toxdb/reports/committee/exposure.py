@@ -36,7 +36,9 @@ def derive_chemo_cycles(inp: ReportInputs) -> pd.DataFrame:
     chemo["percent"] = np.where(chemo["treatment"] == CAPECITABINE, 100 * dose / planned, 100 * dose / first_s1)
     g = chemo.groupby(["subject_id", "treatment"], sort=False)
     chemo["reduced"] = (chemo["percent"] < g["percent"].shift(1) - 1e-9).fillna(False)
-    gap = (pd.to_datetime(chemo["start_date"]) - g["start_date"].shift(1).pipe(pd.to_datetime)).dt.days
+    # a late cycle: within one phase (the pause between chemoradiotherapy and maintenance is planned)
+    prev = chemo.groupby(["subject_id", "treatment", "phase_derived"], sort=False)["start_date"].shift(1)
+    gap = (pd.to_datetime(chemo["start_date"]) - pd.to_datetime(prev)).dt.days
     chemo["delay_days"] = (gap - int(inp.trial.phases.cycle_length_days)).clip(lower=0)
     return chemo[["subject_id", "treatment", "phase_derived", "start_date", "dose", "percent", "reduced",
                   "delay_days"]].rename(columns={"phase_derived": "phase"}).reset_index(drop=True)
@@ -86,7 +88,7 @@ def build_exposure(inp: ReportInputs) -> list[ReportTable]:
           "the cut. Dose intensity: each cycle's dose as a percent of the planned dose (capecitabine: the phase's "
           "mg/m² per day in the trial file; S-1: the patient's first S-1 dose), averaged per patient. A reduction: "
           "a cycle below the previous cycle of the same agent. A late cycle: started more than {days} days after "
-          "the previous start. RT interruption: weekdays without RT between courses and beyond the fractions "
+          "the previous start in the same phase. RT interruption: weekdays without RT between courses and beyond the fractions "
           "delivered (D18). Switch to S-1: S-1 started after capecitabine (D4).").format(
             n=started, days=inp.trial.phases.cycle_length_days),
         {"measure": _("Measure"), "value": _("Value")}, words=("measure",))
@@ -104,14 +106,12 @@ def _cycles_table(inp: ReportInputs, cycles: pd.DataFrame, started: int) -> Repo
         got = cycles[cycles["phase"] == phase].groupby("subject_id").size().reindex(sorted(in_phase)).fillna(0)
         counts = got.clip(upper=n_planned).astype(int).value_counts()
         row = {"phase": phase, "patients": len(in_phase)}
-        for k in range(n_planned + 1):
-            row[f"c{k}"] = int(counts.get(k, 0))
+        for k in range(max(planned.values()) + 1):
+            row[f"c{k}"] = str(int(counts.get(k, 0))) if k <= n_planned else "–"
         row["all_planned"] = pct(counts.get(n_planned, 0) / len(in_phase)) if in_phase else "–"
         rows.append(row)
-    frame = pd.DataFrame(rows).fillna(0)
+    frame = pd.DataFrame(rows)
     k_max = max(planned.values())
-    for k in range(k_max + 1):
-        frame[f"c{k}"] = frame[f"c{k}"].astype(int) if f"c{k}" in frame else 0
     frame = frame[["phase", "patients", *[f"c{k}" for k in range(k_max + 1)], "all_planned"]]
     labels = {"phase": _("Phase"), "patients": _("Patients in phase"), "all_planned": _("All planned cycles"),
               **{f"c{k}": _("{k} cycles").format(k=k) for k in range(k_max + 1)}}

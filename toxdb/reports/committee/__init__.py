@@ -12,11 +12,5 @@ from toxdb.reports.committee.build import (
 from toxdb.reports.committee.html import render_report_html
 from toxdb.reports.committee.pdf import PdfError, render_report_pdf, render_report_pdf_bytes
 
-__all__ = [
-           "SECTIONS",
-           "PdfError",
-           "compute_committee_report",
-           "record_report_built",
-           "render_report_html",
-           "render_report_pdf",
-]
+__all__ = ["SECTIONS", "PdfError", "compute_committee_report", "record_report_built", "render_report_html",
+           "render_report_pdf", "render_report_pdf_bytes"]

@@ -32,8 +32,11 @@ PRINT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stExpandSidebarButton"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { padding-top: 1rem !important; max-width: 100% !important; }
-[data-testid="stPlotlyChart"], [data-testid="stTable"], [data-testid="stAlert"], [data-testid="stMetric"] {
+[data-testid="stPlotlyChart"], [data-testid="stAlert"], [data-testid="stMetric"] {
   break-inside: avoid; page-break-inside: avoid; }
+[data-testid="stTable"], [data-testid="stTable"] * { overflow: visible !important; max-height: none !important; }
+[data-testid="stTable"] thead { display: table-header-group; }
+[data-testid="stTable"] tr { break-inside: avoid; page-break-inside: avoid; }
 h2, h3 { break-after: avoid; page-break-after: avoid; }
 [data-testid="stExpander"] details:not([open]) { display: none; }
 @page { size: A4; margin: 12mm; }
@@ -116,11 +119,6 @@ def tabs(titles: list[str]) -> list:
         box.subheader(title)
         out.append(box)
     return out
-
-
-def expander(label: str, key_expanded: bool = False):
-    """st.expander, open in the printable view."""
-    return st.expander(label, expanded=key_expanded or print_view())
 
 
 def printable_link() -> None:

@@ -161,12 +161,8 @@ for phase, tab in zip(COHORTS, tabs):
             st.caption("P(cross): chance the count ever reaches the boundary if the true rate of qualifying events "
                        "is the one in the row. P(stop early): chance of stopping before the last planned patient. "
                        "Expected patients: average number enrolled before stopping or reaching N.")
-            with state.expander("Boundary after every patient"):
-                listing = format_boundary_listing(rec_boundary)
-                if state.print_view():
-                    st.table(listing)
-                else:
-                    st.dataframe(listing, hide_index=True, width="stretch", height=300)
+            with st.expander("Boundary after every patient"):       # not printed: the chart shows it
+                st.dataframe(format_boundary_listing(rec_boundary), hide_index=True, width="stretch", height=300)
 
         st.subheader("Cumulative incidence of the first qualifying event")
         cif = res.incidence
@@ -192,5 +188,5 @@ for phase, tab in zip(COHORTS, tabs):
                 "variance, log(−log) transform). The dashed 1 − Kaplan–Meier curve treats competing events as "
                 "censored and over-states the incidence; it is shown for comparison only."
             )
-        with state.expander("Patients in this analysis"):
+        with st.expander("Patients in this analysis"):     # screen only (a closed expander is not printed)
             st.dataframe(format_cohort_patients(res.table), hide_index=True, width="stretch")

@@ -24,7 +24,7 @@ def _listings(db: str, version: tuple, cut_key: tuple, rules: str):
 
 
 def _downloads(frame, stem: str, key: str) -> None:
-    c1, c2, _spacer = st.columns([1, 1, 4])
+    c1, c2, _spacer = st.columns([2, 2, 3])
     c1.download_button(_("Download CSV"), frame_to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
                        key=f"{key}_csv", icon=":material/download:")
     c2.download_button(_("Download Excel"), frame_to_xlsx_bytes(frame, stem), file_name=f"{stem}.xlsx",

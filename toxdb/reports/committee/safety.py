@@ -29,7 +29,9 @@ def incidence_cells(table: pd.DataFrame) -> pd.DataFrame:
     """One phase of compute_incidence's table as the report prints it: level, SOC, term, then
     "n (x%)" for grades 1-5, grade >= 3 and any grade."""
     out = pd.DataFrame({"level": table["level"].to_numpy(),
-                        "soc": table["soc"].where(table["level"] != "any", _("Any adverse event")).to_numpy(),
+                        # a term row sits under its SOC row: the SOC is not repeated on it
+                        "soc": table["soc"].where(table["level"] == "soc", "")
+                        .where(table["level"] != "any", _("Any adverse event")).to_numpy(),
                         "term": table["term"].where(table["level"] == "term", "").to_numpy()})
     for key in [f"g{g}" for g in GRADES] + ["ge3", "any"]:
         n, p = table[f"n_{key}"].to_numpy(), table[f"pct_{key}"].to_numpy()

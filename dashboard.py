@@ -23,6 +23,8 @@ SECTIONS = {
                  ("dose_advice.py", _("Dose advice"), ":material/medication:"),
                  ("queries.py", _("Queries"), ":material/forum:"),
                  ("monitoring.py", _("Monitoring"), ":material/monitoring:"),
+                 ("safety.py", _("SAEs and deaths"), ":material/emergency:"),
+                 ("report.py", _("Committee report"), ":material/summarize:"),
                  ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/compare_arrows:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import urllib.parse
 from pathlib import Path
 
 import streamlit as st
@@ -28,6 +29,21 @@ PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT / "sample_data"
 _seed_lock = threading.Lock()
 LANGUAGE_PARAM = "lang"     # ?lang=zh_CN in the address: the language survives a reload and a bookmark
+PRINT_PARAM, CUT_PARAM = "print", "cut"     # ?print=1&cut=NAME: a page laid out for paper, of that cut
+# the printable view: no sidebar or toolbar, charts and short tables never split over pages (static CSS)
+PRINT_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stExpandSidebarButton"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1rem !important; max-width: 100% !important; }
+[data-testid="stPlotlyChart"], [data-testid="stAlert"], [data-testid="stMetric"] {
+  break-inside: avoid; page-break-inside: avoid; }
+[data-testid="stTable"], [data-testid="stTable"] * { overflow: visible !important; max-height: none !important; }
+[data-testid="stTable"] thead { display: table-header-group; }
+[data-testid="stTable"] tr { break-inside: avoid; page-break-inside: avoid; }
+h2, h3 { break-after: avoid; page-break-after: avoid; }
+[data-testid="stExpander"] details:not([open]) { display: none; }
+@page { size: A4; margin: 12mm; }
+</style>"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -213,6 +229,59 @@ def use_language() -> str:
     return code
 
 
+def print_view() -> bool:
+    """True when the address asks for the printable view (``?print=1``)."""
+    return st.query_params.get(PRINT_PARAM) == "1"
+
+
+def use_print_view() -> None:
+    """In the printable view: hide the sidebar and toolbar, keep charts whole, and say what is printed."""
+    if not print_view():
+        return
+    st.markdown(PRINT_CSS, unsafe_allow_html=True)
+    st.caption(_("Printable view · {cut} · printed by {user} on {when}").format(
+        cut=data_cut().label, user=current_user(), when=dt.datetime.now().strftime("%Y-%m-%d %H:%M")))
+
+
+def tabs(titles: list[str]) -> list:
+    """st.tabs on screen; in the printable view every tab's content one after the other, each under
+    its title (a printed page shows only the open tab otherwise)."""
+    if not print_view():
+        return st.tabs(titles)
+    out = []
+    for title in titles:
+        box = st.container()
+        box.subheader(title)
+        out.append(box)
+    return out
+
+
+def printable_link() -> None:
+    """A link to the printable view of this page, of the cut in view and in the reader's language."""
+    if print_view():
+        return
+    cut = data_cut()
+    which = cut.name or cut.cut_date.isoformat()
+    query = urllib.parse.urlencode({PRINT_PARAM: "1", LANGUAGE_PARAM: current_language(), CUT_PARAM: which})
+    st.markdown(f"[:material/print: {_('Printable view')}](?{query})")
+
+
+def _cut_from_address(options: list[str]) -> None:
+    """Preselect the cut named in the address (``?cut=NAME`` or a date), once per session."""
+    wanted = st.query_params.get(CUT_PARAM)
+    if not wanted or "cut_choice" in st.session_state:
+        return
+    if wanted in options:
+        st.session_state["cut_choice"] = wanted
+        return
+    try:
+        day = dt.date.fromisoformat(wanted)
+    except ValueError:
+        return
+    st.session_state["cut_choice"] = "live" if day == dt.date.today() else "date"
+    st.session_state["cut_date"] = day
+
+
 def sidebar(store: Store) -> DataCut:
     trial = get_trial()
     with st.sidebar:
@@ -221,6 +290,7 @@ def sidebar(store: Store) -> DataCut:
         st.caption(_("Database: `{path}`").format(path=store.path))
         saved = list_saved_cuts(store)
         options = ["live", "date"] + [c.name for c in saved]
+        _cut_from_address(options)
         labels = {"live": _("Live (today)"), "date": _("Another date")}     # saved cuts show their name
         choice = st.selectbox(_("Data cut"), options, format_func=lambda k: labels.get(k, k), key="cut_choice",
                               help=_("Every page shows the trial as of this cut. A saved cut also freezes the "

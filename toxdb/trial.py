@@ -30,8 +30,6 @@ DEFAULT_TRIAL_FILE = Path(__file__).resolve().parent.parent / "trial.toml"
 
 # Keys no rule reads: what they are for. Every other key must be read by toxdb/ or app/ (D31).
 INFORMATIONAL = {
-    "trial.sponsor": "shown to people who read the file; no rule depends on it",
-    "trial.start_date": "the registry's start date, for people who read the file; cuts are chosen by date",
 }
 
 
@@ -48,6 +46,7 @@ class TrialInfo(_Section):
     screening_window_days: int = Field(ge=0)
     future_tolerance_days: int = Field(ge=0, default=0)
     language: str = "en"
+    accrual_months: int = Field(gt=0, default=24)
 
     @field_validator("language")
     @classmethod
@@ -223,6 +222,12 @@ class Role(_Section):
             raise ValueError(f"unknown action(s) {', '.join(unknown)}; one of {', '.join(ACTIONS)}")
         return actions
 
+class Report(_Section):
+    """The committee report ([report]): the hepatic plot's Hy's-law limits and listing length."""
+    hy_law_transaminase_x: float = Field(gt=0, default=3.0)
+    hy_law_bilirubin_x: float = Field(gt=0, default=2.0)
+    listing_max_rows: int = Field(gt=0, default=500)
+
 
 class Roles(_Section):
     """``[roles]``: ``local_role`` plus one table per role (``[roles.coordinator]`` ...)."""
@@ -257,6 +262,7 @@ class Trial(_Section):
     monitoring: Monitoring
     roles: Roles
     ctcae: Ctcae = Ctcae()
+    report: Report = Report()
 
 
 class TrialFileError(ValueError):

@@ -69,8 +69,10 @@ def _comparison(record: MonitoringDesign, alternative: MonitoringDesign):
 # ---------------------------------------------------------------------------------------------
 # page
 # ---------------------------------------------------------------------------------------------
+state.use_print_view()
 st.title("Safety monitoring")
 st.caption(f"{trial.trial.id} · {cut.label}")
+state.printable_link()
 st.markdown(
     f"A **qualifying event** is a treatment-emergent adverse event of grade ≥ {grade} with onset on or before "
     "the data cut"
@@ -82,7 +84,7 @@ st.info(f"**Design of record** (from the trial file `trial.toml`, section `[moni
         f"N = {record.n_max}, acceptable rate {pct(record.p0, 0)}, unacceptable rate {pct(record.p1, 0)}. "
         "The alternative design below is for comparison only and is not saved.", icon=":material/description:")
 
-with st.expander("Compare with an alternative design (statistician)", expanded=False):
+with st.expander("Compare with an alternative design (statistician)", expanded=False):   # hidden when printed
     compare = st.toggle("Show an alternative design beside the design of record", key="mon_compare")
     kind = st.radio("Rule", ["Frequentist (Ivanova family)", "Bayesian beta-binomial"], horizontal=True,
                     key="mon_kind", disabled=not compare)
@@ -116,7 +118,7 @@ alt_boundary = _design(alternative)[0] if alternative is not None else None
 
 zoom = st.toggle("Zoom the boundary charts to the patients so far", value=True, key="mon_zoom",
                  help="Off: show the boundary over all planned patients.")
-tabs = st.tabs([TAB_TITLES[ph] for ph in COHORTS])
+tabs = state.tabs([TAB_TITLES[ph] for ph in COHORTS])
 for phase, tab in zip(COHORTS, tabs):
     res = results[phase]
     s = res.summary
@@ -159,7 +161,7 @@ for phase, tab in zip(COHORTS, tabs):
             st.caption("P(cross): chance the count ever reaches the boundary if the true rate of qualifying events "
                        "is the one in the row. P(stop early): chance of stopping before the last planned patient. "
                        "Expected patients: average number enrolled before stopping or reaching N.")
-            with st.expander("Boundary after every patient"):
+            with st.expander("Boundary after every patient"):       # not printed: the chart shows it
                 st.dataframe(format_boundary_listing(rec_boundary), hide_index=True, width="stretch", height=300)
 
         st.subheader("Cumulative incidence of the first qualifying event")
@@ -186,5 +188,5 @@ for phase, tab in zip(COHORTS, tabs):
                 "variance, log(−log) transform). The dashed 1 − Kaplan–Meier curve treats competing events as "
                 "censored and over-states the incidence; it is shown for comparison only."
             )
-        with st.expander("Patients in this analysis"):
+        with st.expander("Patients in this analysis"):     # screen only (a closed expander is not printed)
             st.dataframe(format_cohort_patients(res.table), hide_index=True, width="stretch")

@@ -44,8 +44,10 @@ def _sites(db: str, version: tuple, cut_key: tuple, window: int) -> list[str]:
 
 key = (str(store.path), store.data_version(), cut.key(), WINDOW)
 
+state.use_print_view()
 st.title("Toxicity")
 st.caption(f"{trial.trial.id} · {cut.label} · treatment-emergent adverse events, CTCAE v5.0")
+state.printable_link()
 
 f = st.columns([2, 3, 2, 1])
 phase = f[0].selectbox("Phase", list(INCIDENCE_PHASES), format_func=INCIDENCE_PHASES.get, index=2, key="tox_phase")
@@ -72,50 +74,59 @@ c[3].metric(f"Grade ≥ 3 ({INCIDENCE_PHASES[phase].lower()})", f"{g3['n_ge3']} 
 st.subheader(f"{INCIDENCE_PHASES[phase]}: patients by worst grade, n (% of {g3['at_risk']} at risk)")
 shown = format_incidence(table).drop(columns=["Phase"])
 shown.insert(0, "Level", table["level"].map({"any": "all", "soc": "SOC", "term": "term"}))
-selection = st.dataframe(
-    shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
-    on_select="rerun", selection_mode=["single-row", "single-cell"],
-    column_config={"Level": st.column_config.TextColumn(width="small"),
-                   "At risk": st.column_config.NumberColumn(width="small")},
-)
+if state.print_view():              # every row on paper (a scrolling grid prints only what is in view)
+    st.table(shown)
+    selection = None
+else:
+    selection = st.dataframe(
+        shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
+        on_select="rerun", selection_mode=["single-row", "single-cell"],
+        column_config={"Level": st.column_config.TextColumn(width="small"),
+                       "At risk": st.column_config.NumberColumn(width="small")},
+    )
 st.caption(result.summary["footnote"])
 
-# ---- drill-down: a selected cell (or row = any grade), else the pickers below
-picked = None
-sel = selection.selection if selection is not None else None
-if sel is not None and sel.cells:
-    r, col = sel.cells[0]
-    picked = (int(r), GRADE_COLUMNS.get(col, "any"))
-elif sel is not None and sel.rows:
-    picked = (int(sel.rows[0]), "any")
+# ---- drill-down (on screen only): a selected cell (or row = any grade), else the pickers below
+def _drill_down() -> None:
+    picked = None
+    sel = selection.selection if selection is not None else None
+    if sel is not None and sel.cells:
+        r, col = sel.cells[0]
+        picked = (int(r), GRADE_COLUMNS.get(col, "any"))
+    elif sel is not None and sel.rows:
+        picked = (int(sel.rows[0]), "any")
 
-st.subheader("Source rows behind a count")
-labels = [f"{row.soc}" if row.level != "term" else f"{row.soc} › {row.term}" for row in table.itertuples()]
-p = st.columns([4, 2])
-choice = p[0].selectbox("Row", range(len(table)), format_func=lambda i: labels[i], index=None, key="tox_row",
-                        placeholder="select a cell in the table, or choose a row here")
-grade_choice = p[1].selectbox("Grade", list(GRADE_COLUMNS), index=len(GRADE_COLUMNS) - 1, key="tox_grade")
-if picked is None and choice is not None:
-    picked = (int(choice), GRADE_COLUMNS[grade_choice])
+    st.subheader("Source rows behind a count")
+    labels = [f"{row.soc}" if row.level != "term" else f"{row.soc} › {row.term}" for row in table.itertuples()]
+    p = st.columns([4, 2])
+    choice = p[0].selectbox("Row", range(len(table)), format_func=lambda i: labels[i], index=None, key="tox_row",
+                            placeholder="select a cell in the table, or choose a row here")
+    grade_choice = p[1].selectbox("Grade", list(GRADE_COLUMNS), index=len(GRADE_COLUMNS) - 1, key="tox_grade")
+    if picked is None and choice is not None:
+        picked = (int(choice), GRADE_COLUMNS[grade_choice])
 
-if picked is not None and picked[0] < len(table):
-    row = table.iloc[picked[0]]
-    soc = None if row["level"] == "any" else row["soc"]
-    term = row["term"] if row["level"] == "term" else None
-    src = _cell_rows(*key, *filters, phase, picked[1], soc, term)
-    grade_label = next(k for k, v in GRADE_COLUMNS.items() if v == picked[1])
-    st.markdown(f"**{labels[picked[0]]}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
-                f"{src['subject_id'].nunique() if len(src) else 0} patients, {len(src)} rows")
-    st.dataframe(src.rename(columns={
-        "subject_id": "Patient", "term": "Term", "grade": "Grade", "onset_date": "Onset (as recorded)",
-        "onset_imputed": "Onset used", "end_date": "End", "phase": "Phase of row", "serious": "Serious",
-        "attribution": "Attribution", "event_id": "Event", "upload_id": "Upload", "file_name": "File",
-        "source_row": "Row in file"}), hide_index=True, width="stretch",
-        column_config={"Onset (as recorded)": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                       "Onset used": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                       "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
-    st.caption("Each patient's worst event for this row (grade changes recorded over several rows shown "
-               "together); Upload and Row in file point to the uploaded file on the Uploads & audit page.")
+    if picked is not None and picked[0] < len(table):
+        row = table.iloc[picked[0]]
+        soc = None if row["level"] == "any" else row["soc"]
+        term = row["term"] if row["level"] == "term" else None
+        src = _cell_rows(*key, *filters, phase, picked[1], soc, term)
+        grade_label = next(k for k, v in GRADE_COLUMNS.items() if v == picked[1])
+        st.markdown(f"**{labels[picked[0]]}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
+                    f"{src['subject_id'].nunique() if len(src) else 0} patients, {len(src)} rows")
+        st.dataframe(src.rename(columns={
+            "subject_id": "Patient", "term": "Term", "grade": "Grade", "onset_date": "Onset (as recorded)",
+            "onset_imputed": "Onset used", "end_date": "End", "phase": "Phase of row", "serious": "Serious",
+            "attribution": "Attribution", "event_id": "Event", "upload_id": "Upload", "file_name": "File",
+            "source_row": "Row in file"}), hide_index=True, width="stretch",
+            column_config={"Onset (as recorded)": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                           "Onset used": st.column_config.DateColumn(format="YYYY-MM-DD"),
+                           "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
+        st.caption("Each patient's worst event for this row (grade changes recorded over several rows shown "
+                   "together); Upload and Row in file point to the uploaded file on the Uploads & audit page.")
+
+
+if not state.print_view():
+    _drill_down()
 
 left, right = st.columns(2)
 with left:

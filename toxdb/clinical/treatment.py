@@ -214,7 +214,7 @@ def derive_treatment_status(patients: pd.DataFrame, treatment: pd.DataFrame | No
     rt_start, rt_end = as_dates(rt["start_date"]), as_dates(rt["end_date"])
     on_rt = (rt_start.notna() & (rt_end.isna() | (rt_end >= cut))).to_numpy(bool) & ~stopped
 
-    started = np.isin(sid.to_numpy(), log["subject_id"].unique())
+    started = sid.isin(log["subject_id"].unique()).to_numpy(bool)     # hashed: np.isin on text is quadratic
     out = pd.DataFrame({
         "subject_id": sid, "started": started, "off_treatment": off, "died": died, "on_chemo": on_chemo,
         "agent": pd.Series(agent, dtype=object).where(~pd.isna(agent), None),

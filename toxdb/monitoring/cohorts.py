@@ -48,6 +48,11 @@ COHORT_COLUMNS = [
 _COMPLETED = r"complet"  # off_treatment_reason meaning the treatment course was completed (D27)
 
 
+def is_completed_reason(reason: pd.Series) -> pd.Series:
+    """True where an off-treatment reason says the treatment course was completed (D27)."""
+    return reason.astype("string").str.contains(_COMPLETED, case=False, regex=True).fillna(False).astype(bool)
+
+
 def _lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
     """``values`` (indexed by subject_id) aligned to ``keys``; missing keys give NA.  (Used instead
     of ``Series.map``, which fails on an empty datetime mapper.)"""
@@ -158,7 +163,7 @@ def _competing(patients: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
 
     reason = patients["off_treatment_reason"].astype("string") if "off_treatment_reason" in patients.columns \
         else pd.Series(pd.NA, index=patients.index, dtype="string")
-    completed = reason.str.contains(_COMPLETED, case=False, regex=True).fillna(False).astype(bool)
+    completed = is_completed_reason(reason)
     off = col("off_treatment_on")
     last_contact = col("last_contact_on") if "last_contact_on" in patients.columns else off.where(False)
     return pd.DataFrame({

@@ -1,0 +1,112 @@
+"""``python -m toxdb report``: HTML and PDF of the sample trial from a saved cut, as a committee
+member gets them. The PDF is inspected with poppler (pdfinfo, pdftotext, pdftoppm): A4, page count,
+running header and page numbers on every page, no figure split across a page edge."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from toxdb.ingest.upload import seed_sample
+from toxdb.store.db import Store
+
+pytestmark = pytest.mark.cli
+needs_pdf = pytest.mark.skipif(not (shutil.which("pdfinfo") and Path("/usr/bin/chromium").exists()),
+                               reason="needs Debian's chromium and poppler-utils")
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli_report") / "sample.duckdb"
+    with Store(path) as s:
+        seed_sample(s, ROOT / "sample_data")
+        s.save_data_cut("DSMB-1", dt.date(2026, 6, 30), "dm")
+    return path
+
+
+def _report(db, out, *extra, user="chair"):
+    return subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "DSMB-1",
+                           "--out", str(out), *extra], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TOXDB_USER": user})
+
+
+def _hash(done) -> str:
+    last = done.stdout.strip().splitlines()[-1]
+    m = re.fullmatch(r"data hash: ([0-9a-f]{64})", last)
+    assert m, done.stdout
+    return m.group(1)
+
+
+def test_html_report_hash_printed_last_and_audited(db, tmp_path):
+    done = _report(db, tmp_path / "r.html", "--format", "html")
+    assert done.returncode == 0, done.stderr
+    h = _hash(done)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert h in page and "DSMB-1" in page and "chair" in page
+    again = _report(db, tmp_path / "r2.html", "--format", "html", user="someone-else")
+    assert _hash(again) == h                       # the same cut gives the same hash, whoever builds it
+    with Store(db, read_only=True) as s:
+        log = s.audit_log()
+    built = [json.loads(d) for a, d in zip(log["action"], log["detail"]) if a == "report"]
+    assert {b["data_hash"] for b in built} == {h}
+    assert set(log.loc[log["action"] == "report", "actor"]) == {"chair", "someone-else"}
+
+
+def test_unknown_cut_is_a_sentence_not_a_traceback(db, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "no-such-cut",
+                           "--out", str(tmp_path / "x.html")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "no saved cut named 'no-such-cut'" in done.stderr and "DSMB-1" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "x.html").exists()
+
+
+def _pages_text(pdf) -> list[str]:
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    return text.split("\f")[:-1]
+
+
+@needs_pdf
+def test_pdf_report_pages_header_and_whole_figures(db, tmp_path):
+    pdf = tmp_path / "r.pdf"
+    done = _report(db, pdf, "--format", "pdf")
+    assert done.returncode == 0, done.stderr
+    h = _hash(done)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    n = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    assert re.search(r"Page size:\s+59[45]\.\d+ x 841\.\d+ pts \(A4\)", info)
+    assert 8 <= n <= 40
+    pages = _pages_text(pdf)
+    assert len(pages) == n
+    for i, text in enumerate(pages, start=1):           # running header and page number on every page
+        assert f"Page {i} of {n}" in text
+        assert "NCT07063888" in text and "DSMB-1" in text and h[:16] in text and "built by chair" in text
+    figures = sorted({int(k) for k in re.findall(r"Figure (\d+)\.", "".join(pages))})
+    assert len(figures) >= 8
+    for k in figures:                                   # title above and caption below on one page
+        on = [i for i, text in enumerate(pages) if f"Figure {k}." in text]
+        assert len(on) == 1 and pages[on[0]].count(f"Figure {k}.") == 2, (k, on)
+    assert "Evaluable patients enrolled" in "".join(pages)      # the charts were drawn (plotly's SVG text)
+    png = tmp_path / "png"
+    png.mkdir()
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(png / "p")], check=True)
+    assert len(list(png.glob("p-*.png"))) == n
+
+
+def test_a_role_without_report_may_not_build(db, tmp_path):
+    trial = tmp_path / "trial.toml"          # the person at the keyboard acts as [roles] local_role
+    trial.write_text((ROOT / "trial.toml").read_text(encoding="utf-8").replace(
+        'local_role = "data_manager"', 'local_role = "viewer"', 1)
+        + '\n[roles.viewer]\nactions = ["view"]\nown_sites_only = false\n', encoding="utf-8")
+    env = {**os.environ, "TOXDB_USER": "coord", "TOXDB_TRIAL": str(trial)}
+    done = subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "DSMB-1",
+                           "--out", str(tmp_path / "x.html")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 5 and "viewer" in done.stderr and not (tmp_path / "x.html").exists()

@@ -187,6 +187,36 @@ class Store:
             where.append(f"{CLINICAL_DATE[kind]} <= {_date_literal(until)}")
         return f"SELECT {cols} FROM {table} WHERE " + " AND ".join(where)
 
+    def changed_rows(self, kind: str, a: tuple[dt.datetime | None, dt.date],
+                     b: tuple[dt.datetime | None, dt.date]) -> pd.DataFrame:
+        """Rows of ``kind`` that differ between two views (as_of, until) of the store (see
+        ``toxdb.store.cuts.read_cut_changes``): side 'a' / 'b', record_key, version, upload_id,
+        valid_from, row_hash and the data columns, ordered by record_key then side.
+
+        Only candidate records are joined: a record none of whose versions began or ended between the
+        two as_of times and whose clinical date is not between the two ``until`` dates looks the same
+        through both views."""
+        table, day = _table(kind), CLINICAL_DATE[kind]
+        lo, hi = (_timestamp_literal(t) for t in sorted(t or _FAR_FUTURE for t in (a[0], b[0])))
+        d_lo, d_hi = (_date_literal(d) for d in sorted((a[1], b[1])))
+        cols = ", ".join(["record_key", "version", "upload_id", "valid_from", "row_hash", *self.data_columns(kind)])
+        snap_a = self.snapshot_sql(kind, a[0], a[1], all_columns=True)
+        snap_b = self.snapshot_sql(kind, b[0], b[1], all_columns=True)
+        sql = f"""
+            WITH cand AS (
+                SELECT DISTINCT record_key FROM {table}
+                WHERE (valid_from > {lo} AND valid_from <= {hi}) OR (valid_to > {lo} AND valid_to <= {hi})
+                   OR ({day} > {d_lo} AND {day} <= {d_hi})),
+            a AS (SELECT {cols} FROM ({snap_a}) WHERE record_key IN (SELECT record_key FROM cand)),
+            b AS (SELECT {cols} FROM ({snap_b}) WHERE record_key IN (SELECT record_key FROM cand)),
+            changed AS (SELECT coalesce(a.record_key, b.record_key) AS record_key FROM a FULL JOIN b
+                        ON a.record_key = b.record_key WHERE a.row_hash IS DISTINCT FROM b.row_hash)
+            SELECT 'a' AS side, * FROM a WHERE record_key IN (SELECT record_key FROM changed)
+            UNION ALL
+            SELECT 'b' AS side, * FROM b WHERE record_key IN (SELECT record_key FROM changed)
+            ORDER BY record_key, side"""
+        return _frame(self.cursor().sql(sql))
+
     def query(self, sql: str, params: dict | list | None = None) -> pd.DataFrame:
         """The result of a read-only query built elsewhere in toxdb (e.g. derive_sql), as pandas."""
         return _frame(self.cursor().sql(sql, params=params))
@@ -440,6 +470,7 @@ class Store:
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
+_FAR_FUTURE = dt.datetime(9999, 12, 31)     # "as stored now" when two views are compared
 _PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
 
 

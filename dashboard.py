@@ -16,7 +16,8 @@ state.safety_banner(store)
 HERE = Path(__file__).resolve().parent
 # section -> (file, title, icon); every page file in app/pages/ is listed here
 SECTIONS = {
-    _("Trial"): [("overview.py", _("Overview"), ":material/dashboard:"),
+    _("Trial"): [("week.py", _("This week"), ":material/event_upcoming:"),
+                 ("overview.py", _("Overview"), ":material/dashboard:"),
                  ("toxicity.py", _("Toxicity"), ":material/table_chart:"),
                  ("patient.py", _("Patient"), ":material/person:"),
                  ("dose_advice.py", _("Dose advice"), ":material/medication:"),
@@ -26,7 +27,7 @@ SECTIONS = {
                 ("history.py", _("Uploads & audit"), ":material/history:")],
 }
 pages = {
-    section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "overview.py"))
+    section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "week.py"))
               for f, t, i in entries if (HERE / "app" / "pages" / f).exists()]
     for section, entries in SECTIONS.items()
 }

@@ -86,6 +86,7 @@ def sidebar(store: Store) -> DataCut:
         st.caption(_("Database: `{path}`").format(path=store.path))
         saved = list_saved_cuts(store)
         options = ["live", "date"] + [c.name for c in saved]
+        _cut_from_address(options)
         labels = {"live": _("Live (today)"), "date": _("Another date")}     # saved cuts show their name
         choice = st.selectbox(_("Data cut"), options, format_func=lambda k: labels.get(k, k), key="cut_choice",
                               help=_("Every page shows the trial as of this cut. A saved cut also freezes the "
@@ -98,6 +99,7 @@ def sidebar(store: Store) -> DataCut:
         else:
             cut = next(c for c in saved if c.name == choice)
         st.session_state["data_cut"] = cut
+        _cut_to_address(cut)
         st.caption(_("In view: {cut}").format(cut=cut.label))
         st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
         st.caption(_("Signed in as **{user}** ({role})").format(user=current_user(), role=current_role(trial)))
@@ -156,3 +158,76 @@ def derived_events() -> DerivedEvents:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEvents:
     return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)
+
+
+# -- links that open the same view (issue 12) ----------------------------------------------------
+SUBJECT_PARAM = "subject"
+
+
+def patient_link(subject_id: str) -> str:
+    """The Patient page of ``subject_id`` in this reader's language and data cut: a link a colleague
+    can open to see the same patient in the same view."""
+    from urllib.parse import urlencode
+    params = {SUBJECT_PARAM: str(subject_id), LANGUAGE_PARAM: current_language()}
+    params.update(cut_params())
+    return "patient?" + urlencode(params)
+
+
+def cut_params() -> dict[str, str]:
+    """The data cut in view as address parameters (empty for live data)."""
+    cut = data_cut()
+    if cut.name:
+        return {CUT_PARAM: cut.name}
+    if cut.cut_date != dt.date.today():
+        return {CUT_PARAM: cut.cut_date.isoformat()}
+    return {}
+
+
+CUT_PARAM = "cut"
+
+
+def subject_from_address(choices: list[str], key: str) -> None:
+    """Before a patient picker keyed ``key`` is drawn: take ``?subject=`` from the address when it
+    names a patient of ``choices`` (a followed link), so the picker opens on that patient."""
+    wanted = st.query_params.get(SUBJECT_PARAM)
+    if wanted in choices and st.session_state.get(f"_{key}_from_address") != wanted:
+        st.session_state[key] = wanted
+        st.session_state[f"_{key}_from_address"] = wanted
+
+
+def subject_to_address(subject_id: str | None) -> None:
+    """Keep the patient on view in the address, so a copied link opens the same patient."""
+    if subject_id is not None and st.query_params.get(SUBJECT_PARAM) != str(subject_id):
+        st.query_params[SUBJECT_PARAM] = str(subject_id)
+        st.session_state["_patient_subject_from_address"] = str(subject_id)
+
+
+def _cut_from_address(options: list[str]) -> None:
+    """``?cut=NAME`` (a saved cut) or ``?cut=YYYY-MM-DD`` in a followed link chooses the data cut,
+    once per address value (the reader's later choices in the sidebar win)."""
+    wanted = st.query_params.get(CUT_PARAM)
+    if not wanted or st.session_state.get("_cut_from_address") == wanted:
+        return
+    st.session_state["_cut_from_address"] = wanted
+    if wanted in options[2:]:
+        st.session_state["cut_choice"] = wanted
+        return
+    try:
+        day = dt.date.fromisoformat(wanted)
+    except ValueError:
+        return
+    if day <= dt.date.today():
+        st.session_state["cut_choice"] = "date"
+        st.session_state["cut_date"] = day
+
+
+def _cut_to_address(cut: DataCut) -> None:
+    """Mirror the cut in view into the address (removed for live data), so a copied link keeps it."""
+    params = cut_params()
+    value = params.get(CUT_PARAM)
+    if value is None and CUT_PARAM in st.query_params:
+        del st.query_params[CUT_PARAM]
+    elif value is not None and st.query_params.get(CUT_PARAM) != value:
+        st.query_params[CUT_PARAM] = value
+    if value is not None:
+        st.session_state["_cut_from_address"] = value

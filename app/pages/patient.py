@@ -43,9 +43,11 @@ if not len(choices):
     st.info("No patient is in the database at this data cut.")
     st.stop()
 labels = dict(zip(choices["subject_id"], choices["label"]))
+state.subject_from_address(list(labels), "patient_subject")      # a followed link: ?subject=ID
 subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
                        key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
 
+state.subject_to_address(subject)
 course = _course(*key, subject)
 s = course.summary
 t = course.table

@@ -53,11 +53,12 @@ class Snapshot:
 AE_CODED = ("subject_id", "ae_ref", "term", "soc", "onset_precision", "attribution", "attributed_to")
 
 
-def load_snapshot(store: Store, cut: DataCut, with_labs: bool = True, with_ae: bool = True) -> Snapshot:
+def load_snapshot(store: Store, cut: DataCut, with_labs: bool = True, with_ae: bool = True,
+                  subjects: list[str] | None = None) -> Snapshot:
     """The tables as of ``cut``; labs or adverse events left out (None) when a view does not need
-    them (the adverse events are by far the largest table)."""
+    them (the adverse events are by far the largest table); ``subjects``: only these patients."""
     read = lambda kind, coded=(): store.read_kind(kind, as_of=cut.frozen_at, until=cut.cut_date,  # noqa: E731
-                                                  coded=coded)
+                                                  coded=coded, subjects=subjects)
     return Snapshot(
         cut,
         patients=read("patients"),

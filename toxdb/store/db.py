@@ -161,14 +161,19 @@ class Store:
         with_history: bool = False,
         with_version_columns: bool = False,
         coded: tuple[str, ...] = (),
+        subjects: list[str] | None = None,
     ) -> pd.DataFrame:
         """Rows of one kind as stored at ``as_of`` (default: now), optionally only those whose
         clinical date (enrolment, start, onset, collection) is on or before ``until``. Text columns
         named in ``coded`` come as pandas categoricals (for columns with few distinct values that
-        derivations group and compare: far cheaper than a million separate strings)."""
+        derivations group and compare: far cheaper than a million separate strings). ``subjects``:
+        only the rows of these patients."""
         if with_history:
             return _frame(self.cursor().sql(f"SELECT * FROM {_table(kind)} ORDER BY record_key, version"), coded)
         sql = self.snapshot_sql(kind, as_of, until, all_columns=with_version_columns)
+        if subjects is not None:      # only these patients' rows (a week's changed patients)
+            return _frame(self.cursor().sql(f"SELECT * FROM ({sql}) WHERE list_contains($ids, subject_id)",
+                                            params={"ids": [str(x) for x in subjects]}), coded)
         return _frame(self.cursor().sql(sql), coded)
 
     def snapshot_sql(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None,
@@ -412,6 +417,12 @@ class Store:
     def record_audit(self, actor: str, action: str, detail: dict) -> None:
         with self.transaction() as cur:
             _audit(cur, actor, action, detail, dt.datetime.now().replace(microsecond=0))
+
+    def last_audit_time(self, actor: str, action: str) -> dt.datetime | None:
+        """When ``actor`` last did ``action`` (e.g. marked This week reviewed), or None."""
+        row = self.cursor().execute("SELECT max(logged_at) FROM audit_log WHERE actor = ? AND action = ?",
+                                    [actor, action]).fetchone()
+        return None if row is None or row[0] is None else pd.Timestamp(row[0]).to_pydatetime()
 
     def audit_log(self, limit: int = 200) -> pd.DataFrame:
         return self.cursor().execute(

@@ -24,7 +24,8 @@ SECTIONS = {
                  ("monitoring.py", _("Monitoring"), ":material/monitoring:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),
-                ("history.py", _("Uploads & audit"), ":material/history:")],
+                ("history.py", _("Uploads & audit"), ":material/history:"),
+                ("compare.py", _("Compare data cuts"), ":material/compare_arrows:")],
 }
 pages = {
     section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "week.py"))

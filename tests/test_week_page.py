@@ -48,3 +48,21 @@ def test_a_patient_link_opens_that_patient_in_the_linked_cut(app_env):
     assert at.selectbox(key="patient_subject").value == subject
     assert at.session_state["cut_choice"] == "date"
     assert str(at.session_state["cut_date"]) == "2026-06-30"
+
+
+def test_compare_cuts_page_counts_and_lists_the_changes(app_env):
+    at = run_app(_app())
+    at.switch_page("app/pages/compare.py")
+    run_app(at)
+    assert at.title[0].value == "Compare data cuts"
+    # a fresh database: 7 days ago it was empty, so every stored row is added and nothing else
+    import pandas as pd
+    summary = at.dataframe[0].value.set_index("Table")
+    assert summary.loc["adverse events", "added"] == len(pd.read_csv(ROOT / "sample_data" / "adverse_events.csv"))
+    assert summary["corrected"].sum() == 0 and summary["withdrawn"].sum() == 0
+    rows = next(d.value for d in at.dataframe if "Changed columns" in d.value.columns)
+    assert rows["Patient"].str.startswith("patient?subject=").all()
+    at.selectbox(key="cmp_a").set_value("live")
+    run_app(at)
+    assert at.dataframe[0].value[["added", "corrected", "withdrawn"]].to_numpy().sum() == 0
+    assert any(c.value == "No change." for c in at.caption)

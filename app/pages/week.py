@@ -60,9 +60,9 @@ m[0].metric(_("Grade changes"), s["grade_changes"], help=_("{n} upgrades").forma
 m[1].metric(_("New SAEs / deaths"), s["serious"])
 m[2].metric(_("New grade ≥ 3"), s["grade3"])
 m[3].metric(_("New AEs"), s["new_aes"])
-m[4].metric(_("Advice to acknowledge"), s["advice"])
+m[4].metric(_("Advice to act on"), s["advice"])
 m[5].metric(_("New lab queries"), s["lab_queries"])
-m[6].metric(_("Cycles due, open advice"), s["due"])
+m[6].metric(_("Cycles due"), s["due"], help=_("Patients due to start a cycle in the next 7 days who have open dose advice."))
 
 PATIENT = _("Patient")
 COLUMNS = {
@@ -108,6 +108,9 @@ def show(name: str) -> None:
     for col in ("change", "what"):
         if col in out:
             out[col] = out[col].map(lambda v: WORDS.get(v, v))
+    for col in ("term", "grade"):          # a death without an AE row has neither
+        if col in out and out[col].isna().any():
+            out[col] = out[col].astype(object).where(out[col].notna(), "–")
     out["subject_id"] = out["subject_id"].map(state.patient_link)
     st.dataframe(out.rename(columns=COLUMNS), hide_index=True, width="stretch", column_config=CONFIG,
                  key=f"week_{name}")

@@ -29,6 +29,8 @@ from toxdb.vocab import KINDS
 
 CHANGES = ("added", "corrected", "withdrawn")
 CHANGE_LABELS = {"added": N_("added"), "corrected": N_("corrected"), "withdrawn": N_("withdrawn")}
+TABLE_LABELS = {"patients": N_("patients"), "treatment": N_("treatment log"), "ae": N_("adverse events"),
+                "labs": N_("lab results")}
 LONG_COLUMNS = ["table", "subject_id", "record", "change", "column", "old", "new"]
 # bookkeeping columns of a stored row: never a "change" of their own
 NOT_COMPARED = {"side", "record_key", "version", "upload_id", "valid_from", "row_hash", "source_row"}

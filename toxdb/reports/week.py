@@ -188,7 +188,7 @@ def _serious_table(ae: dict[str, pd.DataFrame], deaths: pd.DataFrame) -> pd.Data
         s["grade"] == 5, "death (grade 5 AE)", np.where(s["change"] == "added", "new SAE", "now serious")),
         "term": s["term"].astype(object), "grade": s["grade"], "date": s["onset_date"]})
     died = pd.DataFrame({"subject_id": deaths["subject_id"].astype(str), "what": "death recorded", "term": None,
-                         "grade": np.nan, "date": deaths["death_on"]})
+                         "grade": pd.NA, "date": deaths["death_on"]})
     return pd.concat([events, died], ignore_index=True)
 
 

@@ -25,7 +25,8 @@ SECTIONS = {
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),
                 ("history.py", _("Uploads & audit"), ":material/history:"),
-                ("compare.py", _("Compare data cuts"), ":material/compare_arrows:")],
+                ("compare.py", _("Compare data cuts"), ":material/compare_arrows:"),
+                ("timeliness.py", _("Site timeliness"), ":material/schedule:")],
 }
 pages = {
     section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "week.py"))

@@ -209,6 +209,21 @@ class Ctcae(_Section):
         return f"{float(value):.1f}" if isinstance(value, (int, float)) else value
 
 
+class Timeliness(_Section):
+    """When a site's data count as late (Site timeliness page, D72)."""
+    ae_entry_max_days: int = Field(ge=0, default=14)
+    upload_amber_days: int = Field(ge=0, default=14)
+    upload_red_days: int = Field(ge=0, default=28)
+    late_share_red: float = Field(ge=0, le=1, default=0.10)
+    query_open_max_days: int = Field(ge=0, default=14)
+
+    @model_validator(mode="after")
+    def _amber_before_red(self):
+        if self.upload_red_days < self.upload_amber_days:
+            raise ValueError("upload_red_days must be at least upload_amber_days")
+        return self
+
+
 class Roles(_Section):
     model_config = ConfigDict(extra="allow", frozen=True)
     default_role: str
@@ -225,6 +240,7 @@ class Trial(_Section):
     monitoring: Monitoring
     roles: Roles
     ctcae: Ctcae = Ctcae()
+    timeliness: Timeliness = Timeliness()
 
     def permissions(self, role: str) -> list[str]:
         extra = self.roles.model_extra or {}

@@ -222,6 +222,24 @@ class Store:
             ORDER BY record_key, side"""
         return _frame(self.cursor().sql(sql))
 
+    def subject_activity(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None
+                         ) -> pd.DataFrame:
+        """Per patient, for one kind as of a cut: rows, the latest clinical date (last_date) and when
+        their data of that kind were last stored (last_entered)."""
+        sql = self.snapshot_sql(kind, as_of, until, all_columns=True)
+        return _frame(self.cursor().sql(
+            f"SELECT subject_id, count(*) AS n_rows, max({CLINICAL_DATE[kind]}) AS last_date,"
+            f" max(valid_from) AS last_entered FROM ({sql}) GROUP BY subject_id"))
+
+    def ae_entry_times(self, as_of: dt.datetime | None = None, until: dt.date | None = None) -> pd.DataFrame:
+        """Adverse-event rows as of a cut with the moment each record was first stored (its first
+        version): subject_id, record_key, onset_date, serious, entered_at."""
+        sql = self.snapshot_sql("ae", as_of, until, all_columns=True)
+        return _frame(self.cursor().sql(
+            f"SELECT c.subject_id, c.record_key, c.onset_date, c.serious, f.entered_at FROM ({sql}) c JOIN"
+            " (SELECT record_key, min(valid_from) AS entered_at FROM adverse_events GROUP BY record_key) f"
+            " USING (record_key)"))
+
     def query(self, sql: str, params: dict | list | None = None) -> pd.DataFrame:
         """The result of a read-only query built elsewhere in toxdb (e.g. derive_sql), as pandas."""
         return _frame(self.cursor().sql(sql, params=params))

@@ -231,3 +231,53 @@ def _cut_to_address(cut: DataCut) -> None:
         st.query_params[CUT_PARAM] = value
     if value is not None:
         st.session_state["_cut_from_address"] = value
+
+
+def widget_from_address(key: str, param: str, default, choices=None, kind: str = "one") -> None:
+    """Before the widget ``key`` is drawn: its value from ``?param=`` in the address (a followed link),
+    once per address value, else ``default`` on first use. ``kind``: "one" (a choice), "many" (a
+    multiselect: ``?param=a&param=b``), "flag" (``?param=1``) or "int". Values not among ``choices``
+    are ignored. The widget is then drawn without its own default (Streamlit's rule for widgets whose
+    value the session sets)."""
+    raw = st.query_params.get_all(param) if kind == "many" else st.query_params.get(param)
+    marker = f"_address_{key}"
+    if raw and st.session_state.get(marker) != raw:
+        st.session_state[marker] = raw
+        value = _parse_param(raw, kind)
+        if value is not None and (choices is None or (set(value) <= set(choices) if kind == "many"
+                                                      else value in choices)):
+            st.session_state[key] = value
+    st.session_state.setdefault(key, default)
+
+
+def widget_to_address(key: str, param: str, default, kind: str = "one") -> None:
+    """After the widget ``key``: its value into the address (left out while it is the default), so a
+    copied link opens the same view."""
+    value = st.session_state.get(key)
+    if kind == "many":
+        raw = [str(v) for v in (value or [])]
+    elif kind == "flag":
+        raw = "1" if value else ""
+    else:
+        raw = "" if value is None else str(value)
+    is_default = value == default or not raw
+    current = st.query_params.get_all(param) if kind == "many" else st.query_params.get(param)
+    if is_default:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif current != raw:
+        st.query_params[param] = raw
+    st.session_state[f"_address_{key}"] = None if is_default else raw
+
+
+def _parse_param(raw, kind: str):
+    if kind == "many":
+        return list(raw)
+    if kind == "flag":
+        return raw in ("1", "true", "yes")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            return None
+    return raw

@@ -35,9 +35,11 @@ options = (["review"] if reviewed_at else []) + ["week", "date"] + [c.name for c
 labels = {"review": _("My last review ({when})").format(when=f"{reviewed_at:%Y-%m-%d %H:%M}" if reviewed_at else ""),
           "week": _("7 days ago"), "date": _("A date")}
 left, right = st.columns([2, 1])
+state.widget_from_address("week_ref", "since", options[0], options)       # ?since=<saved cut>: a link keeps it
 choice = left.selectbox(_("What is new since"), options, format_func=lambda k: labels.get(k, k), key="week_ref",
                         help=_("Your last review is the last time you pressed “Mark as reviewed” below. A saved "
                                "cut or a date compares with the data as they were stored then."))
+state.widget_to_address("week_ref", "since", options[0])
 today = cut.cut_date
 if choice == "review":
     ref = reference_from_review(reviewed_at, today)
@@ -110,7 +112,7 @@ def show(name: str) -> None:
             out[col] = out[col].map(lambda v: WORDS.get(v, v))
     for col in ("term", "grade"):          # a death without an AE row has neither
         if col in out and out[col].isna().any():
-            out[col] = out[col].astype(object).where(out[col].notna(), "–")
+            out[col] = out[col].astype("string").fillna("–")
     out["subject_id"] = out["subject_id"].map(state.patient_link)
     st.dataframe(out.rename(columns=COLUMNS), hide_index=True, width="stretch", column_config=CONFIG,
                  key=f"week_{name}")

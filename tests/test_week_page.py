@@ -66,3 +66,19 @@ def test_compare_cuts_page_counts_and_lists_the_changes(app_env):
     run_app(at)
     assert at.dataframe[0].value[["added", "corrected", "withdrawn"]].to_numpy().sum() == 0
     assert any(c.value == "No change." for c in at.caption)
+
+
+def test_on_treatment_counts_name_the_one_rule_in_their_footnote(app_env):
+    from toxdb.clinical.treatment import describe_on_treatment_rule
+    from toxdb.trial import load_trial
+    rule = describe_on_treatment_rule(load_trial().phases)
+    at = run_app(_app())
+    assert any(rule in c.value for c in at.caption)                 # This week: cycles due
+    at.switch_page("app/pages/overview.py")
+    run_app(at)
+    on = next(m for m in at.metric if m.label == "On treatment")
+    assert on.help == rule
+    assert any(rule in c.value for c in at.caption)
+    at.switch_page("app/pages/timeliness.py")
+    run_app(at)
+    assert any(rule in c.value for c in at.caption)

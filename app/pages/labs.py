@@ -28,7 +28,7 @@ st.caption(_("{trial} · {cut} · lab values graded by CTCAE v{version} and chec
     trial=trial.trial.id, cut=cut.label, version=trial.ctcae.version))
 
 top = st.columns([1, 2, 2])
-state.widget_from_address("labq_window", "window", DEFAULT_WINDOW_DAYS, range(0, 61), "int")
+state.widget_from_address("labq_window", "window", DEFAULT_WINDOW_DAYS, range(61), "int")
 window = int(top[0].number_input(
     "Window (days)", min_value=0, max_value=60, step=1, key="labq_window",
     help="A lab value is covered by an AE of its term dated from this many days before the AE's onset to "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from toxdb.i18n import N_
@@ -65,22 +66,30 @@ def format_value(value) -> str:
     return str(value)
 
 
-def _differs(x: pd.Series, y: pd.Series) -> pd.Series:
-    """Cell by cell: the values differ (two missing values are the same)."""
-    x, y = x.astype(object), y.astype(object)
-    same = (x == y).fillna(False).astype(bool) | (x.isna() & y.isna())
-    return ~same
+_MISSING = object()      # stands for a missing value in comparisons: two missing values are the same
+
+
+def _differs(before: pd.DataFrame, after: pd.DataFrame) -> np.ndarray:
+    """Cell by cell (one numpy comparison for the whole block): the values differ."""
+    x, y = before.to_numpy(object), after.to_numpy(object)
+    x = np.where(pd.isna(x), _MISSING, x)
+    y = np.where(pd.isna(y), _MISSING, y)
+    return ~(x == y).astype(bool)
 
 
 def _kind_diff(kind: str, changes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(wide rows, long changes) for one table's changed rows (both sides)."""
     data_cols = [c for c in changes.columns if c not in NOT_COMPARED]
     lead = ["change", "record_key", "subject_id", "changed_columns", "upload_id"]
+    if not len(changes):
+        return (pd.DataFrame(columns=lead + [c for c in data_cols if c != "subject_id"]),
+                pd.DataFrame(columns=LONG_COLUMNS))
     a = changes[changes["side"] == "a"].set_index("record_key")
     b = changes[changes["side"] == "b"].set_index("record_key")
     both = a.index.intersection(b.index)
     before, after = a.loc[both], b.loc[both]
-    diff = pd.DataFrame({c: _differs(before[c], after[c]) for c in data_cols}, index=both)
+    diff = pd.DataFrame(_differs(before[data_cols], after[data_cols]) if len(both) else
+                        np.zeros((0, len(data_cols)), bool), index=both, columns=data_cols)
     corrected = both[diff.any(axis=1).to_numpy()] if len(both) else both
     diff = diff.loc[corrected]
     parts, long = [], []

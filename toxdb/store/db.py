@@ -146,6 +146,14 @@ class Store:
 
     # -- reads -----------------------------------------------------------------------------------
     def data_columns(self, kind: str) -> list[str]:
+        """The data (non-version) columns of a kind's table, read once per opened store (the schema
+        changes only when the store is opened and migrated)."""
+        cached = self.__dict__.setdefault("_columns", {})
+        if kind not in cached:
+            cached[kind] = self._read_data_columns(kind)
+        return list(cached[kind])
+
+    def _read_data_columns(self, kind: str) -> list[str]:
         table = _table(kind)
         cols = self.cursor().execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",

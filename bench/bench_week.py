@@ -33,13 +33,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sample_data.generate import generate_large_ae_csv  # noqa: E402
-from toxdb.ingest.upload import import_paths  # noqa: E402
-from toxdb.reports.diff import diff_cuts  # noqa: E402
-from toxdb.reports.week import compute_week  # noqa: E402
-from toxdb.store.cuts import DataCut, list_saved_cuts  # noqa: E402
-from toxdb.store.db import Store  # noqa: E402
-from toxdb.trial import load_trial  # noqa: E402
+from sample_data.generate import generate_large_ae_csv
+from toxdb.ingest.upload import import_paths
+from toxdb.reports.diff import diff_cuts
+from toxdb.reports.week import compute_week
+from toxdb.store.cuts import DataCut, list_saved_cuts
+from toxdb.store.db import Store
+from toxdb.trial import load_trial
 
 SIZES = {"small": (100, 1_000), "large": (10_000, 1_000_000)}
 KINDS = {"patients": "patients", "treatment": "treatment", "adverse_events": "ae"}

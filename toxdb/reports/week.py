@@ -204,9 +204,13 @@ def compute_week(store, reference: DataCut, current: DataCut, trial, due_days: i
     now = load_snapshot(store, current, subjects=sorted(set(changed) | set(due["subject_id"])))
     then = load_snapshot(store, reference, subjects=changed)
     ae = compute_ae_changes(diff.rows["ae"], then.adverse_events)
-    open_now = compute_open_advice(now, trial, store.acknowledgements())
+    # dose advice exists only for patients on treatment: the engine runs on them alone (D71)
+    treated = set(status.loc[status["on_treatment"].to_numpy(bool), "subject_id"].astype(str))
+    open_now = compute_open_advice(_only(now, treated), trial, store.acknowledgements())
     advice_cols = ["subject_id", "agent", "action", "dose_percent", "reasons", "rule", "advice_hash"]
-    advice = _new_advice(open_now, then, trial, changed)
+    # only open advice can be "new or changed": the reference's advice is needed for those patients only
+    asked = set(changed) & set(open_now["subject_id"].astype(str)) if len(open_now) else set()
+    advice = _new_advice(open_now, _only(then, asked), trial, sorted(asked))
     waiting = open_now.groupby("subject_id")["action"].agg(lambda a: ", ".join(sorted(set(a)))) \
         if len(open_now) else pd.Series(dtype=object)
     due = due.assign(open_advice=due["subject_id"].map(waiting))
@@ -226,6 +230,13 @@ def compute_week(store, reference: DataCut, current: DataCut, trial, due_days: i
         if len(sections["grade_changes"]) else 0
     summary["patients_changed"] = len(changed)
     return WeekResult(reference, current, diff, sections, by_site, summary)
+
+
+def _only(snap: Snapshot, subjects: set[str]) -> Snapshot:
+    """The snapshot's rows of these patients only."""
+    def keep(frame):
+        return None if frame is None else frame[frame["subject_id"].astype(str).isin(subjects).to_numpy(bool)]
+    return Snapshot(snap.cut, keep(snap.patients), keep(snap.treatment), keep(snap.adverse_events), keep(snap.labs))
 
 
 def _end_of(day: dt.date) -> dt.datetime:

@@ -82,3 +82,12 @@ def test_on_treatment_counts_name_the_one_rule_in_their_footnote(app_env):
     at.switch_page("app/pages/timeliness.py")
     run_app(at)
     assert any(rule in c.value for c in at.caption)
+
+
+def test_this_week_in_chinese(app_env):
+    at = _app()
+    at.query_params["lang"] = "zh_CN"
+    run_app(at)
+    assert at.title[0].value == "本周"
+    assert "已知事件的分级变化 (" in " ".join(h.value for h in at.subheader)
+    assert any(b.label == "标记为已审阅" for b in at.button)

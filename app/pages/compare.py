@@ -15,7 +15,7 @@ store = state.get_store()
 today = dt.date.today()
 
 
-@st.cache_data(show_spinner=_("Comparing the two data cuts…"), max_entries=8)
+@st.cache_resource(show_spinner=_("Comparing the two data cuts…"), max_entries=4)    # shared, read-only
 def _diff(db: str, version: tuple, a_key: tuple, b_key: tuple, _a: DataCut, _b: DataCut):
     return diff_cuts(store, _a, _b)
 

@@ -23,7 +23,9 @@ trial = state.get_trial()
 me = state.user()
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+# cache_resource: every session shares the same read-only result (no copy per run of a week with
+# thousands of new rows); the key holds the data version, both cuts, the rules and the language
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _week(db: str, version: tuple, ref_key: tuple, cut_key: tuple, rules: str, lang: str, _ref: DataCut):
     return compute_week(store, _ref, cut, trial)
 

@@ -17,7 +17,8 @@ state.safety_banner(store)
 HERE = Path(__file__).resolve().parent
 # section -> (file, title, icon); every page file in app/pages/ is listed here
 SECTIONS = {
-    _("Trial"): [("overview.py", _("Overview"), ":material/dashboard:"),
+    _("Trial"): [("week.py", _("This week"), ":material/event_upcoming:"),
+                 ("overview.py", _("Overview"), ":material/dashboard:"),
                  ("toxicity.py", _("Toxicity"), ":material/table_chart:"),
                  ("patient.py", _("Patient"), ":material/person:"),
                  ("dose_advice.py", _("Dose advice"), ":material/medication:"),
@@ -25,16 +26,18 @@ SECTIONS = {
                  ("monitoring.py", _("Monitoring"), ":material/monitoring:"),
                  ("safety.py", _("SAEs and deaths"), ":material/emergency:"),
                  ("report.py", _("Committee report"), ":material/summarize:"),
-                 ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/compare_arrows:")],
+                 ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/difference:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),
                 ("history.py", _("Uploads & audit"), ":material/history:"),
+                ("compare.py", _("Compare data cuts"), ":material/compare_arrows:"),
+                ("timeliness.py", _("Site timeliness"), ":material/schedule:"),
                 ("admin.py", _("Admin"), ":material/admin_panel_settings:")],
 }
 # a page whose action the person may not take is not offered (the page checks again itself)
 NEEDS = {"upload.py": "upload", "admin.py": "users"}
 pages = {
-    section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "overview.py"))
+    section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "week.py"))
               for f, t, i in entries if (HERE / "app" / "pages" / f).exists() and state.allowed(NEEDS.get(f, "view"))]
     for section, entries in SECTIONS.items()
 }

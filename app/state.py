@@ -240,7 +240,7 @@ def use_print_view() -> None:
         return
     st.markdown(PRINT_CSS, unsafe_allow_html=True)
     st.caption(_("Printable view · {cut} · printed by {user} on {when}").format(
-        cut=data_cut().label, user=current_user(), when=dt.datetime.now().strftime("%Y-%m-%d %H:%M")))
+        cut=data_cut().label, user=user(), when=dt.datetime.now().strftime("%Y-%m-%d %H:%M")))
 
 
 def tabs(titles: list[str]) -> list:
@@ -303,6 +303,7 @@ def sidebar(store: Store) -> DataCut:
         else:
             cut = next(c for c in saved if c.name == choice)
         st.session_state["data_cut"] = cut
+        _cut_to_address(cut)
         st.caption(_("In view: {cut}").format(cut=cut.label))
         st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
         me = person()
@@ -384,3 +385,126 @@ def ctcae_choice(container, key: str) -> str:
                              help=_("Grade the lab values by the other CTCAE version to see what it would say; "
                                     "the version of record stays the trial's."))
     return chosen or record
+
+
+# -- links that open the same view (issue 12) ----------------------------------------------------
+SUBJECT_PARAM = "subject"
+
+
+def patient_link(subject_id: str) -> str:
+    """The Patient page of ``subject_id`` in this reader's language and data cut: a link a colleague
+    can open to see the same patient in the same view."""
+    from urllib.parse import urlencode
+    params = {SUBJECT_PARAM: str(subject_id), LANGUAGE_PARAM: current_language()}
+    params.update(cut_params())
+    return "patient?" + urlencode(params)
+
+
+def cut_params() -> dict[str, str]:
+    """The data cut in view as address parameters (empty for live data)."""
+    cut = data_cut()
+    if cut.name:
+        return {CUT_PARAM: cut.name}
+    if cut.cut_date != dt.date.today():
+        return {CUT_PARAM: cut.cut_date.isoformat()}
+    return {}
+
+
+CUT_PARAM = "cut"
+
+
+def subject_from_address(choices: list[str], key: str) -> None:
+    """Before a patient picker keyed ``key`` is drawn: take ``?subject=`` from the address when it
+    names a patient of ``choices`` (a followed link), so the picker opens on that patient."""
+    wanted = st.query_params.get(SUBJECT_PARAM)
+    if wanted in choices and st.session_state.get(f"_{key}_from_address") != wanted:
+        st.session_state[key] = wanted
+        st.session_state[f"_{key}_from_address"] = wanted
+
+
+def subject_to_address(subject_id: str | None) -> None:
+    """Keep the patient on view in the address, so a copied link opens the same patient."""
+    if subject_id is not None and st.query_params.get(SUBJECT_PARAM) != str(subject_id):
+        st.query_params[SUBJECT_PARAM] = str(subject_id)
+        st.session_state["_patient_subject_from_address"] = str(subject_id)
+
+
+def _cut_from_address(options: list[str]) -> None:
+    """``?cut=NAME`` (a saved cut) or ``?cut=YYYY-MM-DD`` in a followed link chooses the data cut,
+    once per address value (the reader's later choices in the sidebar win)."""
+    wanted = st.query_params.get(CUT_PARAM)
+    if not wanted or st.session_state.get("_cut_from_address") == wanted:
+        return
+    st.session_state["_cut_from_address"] = wanted
+    if wanted in options[2:]:
+        st.session_state["cut_choice"] = wanted
+        return
+    try:
+        day = dt.date.fromisoformat(wanted)
+    except ValueError:
+        return
+    if day <= dt.date.today():
+        st.session_state["cut_choice"] = "date"
+        st.session_state["cut_date"] = day
+
+
+def _cut_to_address(cut: DataCut) -> None:
+    """Mirror the cut in view into the address (removed for live data), so a copied link keeps it."""
+    params = cut_params()
+    value = params.get(CUT_PARAM)
+    if value is None and CUT_PARAM in st.query_params:
+        del st.query_params[CUT_PARAM]
+    elif value is not None and st.query_params.get(CUT_PARAM) != value:
+        st.query_params[CUT_PARAM] = value
+    if value is not None:
+        st.session_state["_cut_from_address"] = value
+
+
+def widget_from_address(key: str, param: str, default, choices=None, kind: str = "one") -> None:
+    """Before the widget ``key`` is drawn: its value from ``?param=`` in the address (a followed link),
+    once per address value, else ``default`` on first use. ``kind``: "one" (a choice), "many" (a
+    multiselect: ``?param=a&param=b``), "flag" (``?param=1``) or "int". Values not among ``choices``
+    are ignored. The widget is then drawn without its own default (Streamlit's rule for widgets whose
+    value the session sets)."""
+    raw = st.query_params.get_all(param) if kind == "many" else st.query_params.get(param)
+    marker = f"_address_{key}"
+    if raw and st.session_state.get(marker) != raw:
+        st.session_state[marker] = raw
+        value = _parse_param(raw, kind)
+        if value is not None and (choices is None or (set(value) <= set(choices) if kind == "many"
+                                                      else value in choices)):
+            st.session_state[key] = value
+    st.session_state.setdefault(key, default)
+
+
+def widget_to_address(key: str, param: str, default, kind: str = "one") -> None:
+    """After the widget ``key``: its value into the address (left out while it is the default), so a
+    copied link opens the same view."""
+    value = st.session_state.get(key)
+    if kind == "many":
+        raw = [str(v) for v in (value or [])]
+    elif kind == "flag":
+        raw = "1" if value else ""
+    else:
+        raw = "" if value is None else str(value)
+    is_default = value == default or not raw
+    current = st.query_params.get_all(param) if kind == "many" else st.query_params.get(param)
+    if is_default:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif current != raw:
+        st.query_params[param] = raw
+    st.session_state[f"_address_{key}"] = None if is_default else raw
+
+
+def _parse_param(raw, kind: str):
+    if kind == "many":
+        return list(raw)
+    if kind == "flag":
+        return raw in ("1", "true", "yes")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            return None
+    return raw

@@ -9,9 +9,12 @@ PAGES = sorted(p.name for p in (ROOT / "app" / "pages").glob("*.py"))
 
 
 @pytest.mark.app
-def test_first_start_seeds_the_sample_trial_and_opens_on_the_overview(app_env):
+def test_first_start_seeds_the_sample_trial_and_opens_on_this_week(app_env):
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     assert app_env.exists()
+    assert at.title[0].value == "This week"          # the principal investigator's start page
+    at.switch_page("app/pages/overview.py")
+    run_app(at)
     assert at.title[0].value == "Trial overview"
     metrics = {m.label: m.value for m in at.metric}
     import pandas as pd

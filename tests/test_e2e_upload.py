@@ -22,7 +22,7 @@ def test_upload_through_the_browser_changes_the_overview(tmp_path):
     upload.write_text(f"subject_id,term,grade,onset_date\n{subject},Fatigue,1,2026-11-05\n"
                       f"{subject},Vomiting,2,2026-11-06\n{subject},Nausea,4,2026-11-06\n")
     with dashboard(tmp_path / "e2e.duckdb") as url, browser_page() as page:
-        page.goto(url)
+        page.goto(url + "/overview")          # the start page is This week; the coordinator opens Overview
         wait_for_run(page)
         expect(page.get_by_role("heading", name="Trial overview")).to_be_visible()
         expect(_metric(page, "AE rows")).to_have_text(str(ae_rows))

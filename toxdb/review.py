@@ -22,7 +22,7 @@ from __future__ import annotations
 import pandas as pd
 
 from toxdb.i18n import _
-from toxdb.permissions import allowed, current_role, current_user
+from toxdb.permissions import allowed, current_user
 
 __all__ = [
     "ReviewRefused",

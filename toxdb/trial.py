@@ -222,11 +222,27 @@ class Role(_Section):
             raise ValueError(f"unknown action(s) {', '.join(unknown)}; one of {', '.join(ACTIONS)}")
         return actions
 
+
 class Report(_Section):
     """The committee report ([report]): the hepatic plot's Hy's-law limits and listing length."""
     hy_law_transaminase_x: float = Field(gt=0, default=3.0)
     hy_law_bilirubin_x: float = Field(gt=0, default=2.0)
     listing_max_rows: int = Field(gt=0, default=500)
+
+
+class Timeliness(_Section):
+    """When a site's data count as late (Site timeliness page, D72)."""
+    ae_entry_max_days: int = Field(ge=0, default=14)
+    upload_amber_days: int = Field(ge=0, default=14)
+    upload_red_days: int = Field(ge=0, default=28)
+    late_share_red: float = Field(ge=0, le=1, default=0.10)
+    query_open_max_days: int = Field(ge=0, default=14)
+
+    @model_validator(mode="after")
+    def _amber_before_red(self):
+        if self.upload_red_days < self.upload_amber_days:
+            raise ValueError("upload_red_days must be at least upload_amber_days")
+        return self
 
 
 class Roles(_Section):
@@ -263,6 +279,7 @@ class Trial(_Section):
     roles: Roles
     ctcae: Ctcae = Ctcae()
     report: Report = Report()
+    timeliness: Timeliness = Timeliness()
 
 
 class TrialFileError(ValueError):

@@ -28,17 +28,23 @@ st.caption(_("{trial} · {cut} · lab values graded by CTCAE v{version} and chec
     trial=trial.trial.id, cut=cut.label, version=ctcae))
 
 top = st.columns([1, 2, 2])
+state.widget_from_address("labq_window", "window", trial.lab_queries.window_days, range(61), "int")
 window = int(top[0].number_input(
-    "Window (days)", min_value=0, max_value=60, value=trial.lab_queries.window_days, step=1, key="labq_window",
+    "Window (days)", min_value=0, max_value=60, step=1, key="labq_window",
     help="A lab value is covered by an AE of its term dated from this many days before the AE's onset to "
          "this many days after its end."))
 result = _queries(str(store.path), store.data_version(), cut.key(), state.trial_key(), window, ctcae)
 table, flagged, summary = result.table, result.flagged, result.summary
 
-sites = top[1].multiselect("Site", sorted(set(table["site"].dropna()) | set(flagged["site"].dropna())),
-                           key="labq_sites", placeholder="all sites")
-tests = top[2].multiselect("Test", sorted(set(table["test"].dropna()) | set(flagged["test"].dropna())),
-                           key="labq_tests", placeholder="all tests")
+site_options = sorted(set(table["site"].dropna()) | set(flagged["site"].dropna()))
+test_options = sorted(set(table["test"].dropna()) | set(flagged["test"].dropna()))
+state.widget_from_address("labq_sites", "site", [], site_options, "many")
+state.widget_from_address("labq_tests", "test", [], test_options, "many")
+sites = top[1].multiselect("Site", site_options, key="labq_sites", placeholder="all sites")
+tests = top[2].multiselect("Test", test_options, key="labq_tests", placeholder="all tests")
+state.widget_to_address("labq_window", "window", trial.lab_queries.window_days, "int")
+state.widget_to_address("labq_sites", "site", [], "many")
+state.widget_to_address("labq_tests", "test", [], "many")
 shown = filter_lab_queries(table, sites, tests)
 shown_flagged = filter_lab_queries(flagged, sites, tests)
 

@@ -25,7 +25,7 @@ st.caption(f"{trial.trial.id} · {cut.label}")
 
 c = st.columns(6)
 c[0].metric("Patients enrolled", f"{s['patients']} / {trial.trial.planned_n}")
-c[1].metric("On treatment", s["on_treatment"])
+c[1].metric("On treatment", s["on_treatment"], help=describe_on_treatment_rule(trial.phases))   # the one rule, D10
 c[2].metric("Sites", s["sites"])
 c[3].metric("AE rows", s["ae_rows"])
 c[4].metric("Patients with grade ≥ 3", s["patients_grade_3_plus"])

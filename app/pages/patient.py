@@ -49,17 +49,11 @@ if not len(choices):
     st.info("No patient is in the database at this data cut.")
     st.stop()
 labels = dict(zip(choices["subject_id"], choices["label"]))
-# ?subject=ID in the address (a link from Dose advice or Queries) opens that patient, once per link
-wanted = st.query_params.get("subject")
-if wanted in labels and st.session_state.get("patient_subject_param") != wanted:
-    st.session_state["patient_subject"] = wanted
-    st.session_state["patient_subject_param"] = wanted
+state.subject_from_address(list(labels), "patient_subject")      # a followed link: ?subject=ID
 subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
                        key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
 
-if st.query_params.get("subject") != subject:
-    st.query_params["subject"] = subject
-    st.session_state["patient_subject_param"] = subject
+state.subject_to_address(subject)
 ctcae = state.ctcae_choice(st, "patient_ctcae")
 course = _course(*key, subject, ctcae)
 s = course.summary

@@ -50,13 +50,23 @@ st.caption(f"{trial.trial.id} · {cut.label} · treatment-emergent adverse event
 state.printable_link()
 
 f = st.columns([2, 3, 2, 1])
-phase = f[0].selectbox("Phase", list(INCIDENCE_PHASES), format_func=INCIDENCE_PHASES.get, index=2, key="tox_phase")
-attribution = f[1].multiselect("Attribution", list(ATTRIBUTION_ORDER), default=[], key="tox_attr",
+site_choices = _sites(*key)
+# the filters are in the address (?phase=&attribution=&site=&serious=1): a link opens the same table
+ADDRESS = [("tox_phase", "phase", list(INCIDENCE_PHASES)[2], list(INCIDENCE_PHASES), "one"),
+           ("tox_attr", "attribution", [], list(ATTRIBUTION_ORDER), "many"),
+           ("tox_sites", "site", [], list(site_choices), "many"),
+           ("tox_serious", "serious", False, None, "flag")]
+for k, param, default, choices, kind in ADDRESS:
+    state.widget_from_address(k, param, default, choices, kind)
+phase = f[0].selectbox("Phase", list(INCIDENCE_PHASES), format_func=INCIDENCE_PHASES.get, key="tox_phase")
+attribution = f[1].multiselect("Attribution", list(ATTRIBUTION_ORDER), key="tox_attr",
                                placeholder="all attributions",
                                help="Keep only events whose strongest attribution is one of these (empty: all).")
-sites = f[2].multiselect("Site", _sites(*key), default=[], key="tox_sites", placeholder="all sites",
+sites = f[2].multiselect("Site", site_choices, key="tox_sites", placeholder="all sites",
                          help="Restricts both the patients at risk and their events.")
 serious_only = f[3].checkbox("Serious only", key="tox_serious")
+for k, param, default, _choices, kind in ADDRESS:
+    state.widget_to_address(k, param, default, kind)
 filters = (tuple(sorted(sites)), tuple(a for a in ATTRIBUTION_ORDER if a in attribution), bool(serious_only))
 
 result = _incidence(*key, *filters)

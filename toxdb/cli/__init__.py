@@ -8,11 +8,11 @@ import argparse
 import os
 import sys
 
-from toxdb.cli import boundary, data, export, report, users
+from toxdb.cli import boundary, cut, data, export, report, users
 from toxdb.store.db import StoreError
 from toxdb.trial import TrialFileError
 
-COMMANDS = (data, boundary, export, report, users)
+COMMANDS = (data, boundary, export, cut, report, users)
 
 
 def build_parser() -> argparse.ArgumentParser:

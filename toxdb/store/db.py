@@ -186,6 +186,14 @@ class Store:
 
     # -- reads -----------------------------------------------------------------------------------
     def data_columns(self, kind: str) -> list[str]:
+        """The data (non-version) columns of a kind's table, read once per opened store (the schema
+        changes only when the store is opened and migrated)."""
+        cached = self.__dict__.setdefault("_columns", {})
+        if kind not in cached:
+            cached[kind] = self._read_data_columns(kind)
+        return list(cached[kind])
+
+    def _read_data_columns(self, kind: str) -> list[str]:
         table = _table(kind)
         cols = self.cursor().execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
@@ -201,14 +209,19 @@ class Store:
         with_history: bool = False,
         with_version_columns: bool = False,
         coded: tuple[str, ...] = (),
+        subjects: list[str] | None = None,
     ) -> pd.DataFrame:
         """Rows of one kind as stored at ``as_of`` (default: now), optionally only those whose
         clinical date (enrolment, start, onset, collection) is on or before ``until``. Text columns
         named in ``coded`` come as pandas categoricals (for columns with few distinct values that
-        derivations group and compare: far cheaper than a million separate strings)."""
+        derivations group and compare: far cheaper than a million separate strings). ``subjects``:
+        only the rows of these patients."""
         if with_history:
             return _frame(self.cursor().sql(f"SELECT * FROM {_table(kind)} ORDER BY record_key, version"), coded)
         sql = self.snapshot_sql(kind, as_of, until, all_columns=with_version_columns)
+        if subjects is not None:      # only these patients' rows (a week's changed patients)
+            return _frame(self.cursor().sql(f"SELECT * FROM ({sql}) WHERE list_contains($ids, subject_id)",
+                                            params={"ids": [str(x) for x in subjects]}), coded)
         return _frame(self.cursor().sql(sql), coded)
 
     def snapshot_sql(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None,
@@ -226,6 +239,54 @@ class Store:
         if until is not None:
             where.append(f"{CLINICAL_DATE[kind]} <= {_date_literal(until)}")
         return f"SELECT {cols} FROM {table} WHERE " + " AND ".join(where)
+
+    def changed_rows(self, kind: str, a: tuple[dt.datetime | None, dt.date],
+                     b: tuple[dt.datetime | None, dt.date]) -> pd.DataFrame:
+        """Rows of ``kind`` that differ between two views (as_of, until) of the store (see
+        ``toxdb.store.cuts.read_cut_changes``): side 'a' / 'b', record_key, version, upload_id,
+        valid_from, row_hash and the data columns, ordered by record_key then side.
+
+        Only candidate records are joined: a record none of whose versions began or ended between the
+        two as_of times and whose clinical date is not between the two ``until`` dates looks the same
+        through both views."""
+        table, day = _table(kind), CLINICAL_DATE[kind]
+        lo, hi = (_timestamp_literal(t) for t in sorted(t or _FAR_FUTURE for t in (a[0], b[0])))
+        d_lo, d_hi = (_date_literal(d) for d in sorted((a[1], b[1])))
+        cols = ", ".join(["record_key", "version", "upload_id", "valid_from", "row_hash", *self.data_columns(kind)])
+        snap_a = self.snapshot_sql(kind, a[0], a[1], all_columns=True)
+        snap_b = self.snapshot_sql(kind, b[0], b[1], all_columns=True)
+        sql = f"""
+            WITH cand AS (
+                SELECT DISTINCT record_key FROM {table}
+                WHERE (valid_from > {lo} AND valid_from <= {hi}) OR (valid_to > {lo} AND valid_to <= {hi})
+                   OR ({day} > {d_lo} AND {day} <= {d_hi})),
+            a AS (SELECT {cols} FROM ({snap_a}) WHERE record_key IN (SELECT record_key FROM cand)),
+            b AS (SELECT {cols} FROM ({snap_b}) WHERE record_key IN (SELECT record_key FROM cand)),
+            changed AS (SELECT coalesce(a.record_key, b.record_key) AS record_key FROM a FULL JOIN b
+                        ON a.record_key = b.record_key WHERE a.row_hash IS DISTINCT FROM b.row_hash)
+            SELECT 'a' AS side, * FROM a WHERE record_key IN (SELECT record_key FROM changed)
+            UNION ALL
+            SELECT 'b' AS side, * FROM b WHERE record_key IN (SELECT record_key FROM changed)
+            ORDER BY record_key, side"""
+        return _frame(self.cursor().sql(sql))
+
+    def subject_activity(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None
+                         ) -> pd.DataFrame:
+        """Per patient, for one kind as of a cut: rows, the latest clinical date (last_date) and when
+        their data of that kind were last stored (last_entered)."""
+        sql = self.snapshot_sql(kind, as_of, until, all_columns=True)
+        return _frame(self.cursor().sql(
+            f"SELECT subject_id, count(*) AS n_rows, max({CLINICAL_DATE[kind]}) AS last_date,"
+            f" max(valid_from) AS last_entered FROM ({sql}) GROUP BY subject_id"))
+
+    def ae_entry_times(self, as_of: dt.datetime | None = None, until: dt.date | None = None) -> pd.DataFrame:
+        """Adverse-event rows as of a cut with the moment each record was first stored (its first
+        version): subject_id, record_key, onset_date, serious, entered_at."""
+        sql = self.snapshot_sql("ae", as_of, until, all_columns=True)
+        return _frame(self.cursor().sql(
+            f"SELECT c.subject_id, c.record_key, c.onset_date, c.serious, f.entered_at FROM ({sql}) c JOIN"
+            " (SELECT record_key, min(valid_from) AS entered_at FROM adverse_events GROUP BY record_key) f"
+            " USING (record_key)"))
 
     def query(self, sql: str, params: dict | list | None = None) -> pd.DataFrame:
         """The result of a read-only query built elsewhere in toxdb (e.g. derive_sql), as pandas."""
@@ -423,6 +484,12 @@ class Store:
         with self.transaction() as cur:
             _audit(cur, actor, action, detail, dt.datetime.now().replace(microsecond=0))
 
+    def last_audit_time(self, actor: str, action: str) -> dt.datetime | None:
+        """When ``actor`` last did ``action`` (e.g. marked This week reviewed), or None."""
+        row = self.cursor().execute("SELECT max(logged_at) FROM audit_log WHERE actor = ? AND action = ?",
+                                    [actor, action]).fetchone()
+        return None if row is None or row[0] is None else pd.Timestamp(row[0]).to_pydatetime()
+
     def audit_log(self, limit: int = 200, offset: int = 0, *, actor: str | None = None, action: str | None = None,
                   since: dt.date | None = None, until: dt.date | None = None) -> pd.DataFrame:
         """Audit entries, newest first: a page of ``limit`` from ``offset``, filtered by person, action
@@ -557,6 +624,7 @@ class Store:
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
+_FAR_FUTURE = dt.datetime(9999, 12, 31)     # "as stored now" when two views are compared
 _PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
 
 

@@ -1,0 +1,157 @@
+"""Benchmark: This week and the comparison of two data cuts, small trial vs. large store.
+
+    python bench/bench_week.py                    # builds (or reuses) both stores in /tmp/toxdb-bench-week
+    python bench/bench_week.py --rebuild          # rebuild the stores from scratch
+
+Stores: 100 patients / 1,000 AE rows and 10,000 patients / 1,000,000 AE rows
+(sample_data.generate.generate_large_ae_csv, loaded through the normal import path). Each store gets
+a saved cut ("last week"), then a week of new data through the import path: new AEs for 0.5 % of the
+rows (unique references, free-text verbatim, rows shuffled) and grade corrections of 0.1 % of the
+stored rows. Then, in seconds:
+
+* diff   diff_cuts(last week -> live), every table (median of 3)
+* week   compute_week(last week -> live) (median of 3)
+* cold   AppTest run of app/pages/week.py (?since=last week) with every Streamlit cache cleared: the
+         first run after the new data
+* warm   AppTest rerun of the page with the caches filled
+
+and the large/small ratio of each. Target from the issue: at most 3x.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sample_data.generate import generate_large_ae_csv
+from toxdb.ingest.upload import import_paths
+from toxdb.reports.diff import diff_cuts
+from toxdb.reports.week import compute_week
+from toxdb.store.cuts import DataCut, list_saved_cuts
+from toxdb.store.db import Store
+from toxdb.trial import load_trial
+
+SIZES = {"small": (100, 1_000), "large": (10_000, 1_000_000)}
+KINDS = {"patients": "patients", "treatment": "treatment", "adverse_events": "ae"}
+CUT = "last week"
+WORDS = np.array(["noted", "at", "clinic", "visit", "patient", "reports", "mild", "since", "cycle", "day", "after",
+                  "dose", "resolved", "with", "supportive", "care", "phoned", "nurse", "慢", "乏力", "轻度"])
+
+
+def week_upload(base_csv: Path, out: Path, seed: int = 12) -> Path:
+    """A week's AE upload: new events (0.5 % of rows) with unique references and free text, and grade
+    corrections (0.1 %), rows shuffled."""
+    rng = np.random.default_rng(seed)
+    ae = pd.read_csv(base_csv, dtype=str, keep_default_na=False)
+    n_new, n_fix = max(5, len(ae) // 200), max(1, len(ae) // 1000)
+    new = ae.sample(n_new, random_state=seed).copy()
+    new["ae_ref"] = [f"WK-{i:07d}" for i in range(n_new)]
+    new["verbatim"] = [" ".join(rng.choice(WORDS, 6)) + f" #{i}" for i in range(n_new)]
+    fix = ae.sample(n_fix, random_state=seed + 1).copy()
+    fix["grade"] = fix["grade"].map({"1": "2", "2": "1", "3": "2", "4": "3", "5": "5"})
+    fix = fix[fix["grade"] != "5"]
+    rows = pd.concat([new, fix]).sample(frac=1.0, random_state=seed)
+    rows.to_csv(out, index=False)
+    return out
+
+
+def build(workdir: Path, name: str, n_patients: int, n_rows: int, rebuild: bool) -> tuple[Path, Path]:
+    db = workdir / f"{name}.duckdb"
+    paths = {"adverse_events": workdir / f"{name}_ae.csv"}
+    if rebuild or not db.exists():
+        db.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        paths = generate_large_ae_csv(workdir / f"{name}_ae.csv", n_patients=n_patients, n_rows=n_rows)
+        with Store(db) as s:
+            for key, kind in KINDS.items():
+                for o in import_paths(s, [paths[key]], "bench", kind=kind):
+                    if o.error:
+                        raise SystemExit(o.error)
+            s.save_data_cut(CUT, dt.date.today(), "bench")
+        time.sleep(1.1)        # the new data come after the cut was frozen (times are to the second)
+        upload = week_upload(paths["adverse_events"], workdir / f"{name}_week.csv")
+        with Store(db) as s:
+            for o in import_paths(s, [upload], "bench", kind="ae"):
+                print("  " + o.message)
+        print(f"  built {db} ({n_patients:,} patients, {n_rows:,} AE rows + a week) in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+    return db, paths["adverse_events"]
+
+
+def core_seconds(db: Path, repeats: int = 3) -> tuple[float, float, dict]:
+    trial = load_trial()
+    diffs, weeks = [], []
+    with Store(db, read_only=True) as s:
+        ref = next(c for c in list_saved_cuts(s) if c.name == CUT)
+        now = DataCut(dt.date.today())
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            d = diff_cuts(s, ref, now)
+            diffs.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            w = compute_week(s, ref, now, trial)
+            weeks.append(time.perf_counter() - t0)
+    counts = dict(d.summary.set_index("table")["added"]) | {"ae corrected": int(d.summary.set_index("table").loc[
+        "ae", "corrected"])} | {f"week {k}": v for k, v in w.summary.items()}
+    return statistics.median(diffs), statistics.median(weeks), counts
+
+
+def page_seconds(db: Path, warm_runs: int = 3) -> tuple[float, float]:
+    """This week's server run through AppTest, reference = the saved cut: (first run after new data
+    with every cache empty, median of the runs after it)."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["TOXDB_DB"] = str(db)
+    os.environ["TOXDB_NO_SEED"] = "1"
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=900)
+    at.query_params["since"] = CUT
+    t0 = time.perf_counter()
+    at.run()
+    cold = time.perf_counter() - t0
+    if at.exception:
+        raise SystemExit(f"week.py failed: {at.exception}")
+    assert at.title[0].value == "This week" and at.selectbox(key="week_ref").value == CUT
+    warm = []
+    for _ in range(warm_runs):
+        t0 = time.perf_counter()
+        at.run()
+        warm.append(time.perf_counter() - t0)
+    return cold, statistics.median(warm)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/toxdb-bench-week"))
+    ap.add_argument("--rebuild", action="store_true")
+    a = ap.parse_args(argv)
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, (n_p, n_r) in SIZES.items():
+        db, _csv = build(a.workdir, name, n_p, n_r, a.rebuild)
+        diff_s, week_s, counts = core_seconds(db)
+        cold, warm = page_seconds(db)
+        results[name] = (diff_s, week_s, cold, warm)
+        print(f"{name:6s} {n_p:>6,} patients {n_r:>9,} AEs   diff {diff_s:6.3f} s   week {week_s:6.3f} s"
+              f"   page cold {cold:6.3f} s   page warm {warm:6.3f} s", flush=True)
+        print(f"       changes: {counts}", flush=True)
+    s, big = results["small"], results["large"]
+    print("ratio large/small   diff {:5.1f}x   week {:5.1f}x   page cold {:5.1f}x   page warm {:5.2f}x"
+          "   (target <= 3x)".format(*(b / a for a, b in zip(s, big))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

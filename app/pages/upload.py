@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     canonical_columns,
     header_signature,
@@ -123,15 +124,16 @@ if plan.mapping.missing_required:
 # -- validation report ---------------------------------------------------------------------------
 st.subheader("2 · Check")
 s = plan.summary
-m = st.columns(5)
+m = st.columns(6)
 m[0].metric("Rows in file", f"{s['rows']:,}")
 m[1].metric("New", f"{s['new']:,}")
 m[2].metric("Corrections", f"{s['corrections']:,}")
 m[3].metric("Duplicates", f"{s['duplicates']:,}")
 m[4].metric("Rejected", f"{s['rejected']:,}")
+m[5].metric(_("Flagged"), f"{s['flagged']:,}", help=_("Stored, and a query is raised to the site"))
 
 problems = plan.validation.problems
-tabs = st.tabs(["Rows to load", "Rejected", "Duplicates", "Corrections", "File preview"])
+tabs = st.tabs(["Rows to load", "Rejected", _("Flagged"), "Duplicates", "Corrections", "File preview"])
 rows_with_status = plan.rows_with_status()
 with tabs[0]:
     to_load = rows_with_status[rows_with_status["status"].isin(["new", "correction"])]
@@ -154,16 +156,24 @@ with tabs[1]:
         d2.download_button("Download rejected rows (.csv)", frame_to_csv_bytes(fix),
                            file_name=f"rejected_{uploaded.name.rsplit('.', 1)[0]}.csv", key="dl_rej_csv")
 with tabs[2]:
+    flagged = plan.validation.flags
+    if flagged.empty:
+        st.success(_("No row is flagged."))
+    else:
+        st.caption(_("These rows are stored as the file has them and counted; each raises a query to the site. "
+                     "The list of all flags: python -m toxdb export flags --csv"))
+        st.dataframe(flagged.drop(columns=["record_key"]).head(500), hide_index=True)
+with tabs[3]:
     dups = problems[problems["status"] == "duplicate"][["source_row", "reasons"]]
     stored_dups = rows_with_status[rows_with_status["status"] == "duplicate"][["source_row"]]
     if len(stored_dups):
         dups = pd.concat([dups, stored_dups.assign(reasons="already stored with the same values")])
     st.dataframe(dups.rename(columns={"source_row": "row"}), hide_index=True, width="stretch")
-with tabs[3]:
+with tabs[4]:
     corr = rows_with_status[rows_with_status["status"] == "correction"]
     st.caption("A correction changes a row already stored; the old version stays in the history.")
     st.dataframe(corr.drop(columns=["record_key"], errors="ignore"), hide_index=True)
-with tabs[4]:
+with tabs[5]:
     st.dataframe(table.data.head(50), hide_index=True)
 
 # -- load ----------------------------------------------------------------------------------------
@@ -177,6 +187,7 @@ else:
         st.session_state["upload_done"] = (
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
-            "(kept with their reasons on the Uploads page).")
+            "(kept with their reasons on the Uploads page). "
+            + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged))
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

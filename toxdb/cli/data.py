@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from toxdb.cli.common import add_db_arg
+from toxdb.i18n import _
 from toxdb.identity import current_user
 from toxdb.ingest.upload import import_paths, seed_sample
 from toxdb.store.db import default_db_path, open_store
@@ -41,6 +42,13 @@ def _cmd_import(args) -> int:
             plan = o.plan
             for note in plan.notes:
                 print(f"  note: {note}")
+            flags = plan.validation.flags if plan.validation is not None else None
+            if flags is not None and len(flags):
+                for _row, msg in flags[["source_row", "message"]].head(args.show).itertuples(index=False):
+                    print("  " + _("flagged: {file}, row {row}: {why}").format(file=plan.file_name, row=_row, why=msg))
+                if len(flags) > args.show:
+                    print("  " + _("... and {n} more flags (list them with: python -m toxdb export flags --csv)")
+                          .format(n=len(flags) - args.show))
             problems = plan.validation.problems if plan.validation is not None else None
             if problems is not None and len(problems):
                 rejected = problems[problems["status"] == "rejected"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     ColumnMapping,
     apply_mapping,
@@ -73,9 +74,10 @@ class UploadPlan:
     @property
     def summary(self) -> dict:
         out = {"file": self.file_name, "kind": self.kind, "rows": len(self.table.data), "new": 0,
-               "corrections": 0, "duplicates": 0, "rejected": 0}
+               "corrections": 0, "duplicates": 0, "rejected": 0, "flagged": 0}
         if self.validation is not None:
             out["rejected"] = self.validation.summary["rejected"]
+            out["flagged"] = self.validation.summary["flagged"]
             out["duplicates"] = self.validation.summary["duplicates_in_file"]
         if self.classified is not None and self.validation is not None:
             st = self.classified["status"].value_counts()
@@ -159,7 +161,7 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
-        packed=plan.packed,
+        packed=plan.packed, flags=v.flags,
     )
 
 
@@ -172,8 +174,10 @@ def describe_plan(plan: UploadPlan) -> str:
     if plan.mapping.missing_required:
         return (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
                 f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")
-    return (f"{plan.file_name} ({KIND_LABELS[plan.kind]}, {s['rows']} rows): {s['new']} new, "
-            f"{s['corrections']} corrections, {s['duplicates']} duplicates, {s['rejected']} rejected")
+    return _("{file} ({kind}, {rows} rows): {new} new, {corrections} corrections, {duplicates} duplicates, "
+             "{rejected} rejected, {flagged} flagged").format(
+        file=plan.file_name, kind=KIND_LABELS[plan.kind], rows=s["rows"], new=s["new"],
+        corrections=s["corrections"], duplicates=s["duplicates"], rejected=s["rejected"], flagged=s["flagged"])
 
 
 @dataclass
@@ -190,8 +194,10 @@ class FileOutcome:
         if self.counts is None:
             return describe_plan(self.plan)
         c = self.counts
-        return (f"{self.plan.file_name} ({KIND_LABELS[self.plan.kind]}) -> upload #{c.upload_id}: "
-                f"{c.accepted} accepted, {c.duplicates} duplicated, {c.corrections} corrected, {c.rejected} rejected")
+        return _("{file} ({kind}) -> upload #{upload}: {accepted} accepted, {duplicates} duplicated, "
+                 "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
+            file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
+            duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged)
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,

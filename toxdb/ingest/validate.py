@@ -27,6 +27,7 @@ from toxdb.arrays import (
     take_category,
 )
 from toxdb.clinical import ctcae
+from toxdb.i18n import _
 from toxdb.ingest.dates import derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable
@@ -69,6 +70,8 @@ class ValidationResult:
     problems: pd.DataFrame      # source_row, status, reasons, raw (JSON of the file's own cells)
     day_first: bool | None
     notes: list[str] = field(default_factory=list)
+    # stored rows that raise a query to the site (D50): source_row, subject_id, code, column, value, message
+    flags: pd.DataFrame = field(default_factory=lambda: empty_flags())
 
     @property
     def summary(self) -> dict:
@@ -79,7 +82,15 @@ class ValidationResult:
             "valid": len(self.rows),
             "rejected": int(st.get("rejected", 0)),
             "duplicates_in_file": int(st.get("duplicate", 0)),
+            "flagged": int(self.flags["source_row"].nunique()) if len(self.flags) else 0,
         }
+
+
+FLAG_COLUMNS = ("source_row", "record_key", "subject_id", "code", "column", "value", "message")
+
+
+def empty_flags() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string") for c in FLAG_COLUMNS})
 
 
 class _Problems:
@@ -297,20 +308,55 @@ def validate(
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
     # text columns stay categorical (coded by distinct value): the store reads them as such
     rows = out.reset_index(drop=True) if keep.all() else out[keep].reset_index(drop=True)
-    return ValidationResult(kind, rows, problems, day_first, notes)
+    flagged = _flag_frame(flags, keep, source_row, out[["subject_id", "record_key"]], headers)
+    return ValidationResult(kind, rows, problems, day_first, notes, flagged)
+
+
+def _flag_messages(msg, pos: np.ndarray) -> list[str]:
+    if callable(msg):
+        return [str(m) for m in msg(pos)]
+    if isinstance(msg, pd.Series):
+        return msg.iloc[pos].astype(str).tolist()
+    return [str(msg)] * len(pos)
+
+
+def _flag_frame(flags: list, keep: np.ndarray, source_row: np.ndarray, who: pd.DataFrame,
+                headers: dict[str, str]) -> pd.DataFrame:
+    """One row per (stored row, flag): what the site is asked to confirm (D50). A flag entry is
+    (mask, message[, code, canonical column, written values])."""
+    parts = []
+    for mask, msg, *more in flags:
+        code, column, values = (list(more) + [None, None, None])[:3]
+        pos = np.flatnonzero(np.asarray(mask, dtype=bool) & keep)
+        if not len(pos):
+            continue
+        shown = values.iloc[pos].astype("string").fillna("").to_numpy() if values is not None else None
+        parts.append(pd.DataFrame({
+            "source_row": source_row[pos],
+            "record_key": who["record_key"].iloc[pos].astype("string").to_numpy(),
+            "subject_id": who["subject_id"].iloc[pos].astype("string").to_numpy(),
+            "code": code or "check",
+            "column": headers.get(column, column) if column else None,
+            "value": shown,
+            "message": _flag_messages(msg, pos),
+        }))
+    if not parts:
+        return empty_flags()
+    frame = pd.concat(parts, ignore_index=True).sort_values("source_row", kind="stable", ignore_index=True)
+    return frame.astype({c: "string" for c in FLAG_COLUMNS if c != "source_row"})
 
 
 def _join_flags(flags: list, index: pd.Index) -> pd.Series:
     """One '; '-joined note per row, built only for the rows that have any."""
     result = pd.Series(pd.NA, index=index, dtype="string")
     any_flag = np.zeros(len(index), dtype=bool)
-    for mask, _ in flags:
+    for mask, *_ in flags:
         any_flag |= np.asarray(mask, dtype=bool)
     if not any_flag.any():
         return result
     pos = np.flatnonzero(any_flag)
     texts = [[] for _ in pos]
-    for mask, msg in flags:
+    for mask, msg, *_ in flags:
         m = np.asarray(mask, dtype=bool)[pos]
         if callable(msg):
             values = msg(pos)
@@ -452,8 +498,12 @@ def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_
     flags.append((from_sev | sev_word,
                   lambda pos: [f"grade read from severity ({v}): confirm the CTCAE grade" for v in source_text.iloc[pos]]))
     allowed = ctcae.derive_grade_allowed(out[["term", "grade"]].astype({"grade": "Float64"}), "term", "grade")
+    # a grade the term does not have is stored as recorded and queried, not refused (D50)
     not_allowed = allowed["grade_allowed"].eq(False).fillna(False).to_numpy(dtype=bool)
-    pr.add(not_allowed, grade_col, source_text, allowed["grade_allowed_note"])
+    notes = allowed["grade_allowed_note"]
+    flags.append((not_allowed, lambda pos: [
+        _("{why}; stored as recorded: confirm the grade with the site").format(why=w) for w in notes.iloc[pos]],
+        "grade_not_allowed", grade_col, source_text))
 
     onset = parsed_dates.get("onset_date")
     if onset is not None:

@@ -29,6 +29,11 @@ SCHEMA_VERSION = 1          # the version schema.sql creates
 MIGRATIONS: list[tuple[int, str]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+    # 5: rows stored with a flag that raises a query to the site (D50), and their count per upload
+    (5, "CREATE TABLE IF NOT EXISTS row_flags ("
+        " upload_id INTEGER NOT NULL, kind TEXT NOT NULL, source_row INTEGER, record_key TEXT,"
+        " subject_id TEXT, code TEXT NOT NULL, column_name TEXT, value TEXT, message TEXT NOT NULL);"
+        " ALTER TABLE uploads ADD COLUMN n_flagged INTEGER"),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
@@ -57,6 +62,7 @@ class CommitCounts:
     duplicates: int
     corrections: int
     rejected: int
+    flagged: int = 0           # stored rows that carry a query to the site (D50)
 
 
 class Store:
@@ -208,6 +214,8 @@ class Store:
         counts["rejected_rows"] = cur.execute(
             "SELECT count(*) FROM rejected_rows WHERE status = 'rejected'"
         ).fetchone()[0]
+        counts["flagged_rows"] = cur.execute(
+            "SELECT count(DISTINCT (upload_id, source_row)) FROM row_flags").fetchone()[0]
         return counts
 
     def data_version(self) -> tuple:
@@ -261,6 +269,23 @@ class Store:
             params,
         ).df()
 
+    def flags(self, upload_id: int | None = None, site: str | None = None) -> pd.DataFrame:
+        """Stored rows that raise a query to the site (D50), with the file and site they came from."""
+        where, params = [], []
+        if upload_id is not None:
+            where.append("f.upload_id = ?")
+            params.append(upload_id)
+        if site is not None:
+            where.append("u.site = ?")
+            params.append(site)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self.cursor().execute(
+            "SELECT f.upload_id, u.file_name, u.site, f.kind, f.source_row, f.subject_id, f.code,"
+            " f.column_name, f.value, f.message FROM row_flags f JOIN uploads u USING (upload_id)"
+            f" {clause} ORDER BY f.upload_id, f.source_row, f.code",
+            params,
+        ).df()
+
     def known_subjects(self) -> set[str]:
         rows = self.cursor().execute("SELECT subject_id FROM patients WHERE valid_to IS NULL").fetchall()
         return {r[0] for r in rows}
@@ -298,6 +323,7 @@ class Store:
         classified: pd.DataFrame | None = None,
         classified_at_version: tuple | None = None,
         packed: tuple[str | None, bytes] | None = None,
+        flags: pd.DataFrame | None = None,
         _fail_after_insert: bool = False,
     ) -> CommitCounts:
         """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
@@ -352,6 +378,7 @@ class Store:
                     [upload_id],
                 )
                 cur.unregister("incoming_problems")
+            n_flagged = _insert_flags(cur, upload_id, kind, flags)
             n_rej = int((problems["status"] == "rejected").sum()) if len(problems) else 0
             n_dup_file = int((problems["status"] == "duplicate").sum()) if len(problems) else 0
             result = CommitCounts(
@@ -360,15 +387,16 @@ class Store:
                 duplicates=int(counts.get("duplicate", 0)) + n_dup_file,
                 corrections=int(counts.get("correction", 0)),
                 rejected=n_rej,
+                flagged=n_flagged,
             )
             codec, kept = packed if packing is None else packing.result()
             cur.execute(
                 "INSERT INTO uploads (upload_id, file_name, kind, site, sha256, size_bytes, raw, raw_codec,"
                 " uploaded_by, uploaded_at, reader, day_first, mapping, n_rows, n_accepted, n_duplicates,"
-                " n_corrections, n_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " n_corrections, n_rejected, n_flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [upload_id, file_name, kind, site, sha256, len(raw), kept, codec, uploaded_by, at, reader,
                  day_first, json.dumps(mapping), n_rows, result.accepted, result.duplicates, result.corrections,
-                 result.rejected],
+                 result.rejected, result.flagged],
             )
             _audit(cur, uploaded_by, "upload", {
                 "upload_id": upload_id, "file": file_name, "kind": kind, "sha256": sha256,
@@ -530,6 +558,25 @@ def _type_of(cur, table: str, column: str) -> str:
         ).fetchall():
             _TYPES[(table, name)] = dtype
     return _TYPES[key]
+
+
+def _insert_flags(cur, upload_id: int, kind: str, flags: pd.DataFrame | None) -> int:
+    """Keep the flags of the rows this upload stores (not of rows already stored unchanged);
+    returns how many rows carry one."""
+    if flags is None or not len(flags):
+        return 0
+    cur.register("incoming_flags", pa.Table.from_pandas(flags.astype({"source_row": "int64"}), preserve_index=False))
+    cur.execute(
+        "INSERT INTO row_flags SELECT ?, ?, f.source_row, f.record_key, f.subject_id, f.code, f.column,"
+        " f.value, f.message FROM incoming_flags f LEFT JOIN classified k ON k.source_row = f.source_row"
+        " WHERE k.status IS NULL OR k.status = 'correction'",
+        [upload_id, kind],
+    )
+    n = cur.execute(
+        "SELECT count(DISTINCT f.source_row) FROM incoming_flags f LEFT JOIN classified k"
+        " ON k.source_row = f.source_row WHERE k.status IS NULL OR k.status = 'correction'").fetchall()[0][0]
+    cur.unregister("incoming_flags")
+    return int(n)
 
 
 def _audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:

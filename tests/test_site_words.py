@@ -49,3 +49,75 @@ def test_flags_of_a_site_are_listed_for_that_site_only(loaded_store):
     commit_upload(loaded_store, _plan(loaded_store, text, site="SITE-A"), "t")
     assert len(loaded_store.flags(site="SITE-A")) == 1
     assert len(loaded_store.flags(site="SITE-B")) == 0
+
+
+# -- 2. terms outside CTCAE ----------------------------------------------------------------------
+
+SDTM_AE = "USUBJID,AETERM,AEDECOD,AEBODSYS,AESEV,AESTDTC\n"
+
+
+def test_meddra_term_outside_ctcae_is_stored_under_its_soc_other_specify_and_flagged(loaded_store):
+    # "Application site pruritus" is a MedDRA PT, not a CTCAE v5 term; its SOC has an Other, specify
+    assert ctcae.match_term("APPLICATION SITE PRURITUS").term is None
+    other = "General disorders and administration site conditions - Other, specify"
+    assert other in set(ctcae.load_ctcae()["term"])
+    text = SDTM_AE + ("P-001,ITCHY PATCH SITE,APPLICATION SITE PRURITUS,"
+                      "GENERAL DISORDERS AND ADMINISTRATION SITE CONDITIONS,MILD,2025-06-21\n"
+                      "P-001,SOMETHING,NOT A TERM AT ALL,NO SUCH ORGAN CLASS,MILD,2025-06-22\n")
+    plan = _plan(loaded_store, text, "ae_sdtm.csv")
+    assert _rejected(plan)["source_row"].tolist() == [3]        # no SOC CTCAE knows: still refused
+    counts = commit_upload(loaded_store, plan, "t")
+    stored = loaded_store.read_kind("ae")
+    row = stored[stored["upload_id"] == counts.upload_id].iloc[0]
+    assert row["term"] == other
+    assert row["soc"] == "General disorders and administration site conditions"
+    assert row["reported_term"] == "APPLICATION SITE PRURITUS"    # the MedDRA term kept
+    assert row["verbatim"] == "ITCHY PATCH SITE"                 # the verbatim kept
+    codes = set(loaded_store.flags(counts.upload_id)["code"])
+    assert "term_outside_ctcae" in codes
+
+
+def test_without_a_soc_column_the_reason_says_what_would_let_it_be_stored(loaded_store):
+    plan = _plan(loaded_store, "subject_id,term,grade,onset_date\nP-001,Application site pruritus,1,2025-06-21\n")
+    assert "system organ class" in _rejected(plan)["reasons"].iloc[0]
+
+
+def test_term_matcher_knows_meddra_terms_british_spellings_lay_and_chinese_words():
+    cases = {"OEDEMA PERIPHERAL": "Edema limbs", "Tummy ache": "Abdominal pain", "DIARRHOEA": "Diarrhea",
+             "anaemia": "Anemia", "Oesophagitis": "Esophagitis", "GASTROOESOPHAGEAL REFLUX DISEASE":
+             "Gastroesophageal reflux disease", "RHINORRHOEA": "Rhinorrhea", "Upper respiratory tract infection":
+             "Upper respiratory infection", "恶心": "Nausea", "手足综合征": "Palmar-plantar erythrodysesthesia syndrome",
+             "中性粒细胞减少": "Neutrophil count decreased", "放射性皮炎": "Dermatitis radiation", "贫血": "Anemia"}
+    for written, term in cases.items():
+        assert ctcae.match_term(written).term == term, written
+
+
+def test_vocabulary_tables_name_their_source_and_await_review():
+    import pandas as pd
+    from toxdb import DATA_DIR
+    for name in ("ctcae_synonyms.csv", "ctcae_spellings.csv"):
+        table = pd.read_csv(DATA_DIR / name, dtype=str, keep_default_na=False)
+        assert (table["source"].str.len() > 5).all(), name
+    assert "clinician" in (DATA_DIR / "README.md").read_text(encoding="utf-8")
+
+
+def test_stores_made_before_reported_term_still_see_a_reupload_as_a_duplicate(tmp_path):
+    import duckdb
+    from toxdb.store.db import Store
+    from conftest import AE_CSV, PATIENTS_CSV
+    path = tmp_path / "old.duckdb"
+    with Store(path) as s:
+        for name, text in (("p.csv", PATIENTS_CSV), ("ae.csv", AE_CSV)):
+            commit_upload(s, prepare_upload(s, text.encode(), name, today=TODAY), "t")
+    con = duckdb.connect(str(path))       # make it look like a store from before migration 6
+    con.execute("ALTER TABLE adverse_events DROP COLUMN reported_term")
+    con.execute("UPDATE adverse_events SET row_hash = hash(" + ", ".join(
+        c[0] for c in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name ="
+                                  " 'adverse_events' ORDER BY ordinal_position").fetchall()
+        if c[0] not in ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to"))
+        + ")")
+    con.execute("DELETE FROM schema_version WHERE version = 6")
+    con.close()
+    with Store(path) as s:
+        plan = prepare_upload(s, (AE_CSV + "\n").encode(), "ae_again.csv", today=TODAY)
+        assert plan.summary["duplicates"] == 3 and plan.summary["corrections"] == 0

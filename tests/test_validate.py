@@ -31,7 +31,7 @@ AE_HEADER = "subject_id,term,grade,onset_date,end_date\n"
     ("P-001,Nausea,2,2025-06-20,2025-06-10", "end_date", ["before the start date 2025-06-20"]),
     ("P-001,Nausea,2,2027-01-05,", "onset_date", ["in the future"]),
     ("P-999,Nausea,2,2025-06-20,", "subject_id", ["not in the patient table"]),
-    ("P-001,Tummy ache,2,2025-06-20,", "term", ["not a CTCAE v5.0 term"]),
+    ("P-001,Sore everywhere,2,2025-06-20,", "term", ["not a CTCAE v5.0 term"]),
     ("P-001,Nausea,2,2025-13-45,", "onset_date", ["not a real calendar date"]),
     ("P-001,Nausea,2,yesterday,", "onset_date", ["not a date", "accepted: 2025-06-03"]),
     ("P-001,,2,2025-06-20,", "term", ["term is required"]),

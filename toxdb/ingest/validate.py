@@ -287,7 +287,7 @@ def validate(
     elif kind == "treatment":
         _treatment(staged, out, pr, col, parsed_dates)
     elif kind == "ae":
-        _ae_event(staged, out, pr, col)
+        _ae_event(staged, out, pr, col, flags)
     elif kind == "labs":
         _labs(staged, out, pr, col)
     # the columns of the row's identity are known now: its text is joined in another thread while the
@@ -452,7 +452,7 @@ def _period_end(dates: pd.Series, precision: pd.Series) -> pd.Series:
     return out
 
 
-def _ae_event(staged, out, pr, col) -> None:
+def _ae_event(staged, out, pr, col, flags) -> None:
     """The event itself: site reference, CTCAE term (SOC, MedDRA code) and verbatim text."""
     if "ae_ref" in staged.columns:
         out["ae_ref"] = _blank_to_na(col("ae_ref"))
@@ -460,18 +460,54 @@ def _ae_event(staged, out, pr, col) -> None:
     terms = ctcae.derive_ctcae_terms(_blank_to_na(written))
     unknown = (terms["term"].isna() & (written != "")).to_numpy(dtype=bool)
     sugg = terms["suggestions"]
+    by_soc = np.zeros(len(out), dtype=bool)
+    if "soc" in staged.columns and unknown.any():
+        terms, by_soc = _outside_ctcae(terms, col("soc"), unknown)
+        flags.append((by_soc, lambda pos: [_(
+            "'{written}' is not a CTCAE v5.0 term; stored as '{term}' from the system organ class in the file: "
+            "confirm, or give the CTCAE term (closest: {closest})").format(
+                written=w, term=t, closest=g if isinstance(g, str) and g else "-")
+            for w, t, g in zip(written.iloc[pos], terms["term"].iloc[pos], sugg.iloc[pos])],
+            "term_outside_ctcae", "term", written))
+        unknown = unknown & ~by_soc
+    hint = "" if "soc" in staged.columns else _(
+        "; a system organ class column (e.g. AEBODSYS) would let it be stored under '<SOC> - Other, specify'")
     pr.add(unknown, "term", written, lambda pos: [
-        f"not a CTCAE v5.0 term; closest: {g}" if isinstance(g, str) and g
-        else "not a CTCAE v5.0 term and nothing close was found" for g in sugg.iloc[pos]])
+        (f"not a CTCAE v5.0 term; closest: {g}" if isinstance(g, str) and g
+         else "not a CTCAE v5.0 term and nothing close was found") + hint for g in sugg.iloc[pos]])
     out["term"] = terms["term"]
     out["soc"] = terms["soc"]
     out["meddra_code"] = terms["meddra_code"]
-    # the verbatim text as written, else the description after "Other, specify"
+    # the site's (often MedDRA) term as written, when it is not the CTCAE term itself (D51)
+    out["reported_term"] = combine_distinct(lambda w, t: w if w and w != t else None, written, out["term"])
+    # the verbatim text as written, else the description after "Other, specify", else (a term stored
+    # under its SOC's "Other, specify") the term the site wrote
     verbatim = col("verbatim") if "verbatim" in staged.columns else col("")
     out["verbatim"] = combine_distinct(lambda v, spec: v or spec or None, verbatim, terms["specified"])
+    if by_soc.any():
+        out["verbatim"] = combine_distinct(lambda v, w: v or w, out["verbatim"],
+                                           written.where(pd.Series(by_soc, index=written.index)))
     other = terms["matched_by"].eq("other_specify").to_numpy(dtype=bool)
     no_text = other & (out["verbatim"].isna()).to_numpy(dtype=bool)
     pr.add(no_text, "term", written, "an 'Other, specify' term needs the verbatim description")
+
+
+def _outside_ctcae(terms: pd.DataFrame, soc_text: pd.Series, unknown: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Terms that are not CTCAE terms, placed under "<SOC> - Other, specify" of the system organ
+    class the file gives (D51). Returns the terms frame with those rows filled and their mask."""
+    other = map_distinct(soc_text, lambda s: "|".join(ctcae.soc_other_specify(s) or ()) if s else None)
+    wanted = other.where(pd.Series(unknown, index=other.index))
+    found = (wanted.notna() & (wanted != "")).to_numpy(dtype=bool)
+    if not found.any():
+        return terms, found
+    parts = {name: map_distinct(wanted, lambda v, i=i: v.split("|")[i] if v else None)
+             for i, name in enumerate(("term", "soc", "meddra_code"))}
+    filled = terms.copy()
+    for name, values in parts.items():
+        filled[name] = combine_distinct(lambda a, b: a or b, terms[name], values)
+    filled["matched_by"] = combine_distinct(lambda a, f: a or ("soc_other" if f else None), terms["matched_by"],
+                                            pd.Series(np.where(found, "y", ""), index=terms.index))
+    return filled, found
 
 
 def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:

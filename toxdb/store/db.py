@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 import pandas as pd
@@ -26,7 +26,7 @@ from toxdb.vocab import KIND_TABLES
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 SCHEMA_VERSION = 1          # the version schema.sql creates
 # Later schema versions: (version, SQL). Applied in order to a store whose version is lower.
-MIGRATIONS: list[tuple[int, str]] = [
+MIGRATIONS: list[tuple[int, str | Callable]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
     # 5: rows stored with a flag that raises a query to the site (D50), and their count per upload
@@ -34,6 +34,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         " upload_id INTEGER NOT NULL, kind TEXT NOT NULL, source_row INTEGER, record_key TEXT,"
         " subject_id TEXT, code TEXT NOT NULL, column_name TEXT, value TEXT, message TEXT NOT NULL);"
         " ALTER TABLE uploads ADD COLUMN n_flagged INTEGER"),
+    # 6: the term as the site wrote it (a MedDRA term stored under "<SOC> - Other, specify", D51)
+    (6, lambda cur: _add_column(cur, "adverse_events", "reported_term TEXT")),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
@@ -146,7 +148,7 @@ class Store:
             applied = {row[0] for row in cur.execute("SELECT version FROM schema_version").fetchall()}
             for version, sql in MIGRATIONS:
                 if version not in applied:
-                    cur.execute(sql)
+                    sql(cur) if callable(sql) else cur.execute(sql)
                     cur.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
         return self.schema_version()
 
@@ -558,6 +560,16 @@ def _type_of(cur, table: str, column: str) -> str:
         ).fetchall():
             _TYPES[(table, name)] = dtype
     return _TYPES[key]
+
+
+def _add_column(cur, table: str, column_ddl: str) -> None:
+    """Add a column to a versioned table and hash every stored row again over the new column list, so
+    that a file uploaded before the migration still reads as a duplicate, not as a correction."""
+    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column_ddl}")
+    cols = [c[0] for c in cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall() if c[0] not in VERSION_COLUMNS]
+    cur.execute(f"UPDATE {table} SET row_hash = {_ROW_HASH.format(cols=', '.join(cols))}")
 
 
 def _insert_flags(cur, upload_id: int, kind: str, flags: pd.DataFrame | None) -> int:

@@ -33,7 +33,7 @@ def _cited() -> dict[int, set[str]]:
 
 def test_decisions_are_numbered_in_order():
     ids = _decision_ids()
-    # each issue has its own block of numbers (D50-D59 for issue 10, ...): ascending, none twice
+    # each issue has its own block of ten numbers (issue 10 from 50): ascending, none twice
     assert ids == sorted(set(ids)) and ids[0] == 1, ids
 
 

@@ -121,3 +121,58 @@ def test_stores_made_before_reported_term_still_see_a_reupload_as_a_duplicate(tm
     with Store(path) as s:
         plan = prepare_upload(s, (AE_CSV + "\n").encode(), "ae_again.csv", today=TODAY)
         assert plan.summary["duplicates"] == 3 and plan.summary["corrections"] == 0
+
+
+# -- 3. treatment names and value mapping --------------------------------------------------------
+
+TREAT = "subject_id,treatment,cycle,start_date,end_date,dose,dose_unit\n"
+
+
+def test_brand_generic_and_chinese_treatment_names_are_known(loaded_store):
+    names = {"Xeloda": "capecitabine", "capecitabine": "capecitabine", "卡培他滨": "capecitabine",
+             "希罗达": "capecitabine", "S-1": "S-1", "TS-1": "S-1", "Teysuno": "S-1",
+             "tegafur/gimeracil/oteracil": "S-1", "替吉奥": "S-1", "radiotherapy": "RT", "IMRT": "RT",
+             "VMAT": "RT", "放疗": "RT"}
+    text = TREAT + "".join(f"P-003,{n},{i + 1},2025-08-{i + 1:02d},,,\n" for i, n in enumerate(names))
+    plan = _plan(loaded_store, text, "tx.csv", kind="treatment")
+    assert _rejected(plan).empty, _rejected(plan)["reasons"].tolist()
+    assert plan.validation.rows["treatment"].astype(str).tolist() == list(names.values())
+
+
+def test_other_names_are_mapped_saved_per_site_and_other_is_kept_but_not_used(loaded_store):
+    text = TREAT + "P-003,XANOMELINE,1,2025-08-01,2025-08-14,54,mg\nP-003,PLACEBO,,2025-08-01,,0,mg\n"
+    plan = _plan(loaded_store, text, "ex.csv", kind="treatment")
+    assert plan.unknown_values == {"treatment": ["PLACEBO", "XANOMELINE"]}
+    assert len(_rejected(plan)) == 2 and "--map" in _rejected(plan)["reasons"].iloc[0]
+    vmap = {"treatment": {"XANOMELINE": "capecitabine", "PLACEBO": "other"}}
+    loaded_store.save_value_map("SITE-B", "treatment", vmap, "t")
+    plan = _plan(loaded_store, text, "ex.csv", kind="treatment", site="SITE-B")       # the saved map applies
+    assert _rejected(plan).empty and plan.summary["other"] == 1
+    counts = commit_upload(loaded_store, plan, "t")
+    assert (counts.accepted, counts.other) == (1, 1)
+    tx = loaded_store.read_kind("treatment")
+    assert set(tx[tx["subject_id"] == "P-003"]["treatment"]) == {"capecitabine"}    # placebo is not a treatment
+    kept = loaded_store.other_treatments()
+    assert kept[["subject_id", "name"]].values.tolist() == [["P-003", "PLACEBO"]]
+
+
+def test_coded_columns_are_mappable_the_same_way(loaded_store):
+    text = "subject_id,term,grade,onset_date,serious,attribution\nP-001,Nausea,Leve,2025-06-21,Oui,Possiblement\n"
+    plan = _plan(loaded_store, text)
+    assert set(plan.unknown_values) == {"grade", "serious", "attribution"}
+    plan = _plan(loaded_store, text, value_map={"grade": {"Leve": "1"}, "serious": {"Oui": "Y"},
+                                                "attribution": {"Possiblement": "possible"}})
+    row = plan.validation.rows.iloc[0]
+    assert (row["grade"], bool(row["serious"]), row["attribution"]) == (1, True, "possible")
+
+
+def test_map_arguments_parse_and_explain_mistakes():
+    import pytest
+    from toxdb.ingest.values import ValueMapError, parse_map_args
+    assert parse_map_args("treatment", ["XANOMELINE=capecitabine", "PLACEBO=other"]) == {
+        "treatment": {"XANOMELINE": "capecitabine", "PLACEBO": "other"}}
+    assert parse_map_args("ae", ["serious:Oui=Y"]) == {"serious": {"Oui": "Y"}}
+    with pytest.raises(ValueMapError, match="not a value"):
+        parse_map_args("treatment", ["treatment:XANOMELINE=aspirin"])
+    with pytest.raises(ValueMapError, match="VALUE=TARGET"):
+        parse_map_args("treatment", ["XANOMELINE"])

@@ -37,6 +37,7 @@ RT = "RT"
 CHEMO = (CAPECITABINE, S1)                 # the chemotherapy agents
 TREATMENTS = (RT, *CHEMO)
 MORE_THAN_ONE = "more than one"           # an AE attributed to several treatments
+KEEP_AS_OTHER = "other"                   # a treatment row that is not a protocol treatment: kept, not used (D52)
 
 # -- phases of an adverse event (clinical rules section 2) ---------------------------------------
 PHASES = ("pre-treatment", "concurrent", "maintenance", "post-treatment")

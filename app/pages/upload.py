@@ -13,6 +13,7 @@ from toxdb.ingest.mapping import (
 )
 from toxdb.ingest.readers import MAX_FILE_MB, ReadError
 from toxdb.ingest.upload import commit_upload, prepare_upload
+from toxdb.ingest.values import KEEP_AS_OTHER, ValueMapError, merge_value_maps, targets
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
@@ -60,8 +61,9 @@ chosen_map = st.session_state.get(map_key)
 
 try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
-                          sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial)
-except ReadError as exc:
+                          sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial,
+                          value_map=st.session_state.get(f"vmap_{file_key}"))
+except (ReadError, ValueMapError) as exc:
     st.error(str(exc), icon=":material/block:")
     st.stop()
 
@@ -120,6 +122,31 @@ if plan.mapping.missing_required:
     st.subheader("Preview")
     st.dataframe(table.data.head(20), hide_index=True)
     st.stop()
+
+# -- value mapping (D52) -------------------------------------------------------------------------
+if plan.unknown_values:
+    with st.expander(_("Values this file writes in its own words"), expanded=True):
+        st.caption(_("Say what each value means. Until it is mapped, a row with it is rejected. "
+                     "A treatment that is not a protocol treatment can be kept as other: stored, never used "
+                     "to place events in a treatment phase."))
+        picked: dict[str, dict[str, str]] = {}
+        for column, values in plan.unknown_values.items():
+            choices = [_("(not mapped: row rejected)")] + targets(plan.kind, column)
+            for i, value in enumerate(values[:30]):
+                pick = st.selectbox(_("{column}: which value is '{value}'?").format(column=column, value=value),
+                                    choices, key=f"v_{file_key}_{column}_{i}",
+                                    format_func=lambda c: _("not a protocol treatment: keep as other")
+                                    if c == KEEP_AS_OTHER else c)
+                if pick != choices[0]:
+                    picked.setdefault(column, {})[value] = pick
+        v1, v2 = st.columns(2)
+        if v1.button(_("Apply value mapping"), key=f"vapply_{file_key}"):
+            st.session_state[f"vmap_{file_key}"] = merge_value_maps(plan.value_map, picked)
+            st.rerun()
+        if site and v2.button(_("Save these values for site {site}").format(site=site), key=f"vsave_{file_key}"):
+            store.save_value_map(site, plan.kind, picked, state.user())
+            st.session_state[f"vmap_{file_key}"] = merge_value_maps(plan.value_map, picked)
+            st.rerun()
 
 # -- validation report ---------------------------------------------------------------------------
 st.subheader("2 · Check")

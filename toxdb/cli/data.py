@@ -32,7 +32,8 @@ def _cmd_init(args) -> int:
 def _cmd_import(args) -> int:
     day_first = True if args.day_first else (False if args.month_first else None)
     with open_store(args.db or default_db_path()) as store:
-        outcomes = import_paths(store, args.files, current_user(), kind=args.kind, site=args.site, day_first=day_first)
+        outcomes = import_paths(store, args.files, current_user(), kind=args.kind, site=args.site, day_first=day_first,
+                                map_args=args.map)
         failed = 0
         for o in outcomes:
             print(o.message)
@@ -42,6 +43,11 @@ def _cmd_import(args) -> int:
             plan = o.plan
             for note in plan.notes:
                 print(f"  note: {note}")
+            if args.site and args.map and o.counts is not None and plan.value_map:
+                store.save_value_map(args.site, plan.kind, plan.value_map, current_user())
+            for column, values in plan.unknown_values.items():
+                print("  " + _("values of {column} no vocabulary knows: {values}; map them with --map VALUE=TARGET")
+                      .format(column=column, values=", ".join(values[:10])))
             flags = plan.validation.flags if plan.validation is not None else None
             if flags is not None and len(flags):
                 for _row, msg in flags[["source_row", "message"]].head(args.show).itertuples(index=False):
@@ -88,6 +94,9 @@ def register(sub: Any) -> None:
     order.add_argument("--day-first", action="store_true", help="dates like 03/06/2025 are day-first")
     order.add_argument("--month-first", action="store_true", help="dates like 03/06/2025 are month-first")
     p.add_argument("--show", type=int, default=10, help="how many rejected rows to print per file")
+    p.add_argument("--map", action="append", metavar="[COLUMN:]VALUE=TARGET",
+                   help="map a site's own value, e.g. XANOMELINE=capecitabine, PLACEBO=other (not a protocol "
+                        "treatment: kept, not used), serious:Oui=Y; saved for --site when given (repeat)")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(func=_cmd_import)
 

@@ -72,17 +72,20 @@ class ValidationResult:
     notes: list[str] = field(default_factory=list)
     # stored rows that raise a query to the site (D50): source_row, subject_id, code, column, value, message
     flags: pd.DataFrame = field(default_factory=lambda: empty_flags())
+    # treatment rows that are not a protocol treatment, kept as other (D52)
+    others: pd.DataFrame | None = None
 
     @property
     def summary(self) -> dict:
         st = self.problems["status"].value_counts() if len(self.problems) else {}
         return {
             "kind": self.kind,
-            "rows": len(self.rows) + len(self.problems),
+            "rows": len(self.rows) + len(self.problems) + (0 if self.others is None else len(self.others)),
             "valid": len(self.rows),
             "rejected": int(st.get("rejected", 0)),
             "duplicates_in_file": int(st.get("duplicate", 0)),
             "flagged": int(self.flags["source_row"].nunique()) if len(self.flags) else 0,
+            "other": 0 if self.others is None else len(self.others),
         }
 
 
@@ -222,6 +225,7 @@ def validate(
     """
     kind = mapping.kind
     today = today or dt.date.today()
+    other = np.zeros(len(staged), dtype=bool)
     latest = today + dt.timedelta(days=int(future_tolerance_days))
     notes: list[str] = []
     if day_first is None:
@@ -285,7 +289,7 @@ def validate(
     if kind == "patients":
         _patients(staged, out, pr, col, flags)
     elif kind == "treatment":
-        _treatment(staged, out, pr, col, parsed_dates)
+        other = _treatment(staged, out, pr, col, parsed_dates)
     elif kind == "ae":
         _ae_event(staged, out, pr, col, flags)
     elif kind == "labs":
@@ -306,10 +310,24 @@ def validate(
     duplicate = pr.dups & ~rejected
     keep = ~rejected & ~duplicate
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
+    others = _other_treatments(out[keep & other]) if other.any() else None
+    keep = keep & ~other
     # text columns stay categorical (coded by distinct value): the store reads them as such
     rows = out.reset_index(drop=True) if keep.all() else out[keep].reset_index(drop=True)
     flagged = _flag_frame(flags, keep, source_row, out[["subject_id", "record_key"]], headers)
-    return ValidationResult(kind, rows, problems, day_first, notes, flagged)
+    result = ValidationResult(kind, rows, problems, day_first, notes, flagged)
+    if others is not None:
+        result.others = others
+    return result
+
+
+def _other_treatments(rows: pd.DataFrame) -> pd.DataFrame:
+    """Treatment rows that are not a protocol treatment (D52): kept with their name, never used to
+    place events in a phase."""
+    cols = ["source_row", "subject_id", "start_date", "end_date", "dose", "dose_unit"]
+    out = rows.reindex(columns=cols).copy()
+    out.insert(2, "name", as_text(rows["treatment"]).str.removeprefix("other: "))
+    return out.reset_index(drop=True)
 
 
 def _flag_messages(msg, pos: np.ndarray) -> list[str]:
@@ -403,10 +421,18 @@ def _patients(staged, out, pr, col, flags) -> None:
         pr.add(bad, "birth_date", col("birth_date"), "the birth date is not before the enrolment date")
 
 
-def _treatment(staged, out, pr, col, parsed_dates) -> None:
+def _treatment(staged, out, pr, col, parsed_dates) -> np.ndarray:
+    """Checks of a treatment log; returns the rows mapped to "not a protocol treatment" (D52)."""
+    other = mask_distinct(col("treatment"), lambda v: vocab.fold(v) == vocab.KEEP_AS_OTHER)
     out["treatment"], bad = _lookup(staged["treatment"], TREATMENTS) if "treatment" in staged.columns else (None, None)
     if bad is not None:
-        pr.add(bad, "treatment", col("treatment"), "not recognised; accepted: RT, capecitabine or S-1")
+        pr.add(bad & ~other, "treatment", col("treatment"), _(
+            "not recognised; accepted: RT, capecitabine or S-1 (or their brand, generic or Chinese names); "
+            "map other names on the Upload page or with --map NAME=TREATMENT (or NAME=other)"))
+    if other.any():        # the name as written makes the row's identity, so two such drugs stay apart
+        name = col("treatment_name") if "treatment_name" in staged.columns else col("treatment")
+        out["treatment"] = combine_distinct(lambda t, n, o: ("other: " + (n or "")) if o else t, out["treatment"],
+                                            name, pd.Series(np.where(other, "y", ""), index=out.index))
     if "phase" in staged.columns:
         out["phase"], bad = _lookup(staged["phase"], PHASES)
         pr.add(bad, "phase", col("phase"), "not recognised; accepted: concurrent or maintenance (or leave empty to derive it)")
@@ -427,6 +453,7 @@ def _treatment(staged, out, pr, col, parsed_dates) -> None:
         out["dose_unit"], bad = _lookup(staged["dose_unit"], DOSE_UNITS)
         pr.add(bad, "dose_unit", col("dose_unit"), "not recognised; accepted: mg, mg/m2, mg/m2/day, Gy")
     _end_before_start(out, pr, col, parsed_dates, "start_date", "end_date")
+    return other
 
 
 def _end_before_start(out, pr, col, parsed_dates, start, end) -> None:

@@ -35,7 +35,14 @@ MIGRATIONS: list[tuple[int, str | Callable]] = [
         " subject_id TEXT, code TEXT NOT NULL, column_name TEXT, value TEXT, message TEXT NOT NULL);"
         " ALTER TABLE uploads ADD COLUMN n_flagged INTEGER"),
     # 6: the term as the site wrote it (a MedDRA term stored under "<SOC> - Other, specify", D51)
-    (6, lambda cur: _add_column(cur, "adverse_events", "reported_term TEXT")),
+    # 6: the term as the site wrote it (a MedDRA term stored under "<SOC> - Other, specify", D51);
+    #    treatment rows kept as "not a protocol treatment" and value maps saved per site (D52)
+    (6, lambda cur: (_add_column(cur, "adverse_events", "reported_term TEXT"), cur.execute(
+        "CREATE TABLE IF NOT EXISTS other_treatments (upload_id INTEGER NOT NULL, source_row INTEGER,"
+        " subject_id TEXT NOT NULL, name TEXT NOT NULL, start_date DATE, end_date DATE, dose DOUBLE, dose_unit TEXT);"
+        " CREATE TABLE IF NOT EXISTS saved_value_maps (site TEXT NOT NULL, kind TEXT NOT NULL,"
+        " column_name TEXT NOT NULL, written TEXT NOT NULL, target TEXT NOT NULL, saved_by TEXT NOT NULL,"
+        " saved_at TIMESTAMP NOT NULL, PRIMARY KEY (site, kind, column_name, written))"))),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
@@ -65,6 +72,7 @@ class CommitCounts:
     corrections: int
     rejected: int
     flagged: int = 0           # stored rows that carry a query to the site (D50)
+    other: int = 0             # treatment rows kept as "not a protocol treatment" (D52)
 
 
 class Store:
@@ -234,7 +242,7 @@ class Store:
     def uploads(self) -> pd.DataFrame:
         return self.cursor().execute(
             "SELECT upload_id, file_name, kind, site, sha256, size_bytes, uploaded_by, uploaded_at, reader,"
-            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected FROM uploads ORDER BY upload_id"
+            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected, n_flagged FROM uploads ORDER BY upload_id"
         ).df()
 
     def upload_by_hash(self, sha256: str, kind: str) -> dict | None:
@@ -326,6 +334,7 @@ class Store:
         classified_at_version: tuple | None = None,
         packed: tuple[str | None, bytes] | None = None,
         flags: pd.DataFrame | None = None,
+        others: pd.DataFrame | None = None,
         _fail_after_insert: bool = False,
     ) -> CommitCounts:
         """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
@@ -381,6 +390,13 @@ class Store:
                 )
                 cur.unregister("incoming_problems")
             n_flagged = _insert_flags(cur, upload_id, kind, flags)
+            n_other = 0
+            if others is not None and len(others):
+                cur.register("incoming_others", pa.Table.from_pandas(others, preserve_index=False))
+                cur.execute("INSERT INTO other_treatments SELECT ?, source_row, subject_id, name, start_date, end_date,"
+                            " dose, dose_unit FROM incoming_others", [upload_id])
+                cur.unregister("incoming_others")
+                n_other = len(others)
             n_rej = int((problems["status"] == "rejected").sum()) if len(problems) else 0
             n_dup_file = int((problems["status"] == "duplicate").sum()) if len(problems) else 0
             result = CommitCounts(
@@ -390,6 +406,7 @@ class Store:
                 corrections=int(counts.get("correction", 0)),
                 rejected=n_rej,
                 flagged=n_flagged,
+                other=n_other,
             )
             codec, kept = packed if packing is None else packing.result()
             cur.execute(
@@ -437,6 +454,32 @@ class Store:
             params.append(kind)
         row = self.cursor().execute(sql + " ORDER BY saved_at DESC LIMIT 1", params).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
+
+    # -- saved value maps (D52) -------------------------------------------------------------------
+    def save_value_map(self, site: str, kind: str, value_map: dict[str, dict[str, str]], user: str) -> None:
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            for column, pairs in value_map.items():
+                for written, target in pairs.items():
+                    cur.execute("INSERT OR REPLACE INTO saved_value_maps VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [site, kind, column, written, target, user, now])
+            _audit(cur, user, "save_value_map", {"site": site, "kind": kind, "map": value_map}, now)
+
+    def saved_value_map(self, site: str, kind: str) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for column, written, target in self.cursor().execute(
+                "SELECT column_name, written, target FROM saved_value_maps WHERE site = ? AND kind = ?"
+                " ORDER BY saved_at", [site, kind]).fetchall():
+            out.setdefault(column, {})[written] = target
+        return out
+
+    def other_treatments(self, site: str | None = None) -> pd.DataFrame:
+        """Treatment rows kept as "not a protocol treatment" (D52), with the file they came from."""
+        clause, params = ("WHERE u.site = ?", [site]) if site is not None else ("", [])
+        return self.cursor().execute(
+            "SELECT o.upload_id, u.file_name, u.site, o.source_row, o.subject_id, o.name, o.start_date,"
+            f" o.end_date, o.dose, o.dose_unit FROM other_treatments o JOIN uploads u USING (upload_id) {clause}"
+            " ORDER BY o.upload_id, o.source_row", params).df()
 
     # -- data cuts -------------------------------------------------------------------------------
     def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:

@@ -176,3 +176,56 @@ def test_map_arguments_parse_and_explain_mistakes():
         parse_map_args("treatment", ["treatment:XANOMELINE=aspirin"])
     with pytest.raises(ValueMapError, match="VALUE=TARGET"):
         parse_map_args("treatment", ["XANOMELINE"])
+
+
+# -- 4. units, optional columns, ignored columns -------------------------------------------------
+
+def test_dose_units_as_sites_write_them_are_recognised_and_converted_where_certain(loaded_store):
+    text = TREAT + ("P-003,S-1,1,2025-08-01,2025-08-14,120,mg/day\nP-003,S-1,2,2025-08-22,,120,mg/d\n"
+                    "P-003,capecitabine,3,2025-09-01,,1000,mg/m²/d\nP-003,capecitabine,4,2025-09-22,,1000,mg/m2/day\n"
+                    "P-003,capecitabine,5,2025-10-13,,1000,mg BID\nP-003,RT,,2025-08-01,,5600,cGy\n"
+                    "P-003,RT,,2025-08-02,,56,Gy\n")
+    plan = _plan(loaded_store, text, "tx.csv", kind="treatment")
+    assert _rejected(plan).empty, _rejected(plan)["reasons"].tolist()
+    rows = plan.validation.rows.sort_values("source_row")
+    assert rows["dose_unit"].astype(str).tolist() == ["mg/day", "mg/day", "mg/m2/day", "mg/m2/day", "mg/day",
+                                                       "Gy", "Gy"]
+    assert rows["dose"].astype(float).tolist() == [120, 120, 1000, 1000, 2000, 56, 56]    # 1000 BID = 2000/day
+    conv = plan.validation.flags.query("code == 'unit_converted'")
+    assert conv["source_row"].tolist() == [6, 7]
+
+
+def test_a_bad_value_in_an_optional_column_keeps_the_row_with_the_value_empty_and_a_warning(loaded_store):
+    text = TREAT + "P-003,S-1,1,2025-08-01,2025-08-14,sixty,mg/week\n"
+    plan = _plan(loaded_store, text, "tx.csv", kind="treatment")
+    assert _rejected(plan).empty
+    row = plan.validation.rows.iloc[0]
+    assert str(row["start_date"].date()) == "2025-08-01" and str(row["end_date"].date()) == "2025-08-14"
+    assert row.isna()[["dose", "dose_unit"]].all()
+    flags = plan.validation.flags
+    assert set(flags["column"]) == {"dose", "dose_unit"} and set(flags["code"]) == {"value_left_empty"}
+    counts = commit_upload(loaded_store, plan, "t")
+    assert counts.flagged == 1 and len(loaded_store.flags(counts.upload_id)) == 2
+
+
+def test_unit_suffixes_in_headers_are_understood_and_converted(store):
+    text = ("subject_id,enrolled_on,serum_creatinine_mg_dl,height_m,weight_lb,favourite_colour\n"
+            "A-1,2025-06-01,0.9,1.62,110,blue\n")
+    plan = prepare_upload(store, text.encode(), "patients.csv", today=TODAY)
+    row = plan.validation.rows.iloc[0]
+    assert row["serum_creatinine"] == 0.9 and row["serum_creatinine_unit"] == "mg/dL"
+    assert abs(row["height_cm"] - 162) < 1e-9 and abs(row["weight_kg"] - 110 * 0.45359237) < 1e-9
+    assert plan.mapping.unmapped == ["favourite_colour"]
+    text2 = "subject_id,enrolled_on,Creatinine (µmol/L)\nA-2,2025-06-01,80\n"
+    row2 = prepare_upload(store, text2.encode(), "p2.csv", today=TODAY).validation.rows.iloc[0]
+    assert (row2["serum_creatinine"], row2["serum_creatinine_unit"]) == (80, "umol/L")
+
+
+def test_cli_lists_ignored_columns(tmp_path):
+    import subprocess
+    import sys
+    from conftest import ROOT, write
+    f = write(tmp_path / "p.csv", "subject_id,enrolled_on,favourite_colour\nA-1,2025-06-01,blue\n")
+    out = subprocess.run([sys.executable, "-m", "toxdb", "import", "--db", tmp_path / "c.duckdb", f],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0 and "ignored columns: favourite_colour" in out.stdout

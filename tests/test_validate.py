@@ -168,11 +168,15 @@ def test_patients_file_checks(store):
     plan = prepare_upload(store, text.encode(), "patients.csv", today=TODAY)
     assert plan.kind == "patients"
     rows = plan.validation.rows
-    assert rows["agent"].tolist() == ["capecitabine"]
-    msg = _reasons(plan)[3]
-    for phrase in ["column 'sex'", "M or F", "column 'height_cm'", "centimetres", "column 'agent'",
-                   "capecitabine or S-1", "column 'serum_creatinine_unit'"]:
+    # optional columns (issue 10): the row is kept, each bad value left empty and flagged with why
+    assert rows["agent"].tolist()[0] == "capecitabine" and pd.isna(rows["agent"].tolist()[1])
+    assert rows.iloc[1][["sex", "height_cm", "serum_creatinine", "serum_creatinine_unit"]].isna().all()
+    flags = plan.validation.flags
+    assert set(flags["source_row"]) == {3}
+    msg = " ".join(flags["message"])
+    for phrase in ["M or F", "centimetres", "capecitabine or S-1", "mg/dL or umol/L", "left empty"]:
         assert phrase in msg
+    assert {"sex", "height_cm", "agent", "serum_creatinine_unit"} <= set(flags["column"])
 
 
 def test_treatment_log_rejects_unknown_treatments_and_accepts_zero_dose(loaded_store):

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from toxdb import DATA_DIR
 
 VALUE_SYNONYMS_CSV = DATA_DIR / "value_synonyms.csv"
+DOSE_UNIT_CONVERSIONS_CSV = DATA_DIR / "dose_unit_conversions.csv"
 
 # -- table kinds: the four things a site uploads -------------------------------------------------
 KINDS = ("patients", "treatment", "ae", "labs")          # also the order a batch is loaded in
@@ -63,7 +64,7 @@ VOCABULARIES = MappingProxyType({
     "attribution": ATTRIBUTION_ORDER,
     "attributed_to": (*TREATMENTS, MORE_THAN_ONE),
     "action_taken": AE_ACTIONS,
-    "dose_unit": ("mg", "mg/m2", "mg/m2/day", "Gy", "cGy"),
+    "dose_unit": ("mg", "mg/day", "mg/m2", "mg/m2/day", "Gy", "cGy"),
     "creatinine_unit": ("mg/dL", "umol/L"),
 })
 # vocabularies that include another's spellings (a treatment may be written as any agent)
@@ -108,6 +109,19 @@ def synonyms(vocabulary: str) -> Mapping[str, Any]:
         return MappingProxyType(_table()[vocabulary])
     except KeyError:
         raise VocabularyError(f"unknown vocabulary {vocabulary!r}; one of {', '.join(VOCABULARIES)}") from None
+
+
+@lru_cache(maxsize=1)
+def dose_unit_conversions() -> Mapping[str, tuple[str, float]]:
+    """Written dose unit (folded) -> (stored unit, factor) for units whose meaning is certain but
+    whose number must change: cGy -> Gy (x 0.01), mg BID -> mg/day (x 2)."""
+    out = {}
+    with DOSE_UNIT_CONVERSIONS_CSV.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["stored"] not in VOCABULARIES["dose_unit"]:
+                raise VocabularyError(f"{DOSE_UNIT_CONVERSIONS_CSV.name}: {row['stored']!r} is not a dose unit")
+            out[fold(row["written"])] = (row["stored"], float(row["factor"]))
+    return MappingProxyType(out)
 
 
 _UNKNOWN = object()

@@ -116,6 +116,9 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
         st.session_state[map_key] = new_map
         st.toast(f"Mapping saved for {site}; it will be offered for files with these columns.")
 
+if plan.mapping.unmapped:
+    st.caption(_("Ignored columns: {columns}").format(columns=", ".join(plan.mapping.unmapped)))
+
 if plan.mapping.missing_required:
     st.error("No column is mapped for: " + ", ".join(plan.mapping.missing_required)
              + ". Pick them above and press Apply mapping.", icon=":material/extension:")

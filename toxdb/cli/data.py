@@ -45,6 +45,8 @@ def _cmd_import(args) -> int:
                 print(f"  note: {note}")
             if args.site and args.map and o.counts is not None and plan.value_map:
                 store.save_value_map(args.site, plan.kind, plan.value_map, current_user())
+            if plan.mapping.unmapped:
+                print("  " + _("ignored columns: {columns}").format(columns=", ".join(plan.mapping.unmapped)))
             for column, values in plan.unknown_values.items():
                 print("  " + _("values of {column} no vocabulary knows: {values}; map them with --map VALUE=TARGET")
                       .format(column=column, values=", ".join(values[:10])))

@@ -146,6 +146,30 @@ class _Problems:
         return allp.groupby("pos", sort=True)["msg"].agg("; ".join)
 
 
+class _Soft:
+    """Problems in an optional column: the row is kept, the value left empty, and a flag says why
+    (issue 10: a bad dose unit must not lose the row's dates). Same ``add`` as _Problems."""
+
+    def __init__(self, flags: list):
+        self.flags = flags
+        self.blank: list[tuple[np.ndarray, str]] = []
+
+    def add(self, mask, column: str, values: pd.Series | None, why) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.blank.append((mask, column))
+        text = why if isinstance(why, str) else None
+        self.flags.append((mask, lambda pos, w=why, t=text: [
+            _("{why}; the value was left empty and the row kept").format(why=t if t is not None else m)
+            for m in (w(pos) if callable(w) else [t] * len(pos))], "value_left_empty", column, values))
+
+    def apply(self, out: pd.DataFrame) -> None:
+        for mask, column in self.blank:
+            if column in out.columns:
+                out[column] = out[column].where(~pd.Series(mask, index=out.index))
+
+
 def _norm_text(s: pd.Series) -> pd.Series:
     """Cells with outer spaces removed, empty string for a missing cell; categorical (coded) text."""
     return map_distinct(s, lambda v: "" if v is None else str(v).strip())
@@ -286,10 +310,12 @@ def validate(
                 flags.append((partial, lambda pos, d=d, name=name: [
                     f"{name.replace('_', ' ')} given only to the {p}" for p in d["precision"].iloc[pos]]))
 
+    soft = _Soft(flags)
     if kind == "patients":
-        _patients(staged, out, pr, col, flags)
+        notes.extend(_patients(staged, out, soft, col, mapping.unit_hints))
+        _birth_before_enrolment(out, pr, col)
     elif kind == "treatment":
-        other = _treatment(staged, out, pr, col, parsed_dates)
+        other = _treatment(staged, out, pr, soft, col, parsed_dates, flags)
     elif kind == "ae":
         _ae_event(staged, out, pr, col, flags)
     elif kind == "labs":
@@ -298,7 +324,8 @@ def validate(
     # remaining checks run
     key_job, groups = _record_key(kind, out, parsed_dates)
     if kind == "ae":
-        _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days)
+        _ae_details(staged, out, pr, soft, col, flags, parsed_dates, enrolment, screening_window_days)
+    soft.apply(out)
 
     out["source_row"] = source_row
     _in_file_duplicates(out, pr, kind, groups)
@@ -386,42 +413,61 @@ def _join_flags(flags: list, index: pd.Index) -> pd.Series:
     return result
 
 
-def _patients(staged, out, pr, col, flags) -> None:
+# a unit written in a header (height_m, weight_lb): the factor to the canonical column's unit
+HEADER_UNIT_FACTORS = {("height_cm", "m"): 100.0, ("height_cm", "cm"): 1.0, ("weight_kg", "kg"): 1.0,
+                       ("weight_kg", "lb"): 0.45359237, ("weight_kg", "lbs"): 0.45359237, ("weight_kg", "g"): 0.001}
+
+
+def _patients(staged, out, soft, col, unit_hints) -> list[str]:
+    """Checks of a patients file (optional columns: a bad value is left empty and flagged); returns
+    notes on units read from the headers."""
+    notes = []
     if "site" in staged.columns:
         out["site"] = _blank_to_na(col("site"))
     if "sex" in staged.columns:
         out["sex"], bad = _lookup(staged["sex"], SEX)
-        pr.add(bad, "sex", col("sex"), "not recognised; accepted: M or F (male/female)")
+        soft.add(bad, "sex", col("sex"), "not recognised; accepted: M or F (male/female)")
     for name in ("age", "height_cm", "weight_kg", "serum_creatinine", "ecog"):
         if name not in staged.columns:
             continue
         num, bad = _numbers(staged[name])
-        pr.add(bad, name, col(name), "must be a number")
+        soft.add(bad, name, col(name), "must be a number")
+        factor = HEADER_UNIT_FACTORS.get((name, vocab.fold(unit_hints.get(name, ""))))
+        if factor is not None and factor != 1.0:
+            num = num * factor
+            notes.append(_("{name}: the header says {unit}; values were converted ({factor:g} x)").format(
+                name=name, unit=unit_hints[name], factor=factor))
         if name in FLOAT_RANGES:
             lo, hi, unit = FLOAT_RANGES[name]
             out_of = (num.notna() & ((num < lo) | (num > hi))).to_numpy(dtype=bool)
             hint = " (looks like metres: give centimetres)" if name == "height_cm" else ""
-            pr.add(out_of, name, col(name), f"must be between {lo:g} and {hi:g} {unit}{hint}".rstrip())
+            soft.add(out_of, name, col(name), f"must be between {lo:g} and {hi:g} {unit}{hint}".rstrip())
         if name == "ecog":
             out_of = (num.notna() & (~num.isin([0, 1, 2, 3, 4, 5]))).to_numpy(dtype=bool)
-            pr.add(out_of, name, col(name), "ECOG is a whole number 0-5")
+            soft.add(out_of, name, col(name), "ECOG is a whole number 0-5")
         out[name] = num
     if "serum_creatinine_unit" in staged.columns:
         unit, bad = _lookup(staged["serum_creatinine_unit"], CREAT_UNITS)
-        pr.add(bad, "serum_creatinine_unit", col("serum_creatinine_unit"), "not recognised; accepted: mg/dL or umol/L")
+        soft.add(bad, "serum_creatinine_unit", col("serum_creatinine_unit"), "not recognised; accepted: mg/dL or umol/L")
+        if "serum_creatinine" in out:          # a creatinine value without a known unit cannot be used
+            soft.blank.append((bad, "serum_creatinine"))
         out["serum_creatinine_unit"] = unit
     if "agent" in staged.columns:
         out["agent"], bad = _lookup(staged["agent"], AGENTS)
-        pr.add(bad, "agent", col("agent"), "not recognised; accepted: capecitabine or S-1")
+        soft.add(bad, "agent", col("agent"), "not recognised; accepted: capecitabine or S-1")
     for name in ("off_treatment_reason", "ascites", "encephalopathy"):
         if name in staged.columns:
             out[name] = _blank_to_na(col(name))
+    return notes
+
+
+def _birth_before_enrolment(out, pr, col) -> None:
     if "birth_date" in out and "enrolled_on" in out:
         bad = (out["birth_date"] >= out["enrolled_on"]).to_numpy(dtype=bool)
         pr.add(bad, "birth_date", col("birth_date"), "the birth date is not before the enrolment date")
 
 
-def _treatment(staged, out, pr, col, parsed_dates) -> np.ndarray:
+def _treatment(staged, out, pr, soft, col, parsed_dates, flags) -> np.ndarray:
     """Checks of a treatment log; returns the rows mapped to "not a protocol treatment" (D52)."""
     other = mask_distinct(col("treatment"), lambda v: vocab.fold(v) == vocab.KEEP_AS_OTHER)
     out["treatment"], bad = _lookup(staged["treatment"], TREATMENTS) if "treatment" in staged.columns else (None, None)
@@ -435,25 +481,45 @@ def _treatment(staged, out, pr, col, parsed_dates) -> np.ndarray:
                                             name, pd.Series(np.where(other, "y", ""), index=out.index))
     if "phase" in staged.columns:
         out["phase"], bad = _lookup(staged["phase"], PHASES)
-        pr.add(bad, "phase", col("phase"), "not recognised; accepted: concurrent or maintenance (or leave empty to derive it)")
+        soft.add(bad, "phase", col("phase"), "not recognised; accepted: concurrent or maintenance (or leave empty to derive it)")
     for name in ("cycle", "fractions"):
         if name in staged.columns:
             num, bad = _numbers(staged[name])
-            pr.add(bad, name, col(name), "must be a whole number")
+            soft.add(bad, name, col(name), "must be a whole number")
             frac = (num.notna() & ((num != num.round()) | (num < 0))).to_numpy(dtype=bool)
-            pr.add(frac, name, col(name), "must be a whole number, 0 or more")
+            soft.add(frac, name, col(name), "must be a whole number, 0 or more")
             out[name] = num.round().astype("Int64")
     if "dose" in staged.columns:
         num, bad = _numbers(staged["dose"])
-        pr.add(bad, "dose", col("dose"), "must be a number")
+        soft.add(bad, "dose", col("dose"), "must be a number")
         neg = (num < 0).fillna(False).to_numpy(dtype=bool)
-        pr.add(neg, "dose", col("dose"), "a dose cannot be negative")
+        soft.add(neg, "dose", col("dose"), "a dose cannot be negative")
         out["dose"] = num
     if "dose_unit" in staged.columns:
-        out["dose_unit"], bad = _lookup(staged["dose_unit"], DOSE_UNITS)
-        pr.add(bad, "dose_unit", col("dose_unit"), "not recognised; accepted: mg, mg/m2, mg/m2/day, Gy")
+        _dose_units(staged, out, soft, col, flags)
     _end_before_start(out, pr, col, parsed_dates, "start_date", "end_date")
     return other
+
+
+def _dose_units(staged, out, soft, col, flags) -> None:
+    """Dose units as sites write them; a unit that carries a factor (cGy, mg BID) is converted to the
+    stored unit and the row says so (data/dose_unit_conversions.csv)."""
+    written = col("dose_unit")
+    conv = vocab.dose_unit_conversions()
+    stored = map_distinct(written, lambda v: conv[vocab.fold(v)][0] if v and vocab.fold(v) in conv else v)
+    out["dose_unit"], bad = _lookup(stored, DOSE_UNITS)
+    soft.add(bad, "dose_unit", written, _("not recognised; accepted: {units}").format(
+        units=", ".join(vocab.VOCABULARIES["dose_unit"])))
+    factor = map_distinct(written, lambda v: str(conv[vocab.fold(v)][1]) if v and vocab.fold(v) in conv else "1")
+    f = pd.to_numeric(as_text(factor), errors="coerce").to_numpy(dtype="float64")
+    changed = (f != 1.0) & ~bad
+    if "dose" in out and changed.any():
+        before = out["dose"].copy()
+        out["dose"] = out["dose"] * pd.array(f, dtype="Float64")
+        flags.append((changed & out["dose"].notna().to_numpy(dtype=bool), lambda pos: [
+            _("dose {dose:g} {unit} stored as {new:g} {stored}").format(dose=b, unit=w, new=n, stored=u)
+            for b, w, n, u in zip(before.iloc[pos], written.iloc[pos], out["dose"].iloc[pos],
+                                  out["dose_unit"].iloc[pos])], "unit_converted", "dose_unit", written))
 
 
 def _end_before_start(out, pr, col, parsed_dates, start, end) -> None:
@@ -537,7 +603,7 @@ def _outside_ctcae(terms: pd.DataFrame, soc_text: pd.Series, unknown: np.ndarray
     return filled, found
 
 
-def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
+def _ae_details(staged, out, pr, soft, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
     """Grade (or severity fallback), dates against each other and enrolment, and the coded fields."""
     has_sev = "severity" in staged.columns
     grade_text = col("grade")
@@ -579,19 +645,19 @@ def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_
 
     if "serious" in staged.columns:
         ser, bad = _lookup(staged["serious"], YES_NO)
-        pr.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
+        soft.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
         out["serious"] = (ser == "True").astype("boolean").where(ser.notna(), pd.NA)
     if "attribution" in staged.columns:
         out["attribution"], bad = _lookup(staged["attribution"], ATTRIBUTION)
-        pr.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
+        soft.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
         related = mask_distinct(col("attribution"), lambda v: v.casefold() == "related")
         flags.append((related, "attribution 'related' stored as 'possible': confirm the level"))
     if "attributed_to" in staged.columns:
         out["attributed_to"], bad = _lookup(staged["attributed_to"], ATTRIBUTED_TO)
-        pr.add(bad, "attributed_to", col("attributed_to"), "not recognised; accepted: capecitabine, S-1, RT or more than one")
+        soft.add(bad, "attributed_to", col("attributed_to"), "not recognised; accepted: capecitabine, S-1, RT or more than one")
     if "action_taken" in staged.columns:
         out["action_taken"], bad = _lookup(staged["action_taken"], ACTIONS)
-        pr.add(bad, "action_taken", col("action_taken"), "not recognised; accepted: none, dose reduced, interrupted, withdrawn")
+        soft.add(bad, "action_taken", col("action_taken"), "not recognised; accepted: none, dose reduced, interrupted, withdrawn")
     if "outcome" in staged.columns:
         out["outcome"] = _blank_to_na(col("outcome"))
 

@@ -147,7 +147,7 @@ class _Problems:
 
 
 class _Soft:
-    """Problems in an optional column: the row is kept, the value left empty, and a flag says why
+    """Problems in an optional column (D53): the row is kept, the value left empty, and a flag says why
     (issue 10: a bad dose unit must not lose the row's dates). Same ``add`` as _Problems."""
 
     def __init__(self, flags: list):

@@ -229,3 +229,48 @@ def test_cli_lists_ignored_columns(tmp_path):
     out = subprocess.run([sys.executable, "-m", "toxdb", "import", "--db", tmp_path / "c.duckdb", f],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0 and "ignored columns: favourite_colour" in out.stdout
+
+
+# -- 5. Chinese site files -----------------------------------------------------------------------
+
+ZH_AE = ("受试者编号,中心,不良事件名称,CTCAE分级,开始日期,结束日期,是否严重,与研究药物关系\n"
+         "P-001,01,恶心,2级,2025年6月21日,2025/6/25,否,可能有关\n"
+         "P-001,01,手足综合征,Ⅲ,2025/6/22,,是,很可能有关\n"
+         "P-001,01,中性粒细胞减少,IV级,2025年6月23日,,否,肯定有关\n"
+         "P-001,01,血小板减少,1,2025-06-24,,否,可能无关\n"
+         "P-001,01,贫血,Ⅱ,2025-06-25,,否,无关\n"
+         "P-001,01,放射性皮炎,2级,2025-06-26,,否,可能相关\n"
+         "P-001,01,腹泻,第3级,2025-06-27,,否,可能有关\n"
+         "P-001,01,乏力,Ⅰ,2025-06-28,,否,可能有关\n"
+         "P-001,01,呕吐,Ⅴ,2025-06-29,,是,可能无关\n")
+ZH_EXPECTED = [("Nausea", 2, False, "possible"), ("Palmar-plantar erythrodysesthesia syndrome", 3, True, "probable"),
+               ("Neutrophil count decreased", 4, False, "definite"), ("Platelet count decreased", 1, False, "unlikely"),
+               ("Anemia", 2, False, "unrelated"), ("Dermatitis radiation", 2, False, "possible"),
+               ("Diarrhea", 3, False, "possible"), ("Fatigue", 1, False, "possible"), ("Vomiting", 5, True, "unlikely")]
+
+
+def test_chinese_ae_file_in_gbk_gb18030_and_utf8_is_read_recognised_and_stored(loaded_store):
+    import pytest
+    for encoding in ("gbk", "gb18030", "utf-8"):
+        text = ZH_AE if encoding != "gb18030" else ZH_AE.replace("P-001,01,", "P-001,0\U00020000,", 1)
+        raw = text.encode(encoding)        # U+20000 is outside GBK: four bytes in GB18030
+        plan = prepare_upload(loaded_store, raw, f"ae_{encoding}.csv", today=TODAY)
+        assert plan.kind == "ae", encoding
+        assert not plan.mapping.missing_required, plan.mapping.columns
+        assert _rejected(plan).empty, _rejected(plan)["reasons"].tolist()
+        rows = plan.validation.rows.sort_values("source_row")
+        got = list(zip(rows["term"].astype(str), rows["grade"].astype(int), rows["serious"].astype(bool),
+                       rows["attribution"].astype(str)))
+        assert got == ZH_EXPECTED, encoding
+        assert rows["reported_term"].astype(str).tolist()[0] == "恶心"          # the verbatim is kept
+        assert str(rows["onset_date"].iloc[0].date()) == "2025-06-21" and str(rows["end_date"].iloc[0].date()) == "2025-06-25"
+        assert "中心" in plan.mapping.unmapped
+    with pytest.raises(UnicodeEncodeError):
+        "\U00020000".encode("gbk")
+
+
+def test_every_canonical_column_has_a_chinese_header():
+    from toxdb.ingest.mapping import load_column_synonyms
+    for kind, cols in load_column_synonyms().items():
+        for c in cols:
+            assert any("\u4e00" <= ch <= "\u9fff" for syn in c.synonyms for ch in syn), (kind, c.name)

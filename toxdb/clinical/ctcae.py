@@ -432,7 +432,13 @@ _SEVERITY = {
     "lifethreatening": 4,
     "fatal": 5,
     "death": 5,
+    "轻度": 1,
+    "中度": 2,
+    "重度": 3,
+    "危及生命": 4,
+    "死亡": 5,
 }
+_ZH_GRADE = re.compile(r"^(?:ctcae\s*)?第?\s*(?P<g>\d+|[ivx]+)\s*[级級度]$")
 _GRADE_TEXT = re.compile(
     r"^(?:(?:ctcae\s*)?(?:grade|gr|g)\s*[.:#-]?\s*)?(?P<g>\d+(?:\.0+)?|[ivx]+)"
     r"(?:\s*[-(:,]\s*[a-z -]+\)?)?$"
@@ -465,7 +471,9 @@ def normalise_grade(value: Any) -> tuple[int | None, str | None, str | None]:
         if float(value).is_integer():
             return _grade_number(int(value), value, "grade")
         return None, None, f"{value!r} is not a whole grade; {GRADE_ACCEPTED}"
-    text = " ".join(str(value).casefold().split())
+    # NFKC makes the roman-numeral characters Ⅰ-Ⅴ (U+2160...) and full-width digits plain text
+    text = " ".join(unicodedata.normalize("NFKC", str(value)).casefold().split())
+    text = _ZH_GRADE.sub(r"\g<g>", text)          # "3级", "第3级", "III度" (Chinese forms)
     if not text:
         return None, None, f"grade is missing; {GRADE_ACCEPTED}"
     if text in _SEVERITY:

@@ -274,3 +274,27 @@ def test_every_canonical_column_has_a_chinese_header():
     for kind, cols in load_column_synonyms().items():
         for c in cols:
             assert any("\u4e00" <= ch <= "\u9fff" for syn in c.synonyms for ch in syn), (kind, c.name)
+
+
+# -- 6. subject ids ------------------------------------------------------------------------------
+
+def test_subject_ids_differing_in_case_or_spaces_are_one_patient_and_flagged(loaded_store):
+    # P-001 is stored; 'p-001 ' and ' P-001' are the same patient written otherwise
+    text = "subject_id,term,grade,onset_date\np-001 ,Nausea,1,2025-06-21\n P-001,Fatigue,1,2025-06-22\n" \
+           "P-001,Vomiting,1,2025-06-23\n"
+    plan = _plan(loaded_store, text)
+    assert _rejected(plan).empty
+    assert set(plan.validation.rows["subject_id"].astype(str)) == {"P-001"}
+    flagged = plan.validation.flags.query("code == 'subject_id_variant'")
+    assert flagged["source_row"].tolist() == [2, 3]
+    assert "read as 'P-001'" in flagged["message"].iloc[0]
+
+
+def test_a_patients_file_keeps_the_first_spelling_of_an_id(store):
+    text = "subject_id,enrolled_on\nICC-07,2025-06-01\n"
+    commit_upload(store, prepare_upload(store, text.encode(), "p.csv", today=TODAY), "t")
+    text2 = "subject_id,enrolled_on\nicc-07,2025-06-01\nNEW-1,2025-06-02\nnew-1,2025-06-02\n"
+    plan = prepare_upload(store, text2.encode(), "p2.csv", today=TODAY)
+    commit_upload(store, plan, "t")
+    assert sorted(store.read_kind("patients")["subject_id"]) == ["ICC-07", "NEW-1"]
+    assert plan.validation.flags.query("code == 'subject_id_variant'")["source_row"].tolist() == [2]

@@ -146,12 +146,13 @@ def prepare_upload(
     check_value_map(kind, plan.value_map)
     staged = apply_value_map(staged, kind, plan.value_map)
     plan.unknown_values = unknown_values(staged, kind)
-    known = None if kind == "patients" else store.known_subjects()
+    stored = store.known_subjects()
+    known = None if kind == "patients" else stored
     enrolment = store.read_kind("patients")[["subject_id", "enrolled_on"]] if kind == "ae" else None
     plan.validation = validate(
         staged, cmap, table, known_subjects=known, enrolment=enrolment,
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
-        future_tolerance_days=trial.trial.future_tolerance_days,
+        future_tolerance_days=trial.trial.future_tolerance_days, stored_subjects=stored,
     )
     plan.notes.extend(plan.validation.notes)
     fingerprint()

@@ -240,12 +240,14 @@ def validate(
     today: dt.date | None = None,
     day_first: bool | None = None,
     future_tolerance_days: int = 0,
+    stored_subjects: set[str] | None = None,
 ) -> ValidationResult:
     """Check every row of a mapped upload.
 
     ``known_subjects``: the subjects already stored (None skips the check, e.g. for patients);
     ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check;
-    ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30).
+    ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30);
+    ``stored_subjects``: ids already stored, whose spelling a variant of the same id resolves to (D55).
     """
     kind = mapping.kind
     today = today or dt.date.today()
@@ -285,6 +287,13 @@ def validate(
         pr.add(extra, None, None, "the row has more filled cells than the header has columns; check for a stray separator")
 
     out["subject_id"] = col("subject_id")
+    if "subject_id" in staged.columns:
+        out["subject_id"], variant = _resolve_subjects(staged["subject_id"], stored_subjects or known_subjects or set())
+        raw_ids, resolved = staged["subject_id"], out["subject_id"]
+        flags.append((variant, lambda pos: [
+            _("subject id '{written}' read as '{stored}' (ids are matched without regard to case and outer spaces): "
+              "confirm it is the same patient").format(written=w, stored=r)
+            for w, r in zip(raw_ids.iloc[pos], resolved.iloc[pos])], "subject_id_variant", "subject_id", raw_ids))
     if known_subjects is not None and "subject_id" in staged.columns:
         subj = out["subject_id"]
         unknown = (~subj.isin(known_subjects) & (subj != "")).to_numpy(dtype=bool)
@@ -389,6 +398,26 @@ def _flag_frame(flags: list, keep: np.ndarray, source_row: np.ndarray, who: pd.D
         return empty_flags()
     frame = pd.concat(parts, ignore_index=True).sort_values("source_row", kind="stable", ignore_index=True)
     return frame.astype({c: "string" for c in FLAG_COLUMNS if c != "source_row"})
+
+
+def _resolve_subjects(written: pd.Series, stored: set[str]) -> tuple[pd.Series, np.ndarray]:
+    """Subject ids matched without regard to case and outer spaces (D55): each resolves to the stored
+    spelling, else to its first spelling in this file. Returns (ids, mask of cells written otherwise)."""
+    codes, uniques = pd.factorize(written.astype(object), use_na_sentinel=True)     # order of appearance
+    first: dict[str, str] = {}
+    for sid in sorted(stored):
+        first.setdefault(sid.strip().casefold(), sid)
+    resolved, differs = [], []
+    for u in uniques:
+        text = "" if u is None else str(u)
+        key = text.strip().casefold()
+        existed = key in first         # another spelling came first (stored, or earlier in the file)
+        canon = first.setdefault(key, text.strip()) if key else ""
+        resolved.append(canon)
+        differs.append(bool(key) and (canon != text.strip() or (existed and canon != text)))
+    differs.append(False)
+    ids = take_category(resolved + [""], np.where(codes < 0, len(resolved), codes), written.index)
+    return ids, np.asarray(differs, dtype=bool)[codes]
 
 
 def _join_flags(flags: list, index: pd.Index) -> pd.Series:

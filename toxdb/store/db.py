@@ -296,6 +296,14 @@ class Store:
             params,
         ).df()
 
+    def flag_counts(self, kind: str | None = None) -> dict[str, int]:
+        """Stored rows per kind of query (code), e.g. {'grade_not_allowed': 23} (D50)."""
+        clause, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        rows = self.cursor().execute(
+            f"SELECT code, count(DISTINCT (upload_id, source_row)) FROM row_flags {clause} GROUP BY code ORDER BY code",
+            params).fetchall()
+        return {code: int(n) for code, n in rows}
+
     def known_subjects(self) -> set[str]:
         rows = self.cursor().execute("SELECT subject_id FROM patients WHERE valid_to IS NULL").fetchall()
         return {r[0] for r in rows}

@@ -160,6 +160,8 @@ def test_coded_columns_are_mappable_the_same_way(loaded_store):
     text = "subject_id,term,grade,onset_date,serious,attribution\nP-001,Nausea,Leve,2025-06-21,Oui,Possiblement\n"
     plan = _plan(loaded_store, text)
     assert set(plan.unknown_values) == {"grade", "serious", "attribution"}
+    # a grade number outside 1-5 is refused with its reason, not offered as a word to map
+    assert _plan(loaded_store, "subject_id,term,grade,onset_date\nP-001,Nausea,7,2025-06-21\n").unknown_values == {}
     plan = _plan(loaded_store, text, value_map={"grade": {"Leve": "1"}, "serious": {"Oui": "Y"},
                                                 "attribution": {"Possiblement": "possible"}})
     row = plan.validation.rows.iloc[0]

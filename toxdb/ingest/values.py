@@ -42,9 +42,17 @@ def targets(kind: str, column: str) -> list[str]:
 
 def _known(kind: str, column: str, value: str) -> bool:
     name = CODED_COLUMNS[kind][column]
-    if name == "grade":
-        return ctcae.normalise_grade(value)[0] is not None
+    if name == "grade":      # a number outside 1-5 is a rejection, not a word to map
+        return ctcae.normalise_grade(value)[0] is not None or _is_number(value)
     return vocab.fold(value) in vocab.synonyms(name) or vocab.fold(value) == KEEP_AS_OTHER
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(str(text).replace(",", "."))
+        return True
+    except ValueError:
+        return False
 
 
 def unknown_values(staged: pd.DataFrame, kind: str) -> dict[str, list[str]]:

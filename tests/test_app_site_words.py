@@ -46,3 +46,6 @@ def test_a_flagged_row_is_loaded_and_the_monitoring_page_counts_it(app_env):
     at.switch_page("app/pages/monitoring.py")
     run_app(at)
     assert any("1 with a grade CTCAE does not give the term" in c.value for c in at.caption)
+    at.switch_page("app/pages/history.py")         # the latest upload is the one shown first
+    run_app(at)
+    assert any("raise a query to the site: 1" in c.value for c in at.caption)

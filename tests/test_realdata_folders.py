@@ -2,8 +2,6 @@
 folder, kinds detected, no site, no mapping), with what happened to every row. Expected values are
 derived here from the files and the CTCAE dictionary tables, not from running the import.
 Skipped when shared/realdata is absent."""
-import datetime as dt
-
 import pandas as pd
 import pytest
 from conftest import SHARED
@@ -135,7 +133,7 @@ def test_oxford_robust_toxicities(store):
 
 
 def test_clindata_rawplus(store):
-    files, table = _load(store, "clindata_rawplus")
+    files, _table = _load(store, "clindata_rawplus")
     # the demographics page has no enrolment date and the AE page no coded term: both wait for a
     # mapping by hand, with a sentence that says so; the treatment log's patients are then unknown
     assert files["rawplus_dm.csv"].counts is None and "enrolled_on" in files["rawplus_dm.csv"].message

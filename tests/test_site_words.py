@@ -2,6 +2,8 @@
 or stored with a flag that raises a query to the site (D50)."""
 import datetime as dt
 
+import pytest
+
 from toxdb.clinical import ctcae
 from toxdb.ingest.upload import commit_upload, prepare_upload
 
@@ -94,6 +96,7 @@ def test_term_matcher_knows_meddra_terms_british_spellings_lay_and_chinese_words
 
 def test_vocabulary_tables_name_their_source_and_await_review():
     import pandas as pd
+
     from toxdb import DATA_DIR
     for name in ("ctcae_synonyms.csv", "ctcae_spellings.csv"):
         table = pd.read_csv(DATA_DIR / name, dtype=str, keep_default_na=False)
@@ -103,8 +106,9 @@ def test_vocabulary_tables_name_their_source_and_await_review():
 
 def test_stores_made_before_reported_term_still_see_a_reupload_as_a_duplicate(tmp_path):
     import duckdb
-    from toxdb.store.db import Store
     from conftest import AE_CSV, PATIENTS_CSV
+
+    from toxdb.store.db import Store
     path = tmp_path / "old.duckdb"
     with Store(path) as s:
         for name, text in (("p.csv", PATIENTS_CSV), ("ae.csv", AE_CSV)):
@@ -169,7 +173,6 @@ def test_coded_columns_are_mappable_the_same_way(loaded_store):
 
 
 def test_map_arguments_parse_and_explain_mistakes():
-    import pytest
     from toxdb.ingest.values import ValueMapError, parse_map_args
     assert parse_map_args("treatment", ["XANOMELINE=capecitabine", "PLACEBO=other"]) == {
         "treatment": {"XANOMELINE": "capecitabine", "PLACEBO": "other"}}
@@ -223,14 +226,37 @@ def test_unit_suffixes_in_headers_are_understood_and_converted(store):
     assert (row2["serum_creatinine"], row2["serum_creatinine_unit"]) == (80, "umol/L")
 
 
-def test_cli_lists_ignored_columns(tmp_path):
+def _cli(*args):
     import subprocess
     import sys
-    from conftest import ROOT, write
+
+    from conftest import ROOT
+    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], capture_output=True, text=True,
+                          check=False, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.cli
+def test_cli_lists_ignored_columns(tmp_path):
+    from conftest import write
     f = write(tmp_path / "p.csv", "subject_id,enrolled_on,favourite_colour\nA-1,2025-06-01,blue\n")
-    out = subprocess.run([sys.executable, "-m", "toxdb", "import", "--db", tmp_path / "c.duckdb", f],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = _cli("import", "--db", tmp_path / "c.duckdb", f)
     assert out.returncode == 0 and "ignored columns: favourite_colour" in out.stdout
+
+
+@pytest.mark.cli
+def test_cli_map_values_saved_for_the_site(tmp_path):
+    from conftest import write
+    db = tmp_path / "c.duckdb"
+    p = write(tmp_path / "p.csv", "subject_id,enrolled_on\nA-1,2025-06-01\n")
+    ex = write(tmp_path / "ex.csv", TREAT + "A-1,XANOMELINE,1,2025-06-02,,54,mg\nA-1,PLACEBO,,2025-06-02,,0,mg\n")
+    first = _cli("import", "--db", db, p, ex)
+    assert "values of treatment no vocabulary knows: PLACEBO, XANOMELINE" in first.stdout
+    out = _cli("import", "--db", db, "--site", "S1", "--map", "XANOMELINE=capecitabine", "--map", "PLACEBO=other",
+               write(tmp_path / "ex2.csv", ex.read_text() + "\n"))
+    assert out.returncode == 0 and "1 accepted" in out.stdout and "1 kept as other" in out.stdout, out.stdout
+    again = _cli("import", "--db", db, "--site", "S1", write(tmp_path / "ex3.csv", TREAT +
+                 "A-1,XANOMELINE,2,2025-06-23,,54,mg\n"))           # the site's saved map applies
+    assert "1 accepted" in again.stdout and "0 rejected" in again.stdout, again.stdout
 
 
 # -- 5. Chinese site files -----------------------------------------------------------------------
@@ -252,7 +278,6 @@ ZH_EXPECTED = [("Nausea", 2, False, "possible"), ("Palmar-plantar erythrodysesth
 
 
 def test_chinese_ae_file_in_gbk_gb18030_and_utf8_is_read_recognised_and_stored(loaded_store):
-    import pytest
     for encoding in ("gbk", "gb18030", "utf-8"):
         text = ZH_AE if encoding != "gb18030" else ZH_AE.replace("P-001,01,", "P-001,0\U00020000,", 1)
         raw = text.encode(encoding)        # U+20000 is outside GBK: four bytes in GB18030

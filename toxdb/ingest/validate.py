@@ -424,13 +424,13 @@ def _join_flags(flags: list, index: pd.Index) -> pd.Series:
     """One '; '-joined note per row, built only for the rows that have any."""
     result = pd.Series(pd.NA, index=index, dtype="string")
     any_flag = np.zeros(len(index), dtype=bool)
-    for mask, *_ in flags:
+    for mask, *_rest in flags:
         any_flag |= np.asarray(mask, dtype=bool)
     if not any_flag.any():
         return result
     pos = np.flatnonzero(any_flag)
     texts = [[] for _ in pos]
-    for mask, msg, *_ in flags:
+    for mask, msg, *_rest in flags:
         m = np.asarray(mask, dtype=bool)[pos]
         if callable(msg):
             values = msg(pos)

@@ -10,11 +10,11 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import duckdb
 import pandas as pd
@@ -30,11 +30,10 @@ MIGRATIONS: list[tuple[int, str | Callable]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
     # 5: rows stored with a flag that raises a query to the site (D50), and their count per upload
-    (5, "CREATE TABLE IF NOT EXISTS row_flags ("
-        " upload_id INTEGER NOT NULL, kind TEXT NOT NULL, source_row INTEGER, record_key TEXT,"
-        " subject_id TEXT, code TEXT NOT NULL, column_name TEXT, value TEXT, message TEXT NOT NULL);"
-        " ALTER TABLE uploads ADD COLUMN n_flagged INTEGER"),
-    # 6: the term as the site wrote it (a MedDRA term stored under "<SOC> - Other, specify", D51)
+    (5, ("CREATE TABLE IF NOT EXISTS row_flags ("
+         " upload_id INTEGER NOT NULL, kind TEXT NOT NULL, source_row INTEGER, record_key TEXT,"
+         " subject_id TEXT, code TEXT NOT NULL, column_name TEXT, value TEXT, message TEXT NOT NULL);"
+         " ALTER TABLE uploads ADD COLUMN n_flagged INTEGER")),
     # 6: the term as the site wrote it (a MedDRA term stored under "<SOC> - Other, specify", D51);
     #    treatment rows kept as "not a protocol treatment" and value maps saved per site (D52)
     (6, lambda cur: (_add_column(cur, "adverse_events", "reported_term TEXT"), cur.execute(

@@ -199,7 +199,7 @@ def test_local_mode_says_so_and_acts_as_data_manager(app_env):
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
     _run(at)
     assert any("Local mode: no sign-in" in c.value and "data_manager" in c.value for c in at.sidebar.caption)
-    assert [t.value for t in at.title] == ["Trial overview"]
+    assert [t.value for t in at.title] == ["This week"]          # the start page
 
 
 def test_local_mode_served_to_other_machines_shows_nothing(app_env, monkeypatch):
@@ -258,6 +258,8 @@ def test_an_error_in_a_page_is_worded_and_logged_not_a_traceback(app_env, monkey
 
     monkeypatch.setattr(overview, "compute_overview", broken)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    _run(at)
+    at.switch_page("app/pages/overview.py")
     with caplog.at_level("ERROR", logger="toxdb"):
         _run(at)                                         # no exception reaches Streamlit's own display
     shown = " ".join(e.value for e in at.error)

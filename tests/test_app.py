@@ -53,10 +53,13 @@ def test_upload_flow_maps_checks_and_loads(app_env):
     kind_box = next(s for s in at.selectbox if s.label == "This file holds")
     assert kind_box.value == "ae"
     metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Rows in file"], metrics["New"], metrics["Rejected"]) == ("3", "1", "2")
+    # grade 4 nausea is stored as recorded and flagged (D50); the unknown patient is rejected
+    assert (metrics["Rows in file"], metrics["New"], metrics["Rejected"], metrics["Flagged"]) == ("3", "2", "1", "1")
     frames = [t.value for t in at.table]
     reasons = " ".join(" ".join(map(str, f["why"])) for f in frames if "why" in f.columns)
-    assert "grade 4 does not exist" in reasons and "not in the patient table" in reasons
+    assert "not in the patient table" in reasons
+    flagged = " ".join(" ".join(map(str, d.value["message"])) for d in at.dataframe if "message" in d.value.columns)
+    assert "grade 4 does not exist" in flagged
     assert any(b.label.startswith("Download rejected rows") for b in at.get("download_button"))
     load = next(b for b in at.button if b.label.startswith("Load"))
     load.click()
@@ -67,7 +70,8 @@ def test_upload_flow_maps_checks_and_loads(app_env):
     new = ae[ae["onset_date"] == pd.Timestamp("2026-11-02")].query("term == 'Fatigue'")
     assert new[["subject_id", "grade"]].values.tolist() == [[first, 2]]
     last = store.uploads().iloc[-1]
-    assert (last["file_name"], last["uploaded_by"], last["n_rejected"]) == ("site_export.csv", "coordinator-test", 2)
+    assert (last["file_name"], last["uploaded_by"], last["n_rejected"], last["n_flagged"]) == (
+        "site_export.csv", "coordinator-test", 1, 1)
 
 
 @pytest.mark.app

@@ -18,17 +18,23 @@ def test_init_import_status_round_trip(tmp_path):
     db = tmp_path / "cli.duckdb"
     assert toxdb("init", "--db", db).returncode == 0
     patients = write(tmp_path / "patients.csv", PATIENTS_CSV)
-    ae = write(tmp_path / "ae.csv", AE_CSV + "P-003,AE-1,Nausea,4,2025-08-01,,N,possible\n")
+    ae = write(tmp_path / "ae.csv", AE_CSV + "P-003,AE-1,Nausea,6,2025-08-01,,N,possible\n"
+               + "P-003,AE-2,Nausea,4,2025-08-02,,N,possible\n")
     out = toxdb("import", "--db", db, ae, patients)           # order on the command line does not matter
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("patients.csv (patients) -> upload #1: 3 accepted")
-    assert "ae.csv (adverse events) -> upload #2: 3 accepted, 0 duplicated, 0 corrected, 1 rejected" in out.stdout
-    assert "ae.csv, row 5, column 'grade' = '4': Nausea: grade 4 does not exist" in out.stdout
+    assert ("ae.csv (adverse events) -> upload #2: 4 accepted, 0 duplicated, 0 corrected, 1 rejected, 1 flagged"
+            in out.stdout)
+    assert "ae.csv, row 5, column 'grade' = '6': grade 6 does not exist" in out.stdout
+    # a grade Nausea does not have is stored as recorded and queried (D50)
+    assert "flagged: ae.csv, row 6: Nausea: grade 4 does not exist in CTCAE v5.0 (allowed: 1–3)" in out.stdout
     status = toxdb("status", "--db", db, "--json")
     counts = json.loads(status.stdout)
-    assert counts == {"patients": 3, "adverse_events": 3, "treatment_records": 0, "lab_results": 0,
-                      "uploads": 2, "rejected_rows": 1}
+    assert counts == {"patients": 3, "adverse_events": 4, "treatment_records": 0, "lab_results": 0,
+                      "uploads": 2, "rejected_rows": 1, "flagged_rows": 1}
+    flags = toxdb("export", "flags", "--db", db, "--csv")
+    assert flags.returncode == 0 and "grade_not_allowed" in flags.stdout and "P-003" in flags.stdout
     again = toxdb("import", "--db", db, ae)
     assert again.returncode == 0 and "nothing to add" in again.stdout
     assert json.loads(toxdb("status", "--db", db, "--json").stdout) == counts

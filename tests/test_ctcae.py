@@ -139,7 +139,8 @@ def test_allowed_grades_any_case_and_unknown_term():
 
 def test_synonym_targets_are_ctcae_terms():
     synonyms = pd.read_csv(ctcae.SYNONYMS_CSV, dtype="string")
-    assert list(synonyms.columns) == ["synonym", "term"]
+    assert list(synonyms.columns) == ["synonym", "term", "source"]      # every row names where it comes from
+    assert synonyms["source"].str.len().min() > 5
     assert synonyms["term"].isin(load_ctcae()["term"]).all()
 
 

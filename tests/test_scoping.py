@@ -12,6 +12,7 @@ from conftest import AE_CSV, PATIENTS_CSV, write
 from toxdb.cli.export import EXPORTS, register
 from toxdb.ingest.upload import commit_upload, import_paths, prepare_upload
 from toxdb.store.cuts import DataCut, load_snapshot
+from toxdb.store.queries import insert_query
 
 pytestmark = pytest.mark.unit
 TODAY = dt.date(2026, 11, 23)
@@ -79,6 +80,13 @@ def test_every_export_of_a_scoped_store_holds_no_other_site_patient(two_sites, t
     for site, n in (("SITE-A", 1), ("SITE-B", 3)):
         text = f"subject_id,ae_ref,term,grade,onset_date\nP-00{n},AE-7,Nausea,9,2025-08-01\n"
         commit_upload(two_sites, prepare_upload(two_sites, text.encode(), f"r_{site}.csv", site=site, today=TODAY), "dm")
+    # a flagged row (Nausea has no grade 4, D50) and a query to the site for each site
+    for site, n in (("SITE-A", 1), ("SITE-B", 3)):
+        text = f"subject_id,ae_ref,term,grade,onset_date\nP-00{n},AE-8,Nausea,4,2025-08-02\n"
+        commit_upload(two_sites, prepare_upload(two_sites, text.encode(), f"f_{site}.csv", site=site, today=TODAY), "dm")
+        insert_query(two_sites, kind="patients", record_key=f"P-00{n}", subject_id=f"P-00{n}", site=site,
+                     record_label=f"P-00{n}", source="manual", text="Please check the enrolment date.", user="pi",
+                     role="investigator")
     args = _args(kind)
     scoped = EXPORTS[kind].build(two_sites.scoped(["SITE-A"]), args).astype(str).to_csv(index=False)
     everyone = EXPORTS[kind].build(two_sites, args).astype(str).to_csv(index=False)

@@ -26,14 +26,12 @@ AE_HEADER = "subject_id,term,grade,onset_date,end_date\n"
 
 @pytest.mark.parametrize("row, column, phrases", [
     ("P-001,Nausea,6,2025-06-20,", "grade", ["grade 6", "does not exist", "1-5"]),
-    ("P-001,Nausea,4,2025-06-20,", "grade", ["Nausea", "grade 4", "allowed: 1–3"]),
-    ("P-001,Alanine aminotransferase increased,5,2025-06-20,", "grade", ["allowed: 1–4"]),
     ("P-001,Nausea,0,2025-06-20,", "grade", ["grade 0"]),
     ("P-001,Nausea,x,2025-06-20,", "grade", ["not a grade"]),
     ("P-001,Nausea,2,2025-06-20,2025-06-10", "end_date", ["before the start date 2025-06-20"]),
     ("P-001,Nausea,2,2027-01-05,", "onset_date", ["in the future"]),
     ("P-999,Nausea,2,2025-06-20,", "subject_id", ["not in the patient table"]),
-    ("P-001,Tummy ache,2,2025-06-20,", "term", ["not a CTCAE v5.0 term"]),
+    ("P-001,Sore everywhere,2,2025-06-20,", "term", ["not a CTCAE v5.0 term"]),
     ("P-001,Nausea,2,2025-13-45,", "onset_date", ["not a real calendar date"]),
     ("P-001,Nausea,2,yesterday,", "onset_date", ["not a date", "accepted: 2025-06-03"]),
     ("P-001,,2,2025-06-20,", "term", ["term is required"]),
@@ -170,11 +168,15 @@ def test_patients_file_checks(store):
     plan = prepare_upload(store, text.encode(), "patients.csv", today=TODAY)
     assert plan.kind == "patients"
     rows = plan.validation.rows
-    assert rows["agent"].tolist() == ["capecitabine"]
-    msg = _reasons(plan)[3]
-    for phrase in ["column 'sex'", "M or F", "column 'height_cm'", "centimetres", "column 'agent'",
-                   "capecitabine or S-1", "column 'serum_creatinine_unit'"]:
+    # optional columns (issue 10): the row is kept, each bad value left empty and flagged with why
+    assert rows["agent"].tolist()[0] == "capecitabine" and pd.isna(rows["agent"].tolist()[1])
+    assert rows.iloc[1][["sex", "height_cm", "serum_creatinine", "serum_creatinine_unit"]].isna().all()
+    flags = plan.validation.flags
+    assert set(flags["source_row"]) == {3}
+    msg = " ".join(flags["message"])
+    for phrase in ["M or F", "centimetres", "capecitabine or S-1", "mg/dL or umol/L", "left empty"]:
         assert phrase in msg
+    assert {"sex", "height_cm", "agent", "serum_creatinine_unit"} <= set(flags["column"])
 
 
 def test_treatment_log_rejects_unknown_treatments_and_accepts_zero_dose(loaded_store):
@@ -188,10 +190,10 @@ def test_treatment_log_rejects_unknown_treatments_and_accepts_zero_dose(loaded_s
 
 
 def test_a_good_upload_with_bad_rows_still_loads_the_good_ones(loaded_store, tmp_path):
-    text = AE_HEADER + "P-001,Fatigue,1,2025-06-21,\nP-001,Nausea,4,2025-06-22,\nP-002,Vomiting,2,2025-07-03,\n"
+    text = AE_HEADER + "P-001,Fatigue,1,2025-06-21,\nP-001,Nausea,7,2025-06-22,\nP-002,Vomiting,2,2025-07-03,\n"
     plan = _plan(loaded_store, text)
     counts = commit_upload(loaded_store, plan, "tester")
     assert (counts.accepted, counts.rejected) == (2, 1)
     kept = loaded_store.rejected_rows(counts.upload_id)
     assert kept["source_row"].tolist() == [3]
-    assert '"grade": "4"' in kept["raw"].iloc[0]           # the row's own cells are kept
+    assert '"grade": "7"' in kept["raw"].iloc[0]           # the row's own cells are kept

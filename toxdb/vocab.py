@@ -15,6 +15,7 @@ from toxdb import DATA_DIR
 from toxdb.i18n import N_
 
 VALUE_SYNONYMS_CSV = DATA_DIR / "value_synonyms.csv"
+DOSE_UNIT_CONVERSIONS_CSV = DATA_DIR / "dose_unit_conversions.csv"
 
 # -- table kinds: the four things a site uploads -------------------------------------------------
 KINDS = ("patients", "treatment", "ae", "labs")          # also the order a batch is loaded in
@@ -38,6 +39,7 @@ RT = "RT"
 CHEMO = (CAPECITABINE, S1)                 # the chemotherapy agents
 TREATMENTS = (RT, *CHEMO)
 MORE_THAN_ONE = "more than one"           # an AE attributed to several treatments
+KEEP_AS_OTHER = "other"                   # a treatment row that is not a protocol treatment: kept, not used (D52)
 
 # -- phases of an adverse event (clinical rules section 2) ---------------------------------------
 PHASES = ("pre-treatment", "concurrent", "maintenance", "post-treatment")
@@ -66,7 +68,7 @@ VOCABULARIES = MappingProxyType({
     "attribution": ATTRIBUTION_ORDER,
     "attributed_to": (*TREATMENTS, MORE_THAN_ONE),
     "action_taken": AE_ACTIONS,
-    "dose_unit": ("mg", "mg/m2", "mg/m2/day", "Gy", "cGy"),
+    "dose_unit": ("mg", "mg/day", "mg/m2", "mg/m2/day", "Gy", "cGy"),
     "creatinine_unit": ("mg/dL", "umol/L"),
 })
 # vocabularies that include another's spellings (a treatment may be written as any agent)
@@ -111,6 +113,19 @@ def synonyms(vocabulary: str) -> Mapping[str, Any]:
         return MappingProxyType(_table()[vocabulary])
     except KeyError:
         raise VocabularyError(f"unknown vocabulary {vocabulary!r}; one of {', '.join(VOCABULARIES)}") from None
+
+
+@lru_cache(maxsize=1)
+def dose_unit_conversions() -> Mapping[str, tuple[str, float]]:
+    """Written dose unit (folded) -> (stored unit, factor) for units whose meaning is certain but
+    whose number must change: cGy -> Gy (x 0.01), mg BID -> mg/day (x 2)."""
+    out = {}
+    with DOSE_UNIT_CONVERSIONS_CSV.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            if row["stored"] not in VOCABULARIES["dose_unit"]:
+                raise VocabularyError(f"{DOSE_UNIT_CONVERSIONS_CSV.name}: {row['stored']!r} is not a dose unit")
+            out[fold(row["written"])] = (row["stored"], float(row["factor"]))
+    return MappingProxyType(out)
 
 
 _UNKNOWN = object()

@@ -41,6 +41,17 @@ else:
                      width="stretch")
     else:
         st.success("No rejected rows in this upload.")
+    flagged = store.flags(int(pick))         # rows stored with a query to the site (D50)
+    if len(flagged):
+        st.caption(_("Stored rows of this upload that raise a query to the site: {n}").format(
+            n=flagged["source_row"].nunique()))
+        f1, f2 = st.columns(2)
+        f1.download_button(_("Flagged rows .xlsx"), frame_to_xlsx_bytes(flagged, "flags"),
+                           file_name=f"flags_upload_{pick}.xlsx", key="dl_flags_xlsx")
+        f2.download_button(_("Flagged rows .csv"), frame_to_csv_bytes(flagged),
+                           file_name=f"flags_upload_{pick}.csv", key="dl_flags_csv")
+        st.dataframe(flagged[["source_row", "subject_id", "code", "column_name", "value", "message"]],
+                     hide_index=True, width="stretch")
 
 st.subheader("Data cuts")
 st.caption("Saving a cut freezes the data as stored now: reports made from it give the same numbers later.")

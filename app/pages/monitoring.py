@@ -6,6 +6,7 @@ here only set up an alternative design for comparison and never change the trial
 import streamlit as st
 
 from app import state
+from toxdb.i18n import _
 from toxdb.monitoring.boundary import BAYESIAN, FREQUENTIST
 from toxdb.monitoring.cohorts import derive_monitoring_cohorts
 from toxdb.monitoring.design import (
@@ -109,6 +110,13 @@ with st.expander("Compare with an alternative design (statistician)", expanded=F
         alternative = None
     if alternative is not None and alternative == record:
         st.caption("The alternative equals the design of record.")
+
+queried = store.flag_counts("ae")
+if queried:
+    st.caption(_("Adverse-event rows stored with a query to the site: {n} with a grade CTCAE does not give the "
+                 "term, {m} with a term outside CTCAE (stored under its organ class's 'Other, specify'). They are "
+                 "counted here as recorded; the list: python -m toxdb export flags --csv").format(
+        n=queried.get("grade_not_allowed", 0), m=queried.get("term_outside_ctcae", 0)))
 
 key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 results = _monitoring(*key, record)

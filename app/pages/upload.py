@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     canonical_columns,
     header_signature,
@@ -12,6 +13,7 @@ from toxdb.ingest.mapping import (
 )
 from toxdb.ingest.readers import MAX_FILE_MB, ReadError
 from toxdb.ingest.upload import commit_upload, prepare_upload
+from toxdb.ingest.values import KEEP_AS_OTHER, ValueMapError, merge_value_maps, targets
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
@@ -65,8 +67,8 @@ chosen_map = st.session_state.get(map_key)
 try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
                           sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial,
-                          allowed_sites=own_sites)
-except ReadError as exc:
+                          allowed_sites=own_sites, value_map=st.session_state.get(f"vmap_{file_key}"))
+except (ReadError, ValueMapError) as exc:
     st.error(str(exc), icon=":material/block:")
     st.stop()
 
@@ -119,6 +121,9 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
         st.session_state[map_key] = new_map
         st.toast(f"Mapping saved for {site}; it will be offered for files with these columns.")
 
+if plan.mapping.unmapped:
+    st.caption(_("Ignored columns: {columns}").format(columns=", ".join(plan.mapping.unmapped)))
+
 if plan.mapping.missing_required:
     st.error("No column is mapped for: " + ", ".join(plan.mapping.missing_required)
              + ". Pick them above and press Apply mapping.", icon=":material/extension:")
@@ -126,18 +131,44 @@ if plan.mapping.missing_required:
     st.dataframe(table.data.head(20), hide_index=True)
     st.stop()
 
+# -- value mapping (D52) -------------------------------------------------------------------------
+if plan.unknown_values:
+    with st.expander(_("Values this file writes in its own words"), expanded=True):
+        st.caption(_("Say what each value means. Until it is mapped, a row with it is rejected. "
+                     "A treatment that is not a protocol treatment can be kept as other: stored, never used "
+                     "to place events in a treatment phase."))
+        picked: dict[str, dict[str, str]] = {}
+        for column, values in plan.unknown_values.items():
+            choices = [_("(not mapped: row rejected)")] + targets(plan.kind, column)
+            for i, value in enumerate(values[:30]):
+                pick = st.selectbox(_("{column}: which value is '{value}'?").format(column=column, value=value),
+                                    choices, key=f"v_{file_key}_{column}_{i}",
+                                    format_func=lambda c: _("not a protocol treatment: keep as other")
+                                    if c == KEEP_AS_OTHER else c)
+                if pick != choices[0]:
+                    picked.setdefault(column, {})[value] = pick
+        v1, v2 = st.columns(2)
+        if v1.button(_("Apply value mapping"), key=f"vapply_{file_key}"):
+            st.session_state[f"vmap_{file_key}"] = merge_value_maps(plan.value_map, picked)
+            st.rerun()
+        if site and v2.button(_("Save these values for site {site}").format(site=site), key=f"vsave_{file_key}"):
+            store.save_value_map(site, plan.kind, picked, state.user())
+            st.session_state[f"vmap_{file_key}"] = merge_value_maps(plan.value_map, picked)
+            st.rerun()
+
 # -- validation report ---------------------------------------------------------------------------
 st.subheader("2 · Check")
 s = plan.summary
-m = st.columns(5)
+m = st.columns(6)
 m[0].metric("Rows in file", f"{s['rows']:,}")
 m[1].metric("New", f"{s['new']:,}")
 m[2].metric("Corrections", f"{s['corrections']:,}")
 m[3].metric("Duplicates", f"{s['duplicates']:,}")
 m[4].metric("Rejected", f"{s['rejected']:,}")
+m[5].metric(_("Flagged"), f"{s['flagged']:,}", help=_("Stored, and a query is raised to the site"))
 
 problems = plan.validation.problems
-tabs = st.tabs(["Rows to load", "Rejected", "Duplicates", "Corrections", "File preview"])
+tabs = st.tabs(["Rows to load", "Rejected", _("Flagged"), "Duplicates", "Corrections", "File preview"])
 rows_with_status = plan.rows_with_status()
 with tabs[0]:
     to_load = rows_with_status[rows_with_status["status"].isin(["new", "correction"])]
@@ -160,16 +191,24 @@ with tabs[1]:
         state.download_button(d2, "Download rejected rows (.csv)", frame_to_csv_bytes(fix),
                               f"rejected_{uploaded.name.rsplit('.', 1)[0]}.csv", "dl_rej_csv", "upload")
 with tabs[2]:
+    flagged = plan.validation.flags
+    if flagged.empty:
+        st.success(_("No row is flagged."))
+    else:
+        st.caption(_("These rows are stored as the file has them and counted; each raises a query to the site. "
+                     "The list of all flags: python -m toxdb export flags --csv"))
+        st.dataframe(flagged.drop(columns=["record_key"]).head(500), hide_index=True)
+with tabs[3]:
     dups = problems[problems["status"] == "duplicate"][["source_row", "reasons"]]
     stored_dups = rows_with_status[rows_with_status["status"] == "duplicate"][["source_row"]]
     if len(stored_dups):
         dups = pd.concat([dups, stored_dups.assign(reasons="already stored with the same values")])
     st.dataframe(dups.rename(columns={"source_row": "row"}), hide_index=True, width="stretch")
-with tabs[3]:
+with tabs[4]:
     corr = rows_with_status[rows_with_status["status"] == "correction"]
     st.caption("A correction changes a row already stored; the old version stays in the history.")
     st.dataframe(corr.drop(columns=["record_key"], errors="ignore"), hide_index=True)
-with tabs[4]:
+with tabs[5]:
     st.dataframe(table.data.head(50), hide_index=True)
 
 # -- load ----------------------------------------------------------------------------------------
@@ -183,6 +222,7 @@ else:
         st.session_state["upload_done"] = (
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
-            "(kept with their reasons on the Uploads page).")
+            "(kept with their reasons on the Uploads page). "
+            + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged))
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

@@ -8,6 +8,8 @@ from typing import Any
 
 from toxdb.cli.common import add_db_arg
 from toxdb.access import denial, local_person
+from toxdb.i18n import _
+from toxdb.identity import current_user
 from toxdb.ingest.upload import import_paths, seed_sample
 from toxdb.store.db import default_db_path, open_store
 from toxdb.vocab import KINDS
@@ -37,7 +39,8 @@ def _cmd_import(args) -> int:
         return 2
     day_first = True if args.day_first else (False if args.month_first else None)
     with open_store(args.db or default_db_path()) as store:
-        outcomes = import_paths(store, args.files, me.identity, kind=args.kind, site=args.site, day_first=day_first)
+        outcomes = import_paths(store, args.files, me.identity, kind=args.kind, site=args.site, day_first=day_first,
+                                map_args=args.map)
         failed = 0
         for o in outcomes:
             print(o.message)
@@ -47,6 +50,20 @@ def _cmd_import(args) -> int:
             plan = o.plan
             for note in plan.notes:
                 print(f"  note: {note}")
+            if args.site and args.map and o.counts is not None and plan.value_map:
+                store.save_value_map(args.site, plan.kind, plan.value_map, current_user())
+            if plan.mapping.unmapped:
+                print("  " + _("ignored columns: {columns}").format(columns=", ".join(plan.mapping.unmapped)))
+            for column, values in plan.unknown_values.items():
+                print("  " + _("values of {column} no vocabulary knows: {values}; map them with --map VALUE=TARGET")
+                      .format(column=column, values=", ".join(values[:10])))
+            flags = plan.validation.flags if plan.validation is not None else None
+            if flags is not None and len(flags):
+                for _row, msg in flags[["source_row", "message"]].head(args.show).itertuples(index=False):
+                    print("  " + _("flagged: {file}, row {row}: {why}").format(file=plan.file_name, row=_row, why=msg))
+                if len(flags) > args.show:
+                    print("  " + _("... and {n} more flags (list them with: python -m toxdb export flags --csv)")
+                          .format(n=len(flags) - args.show))
             problems = plan.validation.problems if plan.validation is not None else None
             if problems is not None and len(problems):
                 rejected = problems[problems["status"] == "rejected"]
@@ -86,6 +103,9 @@ def register(sub: Any) -> None:
     order.add_argument("--day-first", action="store_true", help="dates like 03/06/2025 are day-first")
     order.add_argument("--month-first", action="store_true", help="dates like 03/06/2025 are month-first")
     p.add_argument("--show", type=int, default=10, help="how many rejected rows to print per file")
+    p.add_argument("--map", action="append", metavar="[COLUMN:]VALUE=TARGET",
+                   help="map a site's own value, e.g. XANOMELINE=capecitabine, PLACEBO=other (not a protocol "
+                        "treatment: kept, not used), serious:Oui=Y; saved for --site when given (repeat)")
     p.add_argument("files", nargs="+", type=Path)
     p.set_defaults(func=_cmd_import)
 

@@ -3,6 +3,7 @@
     python -m toxdb export events --db trial.duckdb --cut 2026-06-30 --csv     # one row per event
     python -m toxdb export incidence --db trial.duckdb --csv                   # the Toxicity page's table
     python -m toxdb export rejects --db trial.duckdb --upload 7 --csv          # rejected rows to fix
+    python -m toxdb export flags --db trial.duckdb --site SITE-A --csv         # stored rows to query
 
 The store is opened read-only. ``--csv`` writes UTF-8 CSV (with BOM, formula-safe) to stdout or
 ``--out FILE``; without it a plain-text table is printed. ``--cut DATE`` shows the trial as of that
@@ -87,6 +88,16 @@ def build_rejects(store: Store, args) -> pd.DataFrame:
     return rejected_rows_for_fixing(store.rejected_rows(args.upload))
 
 
+def build_flags(store: Store, args) -> pd.DataFrame:
+    """Stored rows that raise a query to the site (D50): file, row, subject, what to confirm."""
+    flags = store.flags(args.upload)
+    return flags[flags["site"].isin(args.site)].reset_index(drop=True) if args.site else flags
+
+
+def _flags_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--upload", type=int, default=None, metavar="N", help="only flags of upload N")
+
+
 def _incidence_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phase", choices=list(COHORTS), help="one phase only (default: all three)")
     p.add_argument("--attribution", action="append", choices=list(ATTRIBUTION_ORDER),
@@ -111,6 +122,8 @@ EXPORTS: dict[str, ExportKind] = {
                             build_incidence, lambda p: (_incidence_args(p), _window_arg(p))),
     "rejects": ExportKind("rejected rows with file, row, reasons and raw cells", build_rejects, _rejects_args,
                           uses_cut=False),
+    "flags": ExportKind("stored rows flagged for a query to the site (grade not in CTCAE, term outside CTCAE, ...)",
+                        build_flags, _flags_args, uses_cut=False),
     "advice": ExportKind("dose advice per patient and agent (the Dose advice page's table)", build_advice,
                          advice_args),
     "queries": ExportKind("lab values with no AE, or a lower-grade AE (the Lab queries page's table)",

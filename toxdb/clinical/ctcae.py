@@ -31,31 +31,17 @@ MATCHED_BY = ("exact", "case", "synonym", "soc_prefix", "other_specify")
 OTHER_SPECIFY_SUFFIX = " - Other, specify"
 MAX_SUGGESTIONS = 3
 
-# British -> US spellings, applied to both sides of a comparison (so over-eager rules only merge
-# spellings, they cannot point one term at another: a load-time check guards against collisions).
-_SPELLING_RULES = (
-    ("diarrhoea", "diarrhea"),
-    ("oedema", "edema"),
-    ("oesophag", "esophag"),
-    ("oestr", "estr"),
-    ("leukaem", "leukem"),
-    ("ischaem", "ischem"),
-    ("anaesth", "anesth"),
-    ("gynaec", "gynec"),
-    ("haem", "hem"),
-    ("aemia", "emia"),
-    ("paenia", "penia"),
-    ("caec", "cec"),
-    ("faec", "fec"),
-    ("dyspnoea", "dyspnea"),
-    ("apnoea", "apnea"),
-    ("tumour", "tumor"),
-    ("colour", "color"),
-    ("behaviour", "behavior"),
-    ("isation", "ization"),
-    ("ised", "ized"),
-    ("aesthesia", "esthesia"),
-)
+# British -> US spellings (data/ctcae_spellings.csv), applied to both sides of a comparison until
+# nothing changes (so over-eager rules only merge spellings, they cannot point one term at another: a
+# load-time check guards against collisions).
+SPELLINGS_CSV = DATA_DIR / "ctcae_spellings.csv"
+
+
+@functools.lru_cache(maxsize=1)
+def _spelling_rules() -> tuple[tuple[str, str], ...]:
+    table = pd.read_csv(SPELLINGS_CSV, dtype="string", keep_default_na=False)
+    return tuple(zip(table["british"], table["us"]))
+
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-")
 _SOC_SEPARATOR = re.compile(r"\s*(?:>>|\u00bb)\s*")
@@ -78,8 +64,11 @@ def _case_key(text: str) -> str:
 def _loose_key(text: str) -> str:
     """Case key with punctuation as spaces and British spellings made US."""
     key = re.sub(r"[^0-9a-z]+", " ", _case_key(text))
-    for british, us in _SPELLING_RULES:
-        key = key.replace(british, us)
+    before = None
+    while key != before:          # "gastrooesophageal" and "gastroesophageal" end at one key
+        before = key
+        for british, us in _spelling_rules():
+            key = key.replace(british, us)
     return " ".join(key.split())
 
 
@@ -158,9 +147,13 @@ class _Dictionary:
                 self.other_by_head[_loose_key(head)] = entry.term
                 self.other_by_head[_loose_key(entry.soc)] = entry.term
         self.synonym_keys: dict[str, str] = {}
+        self.synonym_by_case: dict[str, str] = {}     # words a loose key cannot hold (Chinese)
         for rec in synonyms.itertuples(index=False):
             if rec.term not in self.entries:
                 raise ValueError(f"synonym {rec.synonym!r} points at unknown term {rec.term!r}")
+            self.synonym_by_case[_case_key(rec.synonym)] = rec.term
+            if not rec.synonym.isascii():      # "ALT升高" must not become the loose key "alt"
+                continue
             key = _loose_key(rec.synonym)
             self._add_loose(key, rec.term)
             self.synonym_keys[key] = rec.term
@@ -214,7 +207,10 @@ def _resolve_plain(text: str, d: _Dictionary) -> tuple[str, str] | None:
     term = d.by_case.get(_case_key(stripped))
     if term is not None:
         return term, "case"
-    term = d.by_loose.get(_loose_key(stripped))
+    term = d.synonym_by_case.get(_case_key(stripped))
+    if term is not None:
+        return term, "synonym"
+    term = d.by_loose.get(_loose_key(stripped)) if _loose_key(stripped) else None
     if term is not None:
         return term, "synonym"
     return None
@@ -302,6 +298,24 @@ def _match_text(text: str) -> TermMatch:
         matched_by=how,
         specified=specified,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _soc_other(text: str) -> tuple[str, str, str] | None:
+    d = _dictionary()
+    term = d.other_by_head.get(_loose_key(text))
+    if term is None:
+        return None
+    e = d.entries[term]
+    return e.term, e.soc, e.meddra_code
+
+
+def soc_other_specify(soc: Any) -> tuple[str, str, str] | None:
+    """(term, soc, meddra_code) of CTCAE's "<SOC> - Other, specify" for a system organ class as a
+    file writes it (MedDRA SOC names, any case, British spelling), or None for an unknown SOC."""
+    if _is_missing(soc) or not str(soc).strip():
+        return None
+    return _soc_other(str(soc).strip())
 
 
 def _is_missing(value: Any) -> bool:
@@ -418,7 +432,13 @@ _SEVERITY = {
     "lifethreatening": 4,
     "fatal": 5,
     "death": 5,
+    "轻度": 1,
+    "中度": 2,
+    "重度": 3,
+    "危及生命": 4,
+    "死亡": 5,
 }
+_ZH_GRADE = re.compile(r"^(?:ctcae\s*)?第?\s*(?P<g>\d+|[ivx]+)\s*[级級度]$")
 _GRADE_TEXT = re.compile(
     r"^(?:(?:ctcae\s*)?(?:grade|gr|g)\s*[.:#-]?\s*)?(?P<g>\d+(?:\.0+)?|[ivx]+)"
     r"(?:\s*[-(:,]\s*[a-z -]+\)?)?$"
@@ -451,7 +471,9 @@ def normalise_grade(value: Any) -> tuple[int | None, str | None, str | None]:
         if float(value).is_integer():
             return _grade_number(int(value), value, "grade")
         return None, None, f"{value!r} is not a whole grade; {GRADE_ACCEPTED}"
-    text = " ".join(str(value).casefold().split())
+    # NFKC makes the roman-numeral characters Ⅰ-Ⅴ (U+2160...) and full-width digits plain text
+    text = " ".join(unicodedata.normalize("NFKC", str(value)).casefold().split())
+    text = _ZH_GRADE.sub(r"\g<g>", text)          # "3级", "第3级", "III度" (Chinese forms)
     if not text:
         return None, None, f"grade is missing; {GRADE_ACCEPTED}"
     if text in _SEVERITY:

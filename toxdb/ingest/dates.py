@@ -24,6 +24,7 @@ _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::
 _ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})(?:-{1,2})?$")
 _YEAR = re.compile(r"^(\d{4})(?:-{1,4})?$")
 _SLASH = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[T ]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_CJK = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(?:(\d{1,2})\s*[日号]?)?$")   # 2025年8月3日, 2025年8月 (D54)
 _SERIAL = re.compile(r"^(\d{5})(?:\.\d+)?$")
 _MON = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
@@ -69,6 +70,11 @@ def parse_date(text: str, day_first: bool | None) -> ParsedDate:
     try:
         m = _ISO.match(s)
         if m:
+            return ParsedDate(dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), "day", None)
+        m = _CJK.match(s)
+        if m:
+            if m.group(3) is None:
+                return ParsedDate(dt.date(int(m.group(1)), int(m.group(2)), 1), "month", None)
             return ParsedDate(dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))), "day", None)
         m = _SERIAL.match(s)
         if m:

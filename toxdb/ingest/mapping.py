@@ -18,7 +18,12 @@ from toxdb.vocab import KINDS
 
 SYNONYM_FILE = DATA_DIR / "column_synonyms.csv"
 _SDTM_DOMAINS = {"DM": "patients", "EX": "treatment", "AE": "ae", "LB": "labs"}
-_UNIT_IN_HEADER = re.compile(r"^(.*?)[\s_]*[\(\[]\s*([^\)\]]+?)\s*[\)\]]\s*$")
+_UNIT_IN_HEADER = re.compile(r"^(.*?)[\s_]*[\(\[（]\s*([^\)\]）]+?)\s*[\)\]）]\s*$")
+# a unit as a header's last word: serum_creatinine_mg_dl, height_m, weight_lb (-> the unit as written)
+_UNIT_SUFFIX = re.compile(r"^(.*?[^\s_.\-])[\s_.\-]+(mg[\s_.\-/]*dl|[uµμ]mol[\s_.\-/]*l|micromol[\s_.\-/]*l|cm|m|kg|lbs?)$",
+                          re.IGNORECASE)
+_SUFFIX_UNITS = {"mgdl": "mg/dL", "umoll": "umol/L", "µmoll": "umol/L", "μmoll": "umol/L", "micromoll": "umol/L",
+                 "cm": "cm", "m": "m", "kg": "kg", "lb": "lb", "lbs": "lb"}
 
 
 def normalise_header(name: str) -> str:
@@ -26,9 +31,13 @@ def normalise_header(name: str) -> str:
 
 
 def split_unit(header: str) -> tuple[str, str | None]:
+    """(header without its unit, the unit) for "Creatinine (µmol/L)" or "serum_creatinine_mg_dl"."""
     m = _UNIT_IN_HEADER.match(str(header))
     if m and m.group(1).strip():
         return m.group(1).strip(), m.group(2).strip()
+    m = _UNIT_SUFFIX.match(str(header).strip())
+    if m:
+        return m.group(1), _SUFFIX_UNITS.get(re.sub(r"[\s_.\-/]", "", m.group(2)).lower(), m.group(2))
     return str(header), None
 
 

@@ -118,8 +118,11 @@ def detect_encoding(raw: bytes) -> str:
     sample = raw[:200_000]
     # GBK and Latin-1 both decode almost any bytes. Chinese text in GBK comes as pairs of high bytes
     # (both >= 0xA1 for common characters); accented Latin text has single high bytes between letters.
-    if _decodes(sample, "gbk") and _gbk_pair_share(sample) > 0.9:
-        return "gbk"
+    if _gbk_pair_share(sample) > 0.9:
+        if _decodes(sample, "gbk"):
+            return "gbk"
+        if _decodes(sample, "gb18030"):       # GBK's superset: rarer characters as four bytes
+            return "gb18030"
     return "cp1252" if _decodes(sample, "cp1252") else "latin-1"
 
 

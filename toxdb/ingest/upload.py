@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     ColumnMapping,
     apply_mapping,
@@ -21,6 +22,14 @@ from toxdb.ingest.mapping import (
 )
 from toxdb.ingest.readers import RawTable, ReadError, check_size, read_table
 from toxdb.ingest.validate import ValidationResult, validate
+from toxdb.ingest.values import (
+    ValueMapError,
+    apply_value_map,
+    check_value_map,
+    merge_value_maps,
+    parse_map_args,
+    unknown_values,
+)
 from toxdb.store.db import CommitCounts, Store, pack_raw
 from toxdb.trial import Trial, load_trial
 from toxdb.vocab import KIND_LABELS, KINDS
@@ -50,6 +59,8 @@ class UploadPlan:
     already_uploaded: dict | None = None
     saved_mapping_used: bool = False
     notes: list[str] = field(default_factory=list)
+    value_map: dict = field(default_factory=dict)            # {column: {written: target}} applied (D52)
+    unknown_values: dict = field(default_factory=dict)       # {column: [written values no vocabulary knows]}
     store_version: tuple | None = None       # the store's data version when the rows were classified
     packed: tuple | None = None              # (codec, bytes): the raw file as the store keeps it
 
@@ -73,9 +84,11 @@ class UploadPlan:
     @property
     def summary(self) -> dict:
         out = {"file": self.file_name, "kind": self.kind, "rows": len(self.table.data), "new": 0,
-               "corrections": 0, "duplicates": 0, "rejected": 0}
+               "corrections": 0, "duplicates": 0, "rejected": 0, "flagged": 0, "other": 0}
         if self.validation is not None:
             out["rejected"] = self.validation.summary["rejected"]
+            out["flagged"] = self.validation.summary["flagged"]
+            out["other"] = self.validation.summary["other"]
             out["duplicates"] = self.validation.summary["duplicates_in_file"]
         if self.classified is not None and self.validation is not None:
             st = self.classified["status"].value_counts()
@@ -98,14 +111,17 @@ def prepare_upload(
     trial: Trial | None = None,
     today: dt.date | None = None,
     allowed_sites: tuple[str, ...] | None = None,
+    value_map: dict[str, dict[str, str]] | None = None,
 ) -> UploadPlan:
     """Read and check a file against the store without writing anything.
 
     ``allowed_sites``: the uploader's own sites when they may upload for those only (toxdb.access
     ``scope``): rows of other sites are rejected with that reason (D64).
 
-    ``mapping`` is a confirmed {source header: canonical} mapping (from the page or a saved one).
-    Raises ReadError when the file cannot be read as a table at all.
+    ``mapping`` is a confirmed {source header: canonical} mapping (from the page or a saved one);
+    ``value_map`` {column: {written: target}} maps a site's own coded values, on top of the map saved
+    for the site (D52). Raises ReadError when the file cannot be read as a table at all.
+
     """
     trial = trial or load_trial()
     table = read_table(raw, file_name, sheet)
@@ -131,14 +147,19 @@ def prepare_upload(
         fingerprint()
         return plan
     staged = apply_mapping(table, cmap)
-    known = None if kind == "patients" else store.known_subjects()
+    plan.value_map = merge_value_maps(store.saved_value_map(site, kind) if site else None, value_map)
+    check_value_map(kind, plan.value_map)
+    staged = apply_value_map(staged, kind, plan.value_map)
+    plan.unknown_values = unknown_values(staged, kind)
+    stored = store.known_subjects()
+    known = None if kind == "patients" else stored
     enrolment = store.read_kind("patients")[["subject_id", "enrolled_on"]] if kind == "ae" else None
     base = getattr(store, "base", store)          # every site's patients: to say where a patient is
     subject_sites = base.read_kind("patients")[["subject_id", "site"]] if allowed_sites is not None else None
     plan.validation = validate(
         staged, cmap, table, known_subjects=known, enrolment=enrolment,
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
-        future_tolerance_days=trial.trial.future_tolerance_days,
+        future_tolerance_days=trial.trial.future_tolerance_days, stored_subjects=stored,
         allowed_sites=allowed_sites, subject_sites=subject_sites,
     )
     plan.notes.extend(plan.validation.notes)
@@ -166,7 +187,7 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
-        packed=plan.packed,
+        packed=plan.packed, flags=v.flags, others=v.others,
     )
 
 
@@ -179,8 +200,10 @@ def describe_plan(plan: UploadPlan) -> str:
     if plan.mapping.missing_required:
         return (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
                 f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")
-    return (f"{plan.file_name} ({KIND_LABELS[plan.kind]}, {s['rows']} rows): {s['new']} new, "
-            f"{s['corrections']} corrections, {s['duplicates']} duplicates, {s['rejected']} rejected")
+    return _("{file} ({kind}, {rows} rows): {new} new, {corrections} corrections, {duplicates} duplicates, "
+             "{rejected} rejected, {flagged} flagged").format(
+        file=plan.file_name, kind=KIND_LABELS[plan.kind], rows=s["rows"], new=s["new"],
+        corrections=s["corrections"], duplicates=s["duplicates"], rejected=s["rejected"], flagged=s["flagged"])
 
 
 @dataclass
@@ -197,12 +220,16 @@ class FileOutcome:
         if self.counts is None:
             return describe_plan(self.plan)
         c = self.counts
-        return (f"{self.plan.file_name} ({KIND_LABELS[self.plan.kind]}) -> upload #{c.upload_id}: "
-                f"{c.accepted} accepted, {c.duplicates} duplicated, {c.corrections} corrected, {c.rejected} rejected")
+        return _("{file} ({kind}) -> upload #{upload}: {accepted} accepted, {duplicates} duplicated, "
+                 "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
+            file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
+            duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged) + (
+            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "")
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,
-                 day_first: bool | None = None, trial: Trial | None = None) -> list[FileOutcome]:
+                 day_first: bool | None = None, trial: Trial | None = None,
+                 map_args: list[str] | None = None) -> list[FileOutcome]:
     """Import files in dependency order (patients before the rows that refer to them)."""
     from pathlib import Path
 
@@ -220,17 +247,19 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
         except ReadError as exc:
             staged.append((-1, str(path), None, str(exc)))
     outcomes = []
-    for _, path, raw, error in sorted(staged, key=lambda s: s[0]):
+    for order, path, raw, error in sorted(staged, key=lambda s: s[0]):
         if error:
             outcomes.append(FileOutcome(path, None, None, error))
             continue
         try:
-            plan = prepare_upload(store, raw, Path(path).name, kind=kind, site=site, day_first=day_first, trial=trial)
+            vmap = parse_map_args(KINDS[order], map_args, strict=False) if map_args else None
+            plan = prepare_upload(store, raw, Path(path).name, kind=kind, site=site, day_first=day_first,
+                                  trial=trial, value_map=vmap)
             if plan.mapping.missing_required:
                 outcomes.append(FileOutcome(path, plan, None, describe_plan(plan)))
                 continue
             outcomes.append(FileOutcome(path, plan, commit_upload(store, plan, user)))
-        except ReadError as exc:
+        except (ReadError, ValueMapError) as exc:
             outcomes.append(FileOutcome(path, None, None, str(exc)))
     return outcomes
 

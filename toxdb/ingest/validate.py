@@ -27,6 +27,7 @@ from toxdb.arrays import (
     take_category,
 )
 from toxdb.clinical import ctcae
+from toxdb.i18n import _
 from toxdb.ingest.dates import derive_dates, has_ambiguous_slash, slash_order_evidence
 from toxdb.ingest.mapping import ColumnMapping
 from toxdb.ingest.readers import RawTable
@@ -69,17 +70,30 @@ class ValidationResult:
     problems: pd.DataFrame      # source_row, status, reasons, raw (JSON of the file's own cells)
     day_first: bool | None
     notes: list[str] = field(default_factory=list)
+    # stored rows that raise a query to the site (D50): source_row, subject_id, code, column, value, message
+    flags: pd.DataFrame = field(default_factory=lambda: empty_flags())
+    # treatment rows that are not a protocol treatment, kept as other (D52)
+    others: pd.DataFrame | None = None
 
     @property
     def summary(self) -> dict:
         st = self.problems["status"].value_counts() if len(self.problems) else {}
         return {
             "kind": self.kind,
-            "rows": len(self.rows) + len(self.problems),
+            "rows": len(self.rows) + len(self.problems) + (0 if self.others is None else len(self.others)),
             "valid": len(self.rows),
             "rejected": int(st.get("rejected", 0)),
             "duplicates_in_file": int(st.get("duplicate", 0)),
+            "flagged": int(self.flags["source_row"].nunique()) if len(self.flags) else 0,
+            "other": 0 if self.others is None else len(self.others),
         }
+
+
+FLAG_COLUMNS = ("source_row", "record_key", "subject_id", "code", "column", "value", "message")
+
+
+def empty_flags() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "source_row" else "string") for c in FLAG_COLUMNS})
 
 
 class _Problems:
@@ -130,6 +144,30 @@ class _Problems:
             return pd.Series(dtype="string")
         allp = pd.concat(self.parts, ignore_index=True)
         return allp.groupby("pos", sort=True)["msg"].agg("; ".join)
+
+
+class _Soft:
+    """Problems in an optional column (D53): the row is kept, the value left empty, and a flag says why
+    (issue 10: a bad dose unit must not lose the row's dates). Same ``add`` as _Problems."""
+
+    def __init__(self, flags: list):
+        self.flags = flags
+        self.blank: list[tuple[np.ndarray, str]] = []
+
+    def add(self, mask, column: str, values: pd.Series | None, why) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.blank.append((mask, column))
+        text = why if isinstance(why, str) else None
+        self.flags.append((mask, lambda pos, w=why, t=text: [
+            _("{why}; the value was left empty and the row kept").format(why=t if t is not None else m)
+            for m in (w(pos) if callable(w) else [t] * len(pos))], "value_left_empty", column, values))
+
+    def apply(self, out: pd.DataFrame) -> None:
+        for mask, column in self.blank:
+            if column in out.columns:
+                out[column] = out[column].where(~pd.Series(mask, index=out.index))
 
 
 def _norm_text(s: pd.Series) -> pd.Series:
@@ -204,6 +242,7 @@ def validate(
     future_tolerance_days: int = 0,
     allowed_sites: tuple[str, ...] | None = None,
     subject_sites: pd.DataFrame | None = None,
+    stored_subjects: set[str] | None = None,
 ) -> ValidationResult:
     """Check every row of a mapped upload.
 
@@ -213,9 +252,11 @@ def validate(
     ``allowed_sites``: the uploader may load rows of these sites only (a coordinator, D64): a patient
     row of another site, or a row naming a patient enrolled at another site (``subject_sites``:
     subject_id, site of stored patients), is rejected with that reason.
+    ``stored_subjects``: ids already stored, whose spelling a variant of the same id resolves to (D55).
     """
     kind = mapping.kind
     today = today or dt.date.today()
+    other = np.zeros(len(staged), dtype=bool)
     latest = today + dt.timedelta(days=int(future_tolerance_days))
     notes: list[str] = []
     if day_first is None:
@@ -251,6 +292,13 @@ def validate(
         pr.add(extra, None, None, "the row has more filled cells than the header has columns; check for a stray separator")
 
     out["subject_id"] = col("subject_id")
+    if "subject_id" in staged.columns:
+        out["subject_id"], variant = _resolve_subjects(staged["subject_id"], stored_subjects or known_subjects or set())
+        raw_ids, resolved = staged["subject_id"], out["subject_id"]
+        flags.append((variant, lambda pos: [
+            _("subject id '{written}' read as '{stored}' (ids are matched without regard to case and outer spaces): "
+              "confirm it is the same patient").format(written=w, stored=r)
+            for w, r in zip(raw_ids.iloc[pos], resolved.iloc[pos])], "subject_id_variant", "subject_id", raw_ids))
     if known_subjects is not None and "subject_id" in staged.columns:
         subj = out["subject_id"]
         unknown = (~subj.isin(known_subjects) & (subj != "")).to_numpy(dtype=bool)
@@ -278,19 +326,22 @@ def validate(
 
     if allowed_sites is not None:
         _other_sites(kind, out, pr, col, allowed_sites, subject_sites)
+    soft = _Soft(flags)
     if kind == "patients":
-        _patients(staged, out, pr, col, flags)
+        notes.extend(_patients(staged, out, soft, col, mapping.unit_hints))
+        _birth_before_enrolment(out, pr, col)
     elif kind == "treatment":
-        _treatment(staged, out, pr, col, parsed_dates)
+        other = _treatment(staged, out, pr, soft, col, parsed_dates, flags)
     elif kind == "ae":
-        _ae_event(staged, out, pr, col)
+        _ae_event(staged, out, pr, col, flags)
     elif kind == "labs":
         _labs(staged, out, pr, col)
     # the columns of the row's identity are known now: its text is joined in another thread while the
     # remaining checks run
     key_job, groups = _record_key(kind, out, parsed_dates)
     if kind == "ae":
-        _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days)
+        _ae_details(staged, out, pr, soft, col, flags, parsed_dates, enrolment, screening_window_days)
+    soft.apply(out)
 
     out["source_row"] = source_row
     _in_file_duplicates(out, pr, kind, groups)
@@ -302,22 +353,91 @@ def validate(
     duplicate = pr.dups & ~rejected
     keep = ~rejected & ~duplicate
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
+    others = _other_treatments(out[keep & other]) if other.any() else None
+    keep = keep & ~other
     # text columns stay categorical (coded by distinct value): the store reads them as such
     rows = out.reset_index(drop=True) if keep.all() else out[keep].reset_index(drop=True)
-    return ValidationResult(kind, rows, problems, day_first, notes)
+    flagged = _flag_frame(flags, keep, source_row, out[["subject_id", "record_key"]], headers)
+    result = ValidationResult(kind, rows, problems, day_first, notes, flagged)
+    if others is not None:
+        result.others = others
+    return result
+
+
+def _other_treatments(rows: pd.DataFrame) -> pd.DataFrame:
+    """Treatment rows that are not a protocol treatment (D52): kept with their name, never used to
+    place events in a phase."""
+    cols = ["source_row", "subject_id", "start_date", "end_date", "dose", "dose_unit"]
+    out = rows.reindex(columns=cols).copy()
+    out.insert(2, "name", as_text(rows["treatment"]).str.removeprefix("other: "))
+    return out.reset_index(drop=True)
+
+
+def _flag_messages(msg, pos: np.ndarray) -> list[str]:
+    if callable(msg):
+        return [str(m) for m in msg(pos)]
+    if isinstance(msg, pd.Series):
+        return msg.iloc[pos].astype(str).tolist()
+    return [str(msg)] * len(pos)
+
+
+def _flag_frame(flags: list, keep: np.ndarray, source_row: np.ndarray, who: pd.DataFrame,
+                headers: dict[str, str]) -> pd.DataFrame:
+    """One row per (stored row, flag): what the site is asked to confirm (D50). A flag entry is
+    (mask, message[, code, canonical column, written values])."""
+    parts = []
+    for mask, msg, *more in flags:
+        code, column, values = (list(more) + [None, None, None])[:3]
+        pos = np.flatnonzero(np.asarray(mask, dtype=bool) & keep)
+        if not len(pos):
+            continue
+        shown = values.iloc[pos].astype("string").fillna("").to_numpy() if values is not None else None
+        parts.append(pd.DataFrame({
+            "source_row": source_row[pos],
+            "record_key": who["record_key"].iloc[pos].astype("string").to_numpy(),
+            "subject_id": who["subject_id"].iloc[pos].astype("string").to_numpy(),
+            "code": code or "check",
+            "column": headers.get(column, column) if column else None,
+            "value": shown,
+            "message": _flag_messages(msg, pos),
+        }))
+    if not parts:
+        return empty_flags()
+    frame = pd.concat(parts, ignore_index=True).sort_values("source_row", kind="stable", ignore_index=True)
+    return frame.astype({c: "string" for c in FLAG_COLUMNS if c != "source_row"})
+
+
+def _resolve_subjects(written: pd.Series, stored: set[str]) -> tuple[pd.Series, np.ndarray]:
+    """Subject ids matched without regard to case and outer spaces (D55): each resolves to the stored
+    spelling, else to its first spelling in this file. Returns (ids, mask of cells written otherwise)."""
+    codes, uniques = pd.factorize(written.astype(object), use_na_sentinel=True)     # order of appearance
+    first: dict[str, str] = {}
+    for sid in sorted(stored):
+        first.setdefault(sid.strip().casefold(), sid)
+    resolved, differs = [], []
+    for u in uniques:
+        text = "" if u is None else str(u)
+        key = text.strip().casefold()
+        existed = key in first         # another spelling came first (stored, or earlier in the file)
+        canon = first.setdefault(key, text.strip()) if key else ""
+        resolved.append(canon)
+        differs.append(bool(key) and (canon != text.strip() or (existed and canon != text)))
+    differs.append(False)
+    ids = take_category(resolved + [""], np.where(codes < 0, len(resolved), codes), written.index)
+    return ids, np.asarray(differs, dtype=bool)[codes]
 
 
 def _join_flags(flags: list, index: pd.Index) -> pd.Series:
     """One '; '-joined note per row, built only for the rows that have any."""
     result = pd.Series(pd.NA, index=index, dtype="string")
     any_flag = np.zeros(len(index), dtype=bool)
-    for mask, _ in flags:
+    for mask, *_rest in flags:
         any_flag |= np.asarray(mask, dtype=bool)
     if not any_flag.any():
         return result
     pos = np.flatnonzero(any_flag)
     texts = [[] for _ in pos]
-    for mask, msg in flags:
+    for mask, msg, *_rest in flags:
         m = np.asarray(mask, dtype=bool)[pos]
         if callable(msg):
             values = msg(pos)
@@ -349,65 +469,113 @@ def _other_sites(kind, out, pr, col, allowed_sites, subject_sites) -> None:
         for s in site_of.iloc[pos]])
 
 
-def _patients(staged, out, pr, col, flags) -> None:
+# a unit written in a header (height_m, weight_lb): the factor to the canonical column's unit
+HEADER_UNIT_FACTORS = {("height_cm", "m"): 100.0, ("height_cm", "cm"): 1.0, ("weight_kg", "kg"): 1.0,
+                       ("weight_kg", "lb"): 0.45359237, ("weight_kg", "lbs"): 0.45359237, ("weight_kg", "g"): 0.001}
+
+
+def _patients(staged, out, soft, col, unit_hints) -> list[str]:
+    """Checks of a patients file (optional columns: a bad value is left empty and flagged); returns
+    notes on units read from the headers."""
+    notes = []
     if "site" in staged.columns:
         out["site"] = _blank_to_na(col("site"))
     if "sex" in staged.columns:
         out["sex"], bad = _lookup(staged["sex"], SEX)
-        pr.add(bad, "sex", col("sex"), "not recognised; accepted: M or F (male/female)")
+        soft.add(bad, "sex", col("sex"), "not recognised; accepted: M or F (male/female)")
     for name in ("age", "height_cm", "weight_kg", "serum_creatinine", "ecog"):
         if name not in staged.columns:
             continue
         num, bad = _numbers(staged[name])
-        pr.add(bad, name, col(name), "must be a number")
+        soft.add(bad, name, col(name), "must be a number")
+        factor = HEADER_UNIT_FACTORS.get((name, vocab.fold(unit_hints.get(name, ""))))
+        if factor is not None and factor != 1.0:
+            num = num * factor
+            notes.append(_("{name}: the header says {unit}; values were converted ({factor:g} x)").format(
+                name=name, unit=unit_hints[name], factor=factor))
         if name in FLOAT_RANGES:
             lo, hi, unit = FLOAT_RANGES[name]
             out_of = (num.notna() & ((num < lo) | (num > hi))).to_numpy(dtype=bool)
             hint = " (looks like metres: give centimetres)" if name == "height_cm" else ""
-            pr.add(out_of, name, col(name), f"must be between {lo:g} and {hi:g} {unit}{hint}".rstrip())
+            soft.add(out_of, name, col(name), f"must be between {lo:g} and {hi:g} {unit}{hint}".rstrip())
         if name == "ecog":
             out_of = (num.notna() & (~num.isin([0, 1, 2, 3, 4, 5]))).to_numpy(dtype=bool)
-            pr.add(out_of, name, col(name), "ECOG is a whole number 0-5")
+            soft.add(out_of, name, col(name), "ECOG is a whole number 0-5")
         out[name] = num
     if "serum_creatinine_unit" in staged.columns:
         unit, bad = _lookup(staged["serum_creatinine_unit"], CREAT_UNITS)
-        pr.add(bad, "serum_creatinine_unit", col("serum_creatinine_unit"), "not recognised; accepted: mg/dL or umol/L")
+        soft.add(bad, "serum_creatinine_unit", col("serum_creatinine_unit"), "not recognised; accepted: mg/dL or umol/L")
+        if "serum_creatinine" in out:          # a creatinine value without a known unit cannot be used
+            soft.blank.append((bad, "serum_creatinine"))
         out["serum_creatinine_unit"] = unit
     if "agent" in staged.columns:
         out["agent"], bad = _lookup(staged["agent"], AGENTS)
-        pr.add(bad, "agent", col("agent"), "not recognised; accepted: capecitabine or S-1")
+        soft.add(bad, "agent", col("agent"), "not recognised; accepted: capecitabine or S-1")
     for name in ("off_treatment_reason", "ascites", "encephalopathy"):
         if name in staged.columns:
             out[name] = _blank_to_na(col(name))
+    return notes
+
+
+def _birth_before_enrolment(out, pr, col) -> None:
     if "birth_date" in out and "enrolled_on" in out:
         bad = (out["birth_date"] >= out["enrolled_on"]).to_numpy(dtype=bool)
         pr.add(bad, "birth_date", col("birth_date"), "the birth date is not before the enrolment date")
 
 
-def _treatment(staged, out, pr, col, parsed_dates) -> None:
+def _treatment(staged, out, pr, soft, col, parsed_dates, flags) -> np.ndarray:
+    """Checks of a treatment log; returns the rows mapped to "not a protocol treatment" (D52)."""
+    other = mask_distinct(col("treatment"), lambda v: vocab.fold(v) == vocab.KEEP_AS_OTHER)
     out["treatment"], bad = _lookup(staged["treatment"], TREATMENTS) if "treatment" in staged.columns else (None, None)
     if bad is not None:
-        pr.add(bad, "treatment", col("treatment"), "not recognised; accepted: RT, capecitabine or S-1")
+        pr.add(bad & ~other, "treatment", col("treatment"), _(
+            "not recognised; accepted: RT, capecitabine or S-1 (or their brand, generic or Chinese names); "
+            "map other names on the Upload page or with --map NAME=TREATMENT (or NAME=other)"))
+    if other.any():        # the name as written makes the row's identity, so two such drugs stay apart
+        name = col("treatment_name") if "treatment_name" in staged.columns else col("treatment")
+        out["treatment"] = combine_distinct(lambda t, n, o: ("other: " + (n or "")) if o else t, out["treatment"],
+                                            name, pd.Series(np.where(other, "y", ""), index=out.index))
     if "phase" in staged.columns:
         out["phase"], bad = _lookup(staged["phase"], PHASES)
-        pr.add(bad, "phase", col("phase"), "not recognised; accepted: concurrent or maintenance (or leave empty to derive it)")
+        soft.add(bad, "phase", col("phase"), "not recognised; accepted: concurrent or maintenance (or leave empty to derive it)")
     for name in ("cycle", "fractions"):
         if name in staged.columns:
             num, bad = _numbers(staged[name])
-            pr.add(bad, name, col(name), "must be a whole number")
+            soft.add(bad, name, col(name), "must be a whole number")
             frac = (num.notna() & ((num != num.round()) | (num < 0))).to_numpy(dtype=bool)
-            pr.add(frac, name, col(name), "must be a whole number, 0 or more")
+            soft.add(frac, name, col(name), "must be a whole number, 0 or more")
             out[name] = num.round().astype("Int64")
     if "dose" in staged.columns:
         num, bad = _numbers(staged["dose"])
-        pr.add(bad, "dose", col("dose"), "must be a number")
+        soft.add(bad, "dose", col("dose"), "must be a number")
         neg = (num < 0).fillna(False).to_numpy(dtype=bool)
-        pr.add(neg, "dose", col("dose"), "a dose cannot be negative")
+        soft.add(neg, "dose", col("dose"), "a dose cannot be negative")
         out["dose"] = num
     if "dose_unit" in staged.columns:
-        out["dose_unit"], bad = _lookup(staged["dose_unit"], DOSE_UNITS)
-        pr.add(bad, "dose_unit", col("dose_unit"), "not recognised; accepted: mg, mg/m2, mg/m2/day, Gy")
+        _dose_units(staged, out, soft, col, flags)
     _end_before_start(out, pr, col, parsed_dates, "start_date", "end_date")
+    return other
+
+
+def _dose_units(staged, out, soft, col, flags) -> None:
+    """Dose units as sites write them; a unit that carries a factor (cGy, mg BID) is converted to the
+    stored unit and the row says so (data/dose_unit_conversions.csv)."""
+    written = col("dose_unit")
+    conv = vocab.dose_unit_conversions()
+    stored = map_distinct(written, lambda v: conv[vocab.fold(v)][0] if v and vocab.fold(v) in conv else v)
+    out["dose_unit"], bad = _lookup(stored, DOSE_UNITS)
+    soft.add(bad, "dose_unit", written, _("not recognised; accepted: {units}").format(
+        units=", ".join(vocab.VOCABULARIES["dose_unit"])))
+    factor = map_distinct(written, lambda v: str(conv[vocab.fold(v)][1]) if v and vocab.fold(v) in conv else "1")
+    f = pd.to_numeric(as_text(factor), errors="coerce").to_numpy(dtype="float64")
+    changed = (f != 1.0) & ~bad
+    if "dose" in out and changed.any():
+        before = out["dose"].copy()
+        out["dose"] = out["dose"] * pd.array(f, dtype="Float64")
+        flags.append((changed & out["dose"].notna().to_numpy(dtype=bool), lambda pos: [
+            _("dose {dose:g} {unit} stored as {new:g} {stored}").format(dose=b, unit=w, new=n, stored=u)
+            for b, w, n, u in zip(before.iloc[pos], written.iloc[pos], out["dose"].iloc[pos],
+                                  out["dose_unit"].iloc[pos])], "unit_converted", "dose_unit", written))
 
 
 def _end_before_start(out, pr, col, parsed_dates, start, end) -> None:
@@ -433,7 +601,7 @@ def _period_end(dates: pd.Series, precision: pd.Series) -> pd.Series:
     return out
 
 
-def _ae_event(staged, out, pr, col) -> None:
+def _ae_event(staged, out, pr, col, flags) -> None:
     """The event itself: site reference, CTCAE term (SOC, MedDRA code) and verbatim text."""
     if "ae_ref" in staged.columns:
         out["ae_ref"] = _blank_to_na(col("ae_ref"))
@@ -441,21 +609,57 @@ def _ae_event(staged, out, pr, col) -> None:
     terms = ctcae.derive_ctcae_terms(_blank_to_na(written))
     unknown = (terms["term"].isna() & (written != "")).to_numpy(dtype=bool)
     sugg = terms["suggestions"]
+    by_soc = np.zeros(len(out), dtype=bool)
+    if "soc" in staged.columns and unknown.any():
+        terms, by_soc = _outside_ctcae(terms, col("soc"), unknown)
+        flags.append((by_soc, lambda pos: [_(
+            "'{written}' is not a CTCAE v5.0 term; stored as '{term}' from the system organ class in the file: "
+            "confirm, or give the CTCAE term (closest: {closest})").format(
+                written=w, term=t, closest=g if isinstance(g, str) and g else "-")
+            for w, t, g in zip(written.iloc[pos], terms["term"].iloc[pos], sugg.iloc[pos])],
+            "term_outside_ctcae", "term", written))
+        unknown = unknown & ~by_soc
+    hint = "" if "soc" in staged.columns else _(
+        "; a system organ class column (e.g. AEBODSYS) would let it be stored under '<SOC> - Other, specify'")
     pr.add(unknown, "term", written, lambda pos: [
-        f"not a CTCAE v5.0 term; closest: {g}" if isinstance(g, str) and g
-        else "not a CTCAE v5.0 term and nothing close was found" for g in sugg.iloc[pos]])
+        (f"not a CTCAE v5.0 term; closest: {g}" if isinstance(g, str) and g
+         else "not a CTCAE v5.0 term and nothing close was found") + hint for g in sugg.iloc[pos]])
     out["term"] = terms["term"]
     out["soc"] = terms["soc"]
     out["meddra_code"] = terms["meddra_code"]
-    # the verbatim text as written, else the description after "Other, specify"
+    # the site's (often MedDRA) term as written, when it is not the CTCAE term itself (D51)
+    out["reported_term"] = combine_distinct(lambda w, t: w if w and w != t else None, written, out["term"])
+    # the verbatim text as written, else the description after "Other, specify", else (a term stored
+    # under its SOC's "Other, specify") the term the site wrote
     verbatim = col("verbatim") if "verbatim" in staged.columns else col("")
     out["verbatim"] = combine_distinct(lambda v, spec: v or spec or None, verbatim, terms["specified"])
+    if by_soc.any():
+        out["verbatim"] = combine_distinct(lambda v, w: v or w, out["verbatim"],
+                                           written.where(pd.Series(by_soc, index=written.index)))
     other = terms["matched_by"].eq("other_specify").to_numpy(dtype=bool)
     no_text = other & (out["verbatim"].isna()).to_numpy(dtype=bool)
     pr.add(no_text, "term", written, "an 'Other, specify' term needs the verbatim description")
 
 
-def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
+def _outside_ctcae(terms: pd.DataFrame, soc_text: pd.Series, unknown: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Terms that are not CTCAE terms, placed under "<SOC> - Other, specify" of the system organ
+    class the file gives (D51). Returns the terms frame with those rows filled and their mask."""
+    other = map_distinct(soc_text, lambda s: "|".join(ctcae.soc_other_specify(s) or ()) if s else None)
+    wanted = other.where(pd.Series(unknown, index=other.index))
+    found = (wanted.notna() & (wanted != "")).to_numpy(dtype=bool)
+    if not found.any():
+        return terms, found
+    parts = {name: map_distinct(wanted, lambda v, i=i: v.split("|")[i] if v else None)
+             for i, name in enumerate(("term", "soc", "meddra_code"))}
+    filled = terms.copy()
+    for name, values in parts.items():
+        filled[name] = combine_distinct(lambda a, b: a or b, terms[name], values)
+    filled["matched_by"] = combine_distinct(lambda a, f: a or ("soc_other" if f else None), terms["matched_by"],
+                                            pd.Series(np.where(found, "y", ""), index=terms.index))
+    return filled, found
+
+
+def _ae_details(staged, out, pr, soft, col, flags, parsed_dates, enrolment, screening_window_days) -> None:
     """Grade (or severity fallback), dates against each other and enrolment, and the coded fields."""
     has_sev = "severity" in staged.columns
     grade_text = col("grade")
@@ -479,8 +683,12 @@ def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_
     flags.append((from_sev | sev_word,
                   lambda pos: [f"grade read from severity ({v}): confirm the CTCAE grade" for v in source_text.iloc[pos]]))
     allowed = ctcae.derive_grade_allowed(out[["term", "grade"]].astype({"grade": "Float64"}), "term", "grade")
+    # a grade the term does not have is stored as recorded and queried, not refused (D50)
     not_allowed = allowed["grade_allowed"].eq(False).fillna(False).to_numpy(dtype=bool)
-    pr.add(not_allowed, grade_col, source_text, allowed["grade_allowed_note"])
+    notes = allowed["grade_allowed_note"]
+    flags.append((not_allowed, lambda pos: [
+        _("{why}; stored as recorded: confirm the grade with the site").format(why=w) for w in notes.iloc[pos]],
+        "grade_not_allowed", grade_col, source_text))
 
     onset = parsed_dates.get("onset_date")
     if onset is not None:
@@ -493,19 +701,19 @@ def _ae_details(staged, out, pr, col, flags, parsed_dates, enrolment, screening_
 
     if "serious" in staged.columns:
         ser, bad = _lookup(staged["serious"], YES_NO)
-        pr.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
+        soft.add(bad, "serious", col("serious"), "not recognised; accepted: Y or N")
         out["serious"] = (ser == "True").astype("boolean").where(ser.notna(), pd.NA)
     if "attribution" in staged.columns:
         out["attribution"], bad = _lookup(staged["attribution"], ATTRIBUTION)
-        pr.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
+        soft.add(bad, "attribution", col("attribution"), f"not recognised; accepted: {_vocab_text(ATTRIBUTION)}")
         related = mask_distinct(col("attribution"), lambda v: v.casefold() == "related")
         flags.append((related, "attribution 'related' stored as 'possible': confirm the level"))
     if "attributed_to" in staged.columns:
         out["attributed_to"], bad = _lookup(staged["attributed_to"], ATTRIBUTED_TO)
-        pr.add(bad, "attributed_to", col("attributed_to"), "not recognised; accepted: capecitabine, S-1, RT or more than one")
+        soft.add(bad, "attributed_to", col("attributed_to"), "not recognised; accepted: capecitabine, S-1, RT or more than one")
     if "action_taken" in staged.columns:
         out["action_taken"], bad = _lookup(staged["action_taken"], ACTIONS)
-        pr.add(bad, "action_taken", col("action_taken"), "not recognised; accepted: none, dose reduced, interrupted, withdrawn")
+        soft.add(bad, "action_taken", col("action_taken"), "not recognised; accepted: none, dose reduced, interrupted, withdrawn")
     if "outcome" in staged.columns:
         out["outcome"] = _blank_to_na(col("outcome"))
 

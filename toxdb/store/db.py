@@ -10,11 +10,11 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -27,9 +27,22 @@ from toxdb.vocab import KIND_TABLES
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 SCHEMA_VERSION = 1          # the version schema.sql creates
 # Later schema versions: (version, SQL). Applied in order to a store whose version is lower.
-MIGRATIONS: list[tuple[int, str]] = [
+MIGRATIONS: list[tuple[int, str | Callable]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+    # 5: rows stored with a flag that raises a query to the site (D50), and their count per upload
+    (5, ("CREATE TABLE IF NOT EXISTS row_flags ("
+         " upload_id INTEGER NOT NULL, kind TEXT NOT NULL, source_row INTEGER, record_key TEXT,"
+         " subject_id TEXT, code TEXT NOT NULL, column_name TEXT, value TEXT, message TEXT NOT NULL);"
+         " ALTER TABLE uploads ADD COLUMN n_flagged INTEGER")),
+    # 6: the term as the site wrote it (a MedDRA term stored under "<SOC> - Other, specify", D51);
+    #    treatment rows kept as "not a protocol treatment" and value maps saved per site (D52)
+    (6, lambda cur: (_add_column(cur, "adverse_events", "reported_term TEXT"), cur.execute(
+        "CREATE TABLE IF NOT EXISTS other_treatments (upload_id INTEGER NOT NULL, source_row INTEGER,"
+        " subject_id TEXT NOT NULL, name TEXT NOT NULL, start_date DATE, end_date DATE, dose DOUBLE, dose_unit TEXT);"
+        " CREATE TABLE IF NOT EXISTS saved_value_maps (site TEXT NOT NULL, kind TEXT NOT NULL,"
+        " column_name TEXT NOT NULL, written TEXT NOT NULL, target TEXT NOT NULL, saved_by TEXT NOT NULL,"
+        " saved_at TIMESTAMP NOT NULL, PRIMARY KEY (site, kind, column_name, written))"))),
     # 7: people and their roles and sites (D61); every saved mapping kept as a version (D66)
     (7, """
         CREATE TABLE users (
@@ -88,6 +101,8 @@ class CommitCounts:
     duplicates: int
     corrections: int
     rejected: int
+    flagged: int = 0           # stored rows that carry a query to the site (D50)
+    other: int = 0             # treatment rows kept as "not a protocol treatment" (D52)
 
 
 class Store:
@@ -309,6 +324,8 @@ class Store:
         counts["rejected_rows"] = cur.execute(
             "SELECT count(*) FROM rejected_rows WHERE status = 'rejected'"
         ).fetchone()[0]
+        counts["flagged_rows"] = cur.execute(
+            "SELECT count(DISTINCT (upload_id, source_row)) FROM row_flags").fetchone()[0]
         return counts
 
     def data_version(self) -> tuple:
@@ -325,7 +342,7 @@ class Store:
     def uploads(self) -> pd.DataFrame:
         return self.cursor().execute(
             "SELECT upload_id, file_name, kind, site, sha256, size_bytes, uploaded_by, uploaded_at, reader,"
-            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected FROM uploads ORDER BY upload_id"
+            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected, n_flagged FROM uploads ORDER BY upload_id"
         ).df()
 
     def upload_by_hash(self, sha256: str, kind: str) -> dict | None:
@@ -361,6 +378,31 @@ class Store:
             f" JOIN uploads u USING (upload_id) {clause} ORDER BY r.upload_id, r.source_row",
             params,
         ).df()
+
+    def flags(self, upload_id: int | None = None, site: str | None = None) -> pd.DataFrame:
+        """Stored rows that raise a query to the site (D50), with the file and site they came from."""
+        where, params = [], []
+        if upload_id is not None:
+            where.append("f.upload_id = ?")
+            params.append(upload_id)
+        if site is not None:
+            where.append("u.site = ?")
+            params.append(site)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        return self.cursor().execute(
+            "SELECT f.upload_id, u.file_name, u.site, f.kind, f.source_row, f.subject_id, f.code,"
+            " f.column_name, f.value, f.message FROM row_flags f JOIN uploads u USING (upload_id)"
+            f" {clause} ORDER BY f.upload_id, f.source_row, f.code",
+            params,
+        ).df()
+
+    def flag_counts(self, kind: str | None = None) -> dict[str, int]:
+        """Stored rows per kind of query (code), e.g. {'grade_not_allowed': 23} (D50)."""
+        clause, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        rows = self.cursor().execute(
+            f"SELECT code, count(DISTINCT (upload_id, source_row)) FROM row_flags {clause} GROUP BY code ORDER BY code",
+            params).fetchall()
+        return {code: int(n) for code, n in rows}
 
     def known_subjects(self) -> set[str]:
         rows = self.cursor().execute("SELECT subject_id FROM patients WHERE valid_to IS NULL").fetchall()
@@ -399,6 +441,8 @@ class Store:
         classified: pd.DataFrame | None = None,
         classified_at_version: tuple | None = None,
         packed: tuple[str | None, bytes] | None = None,
+        flags: pd.DataFrame | None = None,
+        others: pd.DataFrame | None = None,
         _fail_after_insert: bool = False,
     ) -> CommitCounts:
         """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
@@ -453,6 +497,14 @@ class Store:
                     [upload_id],
                 )
                 cur.unregister("incoming_problems")
+            n_flagged = _insert_flags(cur, upload_id, kind, flags)
+            n_other = 0
+            if others is not None and len(others):
+                cur.register("incoming_others", pa.Table.from_pandas(others, preserve_index=False))
+                cur.execute("INSERT INTO other_treatments SELECT ?, source_row, subject_id, name, start_date, end_date,"
+                            " dose, dose_unit FROM incoming_others", [upload_id])
+                cur.unregister("incoming_others")
+                n_other = len(others)
             n_rej = int((problems["status"] == "rejected").sum()) if len(problems) else 0
             n_dup_file = int((problems["status"] == "duplicate").sum()) if len(problems) else 0
             result = CommitCounts(
@@ -461,15 +513,17 @@ class Store:
                 duplicates=int(counts.get("duplicate", 0)) + n_dup_file,
                 corrections=int(counts.get("correction", 0)),
                 rejected=n_rej,
+                flagged=n_flagged,
+                other=n_other,
             )
             codec, kept = packed if packing is None else packing.result()
             cur.execute(
                 "INSERT INTO uploads (upload_id, file_name, kind, site, sha256, size_bytes, raw, raw_codec,"
                 " uploaded_by, uploaded_at, reader, day_first, mapping, n_rows, n_accepted, n_duplicates,"
-                " n_corrections, n_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " n_corrections, n_rejected, n_flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [upload_id, file_name, kind, site, sha256, len(raw), kept, codec, uploaded_by, at, reader,
                  day_first, json.dumps(mapping), n_rows, result.accepted, result.duplicates, result.corrections,
-                 result.rejected],
+                 result.rejected, result.flagged],
             )
             _audit(cur, uploaded_by, "upload", {
                 "upload_id": upload_id, "file": file_name, "kind": kind, "site": site, "sha256": sha256,
@@ -591,6 +645,32 @@ class Store:
             params.append(kind)
         row = self.cursor().execute(sql + " ORDER BY saved_at DESC LIMIT 1", params).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
+
+    # -- saved value maps (D52) -------------------------------------------------------------------
+    def save_value_map(self, site: str, kind: str, value_map: dict[str, dict[str, str]], user: str) -> None:
+        now = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            for column, pairs in value_map.items():
+                for written, target in pairs.items():
+                    cur.execute("INSERT OR REPLACE INTO saved_value_maps VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                [site, kind, column, written, target, user, now])
+            _audit(cur, user, "save_value_map", {"site": site, "kind": kind, "map": value_map}, now)
+
+    def saved_value_map(self, site: str, kind: str) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for column, written, target in self.cursor().execute(
+                "SELECT column_name, written, target FROM saved_value_maps WHERE site = ? AND kind = ?"
+                " ORDER BY saved_at", [site, kind]).fetchall():
+            out.setdefault(column, {})[written] = target
+        return out
+
+    def other_treatments(self, site: str | None = None) -> pd.DataFrame:
+        """Treatment rows kept as "not a protocol treatment" (D52), with the file they came from."""
+        clause, params = ("WHERE u.site = ?", [site]) if site is not None else ("", [])
+        return self.cursor().execute(
+            "SELECT o.upload_id, u.file_name, u.site, o.source_row, o.subject_id, o.name, o.start_date,"
+            f" o.end_date, o.dose, o.dose_unit FROM other_treatments o JOIN uploads u USING (upload_id) {clause}"
+            " ORDER BY o.upload_id, o.source_row", params).df()
 
     # -- data cuts -------------------------------------------------------------------------------
     def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:
@@ -715,6 +795,35 @@ def _type_of(cur, table: str, column: str) -> str:
         ).fetchall():
             _TYPES[(table, name)] = dtype
     return _TYPES[key]
+
+
+def _add_column(cur, table: str, column_ddl: str) -> None:
+    """Add a column to a versioned table and hash every stored row again over the new column list, so
+    that a file uploaded before the migration still reads as a duplicate, not as a correction."""
+    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column_ddl}")
+    cols = [c[0] for c in cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall() if c[0] not in VERSION_COLUMNS]
+    cur.execute(f"UPDATE {table} SET row_hash = {_ROW_HASH.format(cols=', '.join(cols))}")
+
+
+def _insert_flags(cur, upload_id: int, kind: str, flags: pd.DataFrame | None) -> int:
+    """Keep the flags of the rows this upload stores (not of rows already stored unchanged);
+    returns how many rows carry one."""
+    if flags is None or not len(flags):
+        return 0
+    cur.register("incoming_flags", pa.Table.from_pandas(flags.astype({"source_row": "int64"}), preserve_index=False))
+    cur.execute(
+        "INSERT INTO row_flags SELECT ?, ?, f.source_row, f.record_key, f.subject_id, f.code, f.column,"
+        " f.value, f.message FROM incoming_flags f LEFT JOIN classified k ON k.source_row = f.source_row"
+        " WHERE k.status IS NULL OR k.status = 'correction'",
+        [upload_id, kind],
+    )
+    n = cur.execute(
+        "SELECT count(DISTINCT f.source_row) FROM incoming_flags f LEFT JOIN classified k"
+        " ON k.source_row = f.source_row WHERE k.status IS NULL OR k.status = 'correction'").fetchall()[0][0]
+    cur.unregister("incoming_flags")
+    return int(n)
 
 
 def write_audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:

@@ -47,17 +47,24 @@ class ScopedStore(Store):
         return f"{super().snapshot_sql(kind, as_of, until, all_columns)} AND {self._in_scope()}"
 
     def read_kind(self, kind: str, as_of=None, until=None, with_history: bool = False,
-                  with_version_columns: bool = False, coded: tuple[str, ...] = ()) -> pd.DataFrame:
+                  with_version_columns: bool = False, coded: tuple[str, ...] = (),
+                  subjects: list[str] | None = None) -> pd.DataFrame:
         if with_history:
             self.data_columns(kind)                       # an unknown kind is refused in words
             return self.query(f"SELECT * FROM {KIND_TABLES[kind]} WHERE {self._in_scope()} ORDER BY record_key, version")
-        return super().read_kind(kind, as_of, until, False, with_version_columns, coded)
+        return super().read_kind(kind, as_of, until, False, with_version_columns, coded, subjects)
 
     def data_version(self) -> tuple:
         return (*super().data_version(), ("scope", *self.scope))
 
     def sites(self) -> list[str]:
         return list(self.scope)
+
+    def flags(self, upload_id: int | None = None, site: str | None = None) -> pd.DataFrame:
+        frame = super().flags(upload_id, site)
+        mine = set(self.query(self._subjects_sql())["subject_id"])
+        keep = frame["subject_id"].isin(mine) | (frame["subject_id"].isna() & frame["site"].isin(self.scope))
+        return frame[keep].reset_index(drop=True)
 
     # -- uploads and what they kept --------------------------------------------------------------
     def _upload_ids(self) -> set[int]:

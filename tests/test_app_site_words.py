@@ -1,0 +1,51 @@
+"""Issue 10 on the Upload page (AppTest): a treatment name the trial does not know is mapped there,
+or kept as other; the mapped rows then load."""
+import pandas as pd
+import pytest
+from conftest import ROOT, run_app
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.app
+
+
+def test_upload_page_maps_an_unknown_treatment_name_and_keeps_placebo_as_other(app_env):
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at.switch_page("app/pages/upload.py")
+    run_app(at)
+    first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
+    text = (f"subject_id,treatment,cycle,start_date,end_date,nurse_comment\n"
+            f"{first},XANOMELINE,42,2026-11-02,2026-11-15,ok\n{first},PLACEBO,,2026-11-02,,\n")
+    at.file_uploader[0].set_value(("ex.csv", text.encode(), "text/csv"))
+    run_app(at)
+    next(s for s in at.selectbox if s.label == "This file holds").set_value("treatment")
+    run_app(at)
+    assert {m.label: m.value for m in at.metric}["Rejected"] == "2"
+    assert any(c.value == "Ignored columns: nurse_comment" for c in at.caption)
+    boxes = {s.label: s for s in at.selectbox if "which value is" in s.label}
+    assert set(boxes) == {"treatment: which value is 'PLACEBO'?", "treatment: which value is 'XANOMELINE'?"}
+    boxes["treatment: which value is 'XANOMELINE'?"].set_value("capecitabine")
+    boxes["treatment: which value is 'PLACEBO'?"].set_value("other")
+    next(b for b in at.button if b.label == "Apply value mapping").click()
+    run_app(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Rejected"], metrics["New"]) == ("0", "1")
+
+
+def test_a_flagged_row_is_loaded_and_the_monitoring_page_counts_it(app_env):
+    at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
+    at.switch_page("app/pages/upload.py")
+    run_app(at)
+    first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
+    text = f"subject_id,term,grade,onset_date\n{first},Nausea,4,2026-11-03\n"
+    at.file_uploader[0].set_value(("ae_flag.csv", text.encode(), "text/csv"))
+    run_app(at)
+    assert {m.label: m.value for m in at.metric}["Flagged"] == "1"
+    next(b for b in at.button if b.label.startswith("Load")).click()
+    run_app(at)
+    assert any("1 stored rows flagged" in s.value for s in at.success)
+    at.switch_page("app/pages/monitoring.py")
+    run_app(at)
+    assert any("1 with a grade CTCAE does not give the term" in c.value for c in at.caption)
+    at.switch_page("app/pages/history.py")         # the latest upload is the one shown first
+    run_app(at)
+    assert any("raise a query to the site: 1" in c.value for c in at.caption)

@@ -22,16 +22,17 @@ SECTIONS = {
                  ("toxicity.py", _("Toxicity"), ":material/table_chart:"),
                  ("patient.py", _("Patient"), ":material/person:"),
                  ("dose_advice.py", _("Dose advice"), ":material/medication:"),
-                 ("queries.py", _("Queries"), ":material/forum:"),
-                 ("monitoring.py", _("Monitoring"), ":material/monitoring:"),
-                 ("safety.py", _("SAEs and deaths"), ":material/emergency:"),
-                 ("report.py", _("Committee report"), ":material/summarize:"),
-                 ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/difference:")],
-    _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
+                 ("monitoring.py", _("Monitoring"), ":material/monitoring:")],
+    _("Safety committee"): [("safety.py", _("SAEs and deaths"), ":material/emergency:"),
+                            ("report.py", _("Committee report"), ":material/summarize:"),
+                            ("ctcae_versions.py", _("CTCAE v5 vs v6"), ":material/difference:")],
+    _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"),
+                ("queries.py", _("Queries"), ":material/forum:"),
+                ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),
-                ("history.py", _("Uploads & audit"), ":material/history:"),
-                ("compare.py", _("Compare data cuts"), ":material/compare_arrows:"),
                 ("timeliness.py", _("Site timeliness"), ":material/schedule:"),
+                ("compare.py", _("Compare data cuts"), ":material/compare_arrows:"),
+                ("history.py", _("Uploads & audit"), ":material/history:"),
                 ("admin.py", _("Admin"), ":material/admin_panel_settings:")],
 }
 # a page whose action the person may not take is not offered (the page checks again itself)
@@ -41,4 +42,4 @@ pages = {
               for f, t, i in entries if (HERE / "app" / "pages" / f).exists() and state.allowed(NEEDS.get(f, "view"))]
     for section, entries in SECTIONS.items()
 }
-state.run_page(st.navigation(pages))
+state.run_page(st.navigation(pages, expanded=True))    # every page listed, none behind "more"

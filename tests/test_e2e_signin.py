@@ -201,17 +201,17 @@ def _outside_address() -> str | None:
     return None if ip.startswith("127.") else ip
 
 
-def test_the_readme_command_opens_in_local_mode_on_this_machine_only(tmp_path):
+def test_the_readme_command_opens_in_local_mode_on_this_machine_only(browser, tmp_path):
     from playwright.sync_api import expect
-
-    from e2e_support import browser_page
 
     port = free_port()
     # no --server.address: the shipped .streamlit/config.toml decides, as after `streamlit run dashboard.py`
-    with dashboard(tmp_path / "local.duckdb", port=port, address=None) as url, browser_page() as page:
+    # (the module's browser: a second Playwright in the same process would clash with the first)
+    with dashboard(tmp_path / "local.duckdb", port=port, address=None) as url:
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.goto(url)
         wait_for_run(page)
-        expect(page.get_by_role("heading", name="Trial overview")).to_be_visible()
+        expect(page.get_by_role("heading", name="This week")).to_be_visible()          # the start page
         expect(page.get_by_text("Local mode: no sign-in", exact=False)).to_be_visible()
         outside = _outside_address()
         if outside is not None:

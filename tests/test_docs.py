@@ -32,8 +32,9 @@ def _cited() -> dict[int, set[str]]:
 
 
 def test_decisions_are_numbered_in_order():
+    # each issue gets its own block of ten numbers, so gaps are allowed; order and uniqueness are not
     ids = _decision_ids()
-    assert ids == list(range(1, len(ids) + 1)), ids
+    assert ids[:1] == [1] and ids == sorted(set(ids)), ids
 
 
 def test_every_cited_decision_exists():

@@ -76,18 +76,19 @@ def test_upload_keeps_raw_bytes_hash_user_and_time(loaded_store):
 def test_uploading_the_same_file_again_adds_nothing(loaded_store):
     before = loaded_store.status_counts()
     plan = prepare_upload(loaded_store, AE_CSV.encode(), "ae_again.csv", today=TODAY)
-    assert plan.already_uploaded is not None
+    assert plan.same_bytes_as is not None and plan.adds_nothing
     assert commit_upload(loaded_store, plan, "tester") is None
     assert loaded_store.status_counts() == before
 
 
 def test_same_rows_in_another_file_are_duplicates_not_new_rows(loaded_store):
     before = loaded_store.status_counts()
-    text = AE_CSV.replace("subject_id,ae_ref", "USUBJID,AESPID")      # other bytes, same content
+    text = AE_CSV.replace("subject_id,ae_ref", "USUBJID,AESPID")      # other bytes, same rows, one more
+    text += "P-002,AE-2,Nausea,1,2025-07-11,,N,possible\n"
     counts = commit_upload(loaded_store, prepare_upload(loaded_store, text.encode(), "ae2.csv", today=TODAY), "t")
-    assert (counts.accepted, counts.duplicates, counts.corrections) == (0, 3, 0)
+    assert (counts.accepted, counts.duplicates, counts.corrections) == (1, 3, 0)
     after = loaded_store.status_counts()
-    assert after["adverse_events"] == before["adverse_events"] and after["uploads"] == before["uploads"] + 1
+    assert after["adverse_events"] == before["adverse_events"] + 1 and after["uploads"] == before["uploads"] + 1
 
 
 def test_changed_value_is_a_correction_and_the_old_version_stays_in_history(loaded_store):

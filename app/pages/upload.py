@@ -11,7 +11,8 @@ from toxdb.ingest.mapping import (
     required_columns,
 )
 from toxdb.ingest.readers import MAX_FILE_MB, ReadError
-from toxdb.ingest.upload import commit_upload, prepare_upload
+from toxdb.i18n import _
+from toxdb.ingest.upload import commit_upload, describe_plan, prepare_upload
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
@@ -79,11 +80,8 @@ st.caption(f"Read as {table.reader}; {len(table.data):,} data rows, {len(table.c
 for note in plan.notes:
     st.caption(f"Note: {note}")
 
-if plan.already_uploaded:
-    a = plan.already_uploaded
-    st.warning(f"This exact file was already uploaded as #{a['upload_id']} ({a['file_name']}, "
-               f"{a['uploaded_at']:%Y-%m-%d %H:%M}, by {a['uploaded_by']}). Loading it again would add nothing.",
-               icon=":material/content_copy:")
+if plan.adds_nothing:
+    st.warning(describe_plan(plan), icon=":material/content_copy:")
 
 # -- column mapping ------------------------------------------------------------------------------
 st.subheader("1 · Columns")
@@ -160,15 +158,17 @@ with tabs[2]:
         dups = pd.concat([dups, stored_dups.assign(reasons="already stored with the same values")])
     st.dataframe(dups.rename(columns={"source_row": "row"}), hide_index=True, width="stretch")
 with tabs[3]:
-    corr = rows_with_status[rows_with_status["status"] == "correction"]
-    st.caption("A correction changes a row already stored; the old version stays in the history.")
-    st.dataframe(corr.drop(columns=["record_key"], errors="ignore"), hide_index=True)
+    st.caption(_("A correction changes a row already stored; the old version stays in the history. "
+                 "Each value that will change:"))
+    st.dataframe(plan.changes().drop(columns=["record_key"]).rename(columns={
+        "source_row": _("row"), "column": _("column"), "stored": _("stored now"), "incoming": _("after loading")}),
+        hide_index=True)
 with tabs[4]:
     st.dataframe(table.data.head(50), hide_index=True)
 
 # -- load ----------------------------------------------------------------------------------------
 st.subheader("3 · Load")
-if plan.already_uploaded:
+if plan.adds_nothing:
     st.button("Load", disabled=True, key="load_disabled")
 else:
     label = f"Load {s['new'] + s['corrections']:,} rows"

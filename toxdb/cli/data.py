@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from toxdb.cli.common import add_db_arg
+from toxdb.i18n import _
 from toxdb.identity import current_user
 from toxdb.ingest.upload import import_paths, seed_sample
 from toxdb.store.db import default_db_path, open_store
@@ -41,6 +42,7 @@ def _cmd_import(args) -> int:
             plan = o.plan
             for note in plan.notes:
                 print(f"  note: {note}")
+            _print_changes(plan, args.show)
             problems = plan.validation.problems if plan.validation is not None else None
             if problems is not None and len(problems):
                 rejected = problems[problems["status"] == "rejected"]
@@ -51,6 +53,16 @@ def _cmd_import(args) -> int:
                           f"(all kept; list them with: python -m toxdb export rejects --upload "
                           f"{o.counts.upload_id if o.counts else '?'} --csv)")
     return 1 if failed else 0
+
+
+def _print_changes(plan, show: int) -> None:
+    """The stored values a correction changed (or, when nothing was loaded, would change)."""
+    changes = plan.changes()
+    for r in changes.head(show).itertuples(index=False):
+        print("  " + _("row {row}: {column} {stored} -> {incoming}").format(
+            row=r.source_row, column=r.column, stored=r.stored, incoming=r.incoming))
+    if len(changes) > show:
+        print("  " + _("... and {n} more changed values").format(n=len(changes) - show))
 
 
 def _cmd_status(args) -> int:

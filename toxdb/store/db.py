@@ -278,6 +278,30 @@ class Store:
         finally:
             cur.close()
 
+    def changed_values(self, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """For incoming rows whose record is stored (record_key, source_row + data columns): one row per
+        value that differs from the current version (source_row, record_key, column, stored, incoming,
+        both as text), in file order then column order."""
+        out_cols = ["source_row", "record_key", "column", "stored", "incoming"]
+        if not len(rows):
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in out_cols})
+        table, cols = _table(kind), self.data_columns(kind)
+        cur = self.cursor()
+        try:
+            _register_rows(cur, rows, cols)
+            typed = _typed_rows(cur, table, cols)
+            parts = [
+                f"SELECT s.source_row, s.record_key, {i} AS pos, '{c}' AS \"column\", CAST(c.{c} AS TEXT) AS stored,"
+                f" CAST(s.{c} AS TEXT) AS incoming FROM ({typed}) s JOIN {table} c"
+                f" ON c.record_key = s.record_key AND c.valid_to IS NULL WHERE c.{c} IS DISTINCT FROM s.{c}"
+                for i, c in enumerate(cols)
+            ]
+            frame = cur.sql(" UNION ALL ".join(parts) + " ORDER BY source_row, pos").df()
+            cur.unregister("incoming_rows")
+        finally:
+            cur.close()
+        return frame[out_cols]
+
     # -- writes ----------------------------------------------------------------------------------
     def commit_upload(
         self,

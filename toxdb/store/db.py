@@ -29,12 +29,22 @@ SCHEMA_VERSION = 1          # the version schema.sql creates
 MIGRATIONS: list[tuple[int, str]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+    # 3: each closed version names the upload that closed it (a saved cut is an upload number, D41)
+    (3, "".join(
+        f"ALTER TABLE {t} ADD COLUMN closed_by INTEGER; UPDATE {t} AS o SET closed_by = n.upload_id FROM {t} AS n"
+        " WHERE n.record_key = o.record_key AND n.version = o.version + 1;"
+        for t in ("patients", "treatment_records", "adverse_events", "lab_results"))),
+    # 4: a saved cut holds the last upload it sees; older cuts get the last upload before their time
+    (4, "ALTER TABLE data_cuts ADD COLUMN frozen_upload INTEGER;"
+        " UPDATE data_cuts SET frozen_upload = (SELECT coalesce(max(upload_id), 0) FROM uploads"
+        " WHERE uploaded_at <= data_cuts.frozen_at)"),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
 
 CLINICAL_DATE = {"patients": "enrolled_on", "treatment": "start_date", "ae": "onset_date", "labs": "collected_on"}
-VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to")
+VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to",
+                   "closed_by")
 STATUS_TABLES = {table: table for table in ("patients", "adverse_events", "treatment_records", "lab_results")}
 
 
@@ -156,7 +166,7 @@ class Store:
     def read_kind(
         self,
         kind: str,
-        as_of: dt.datetime | None = None,
+        as_of: dt.datetime | int | None = None,
         until: dt.date | None = None,
         with_history: bool = False,
         with_version_columns: bool = False,
@@ -171,15 +181,18 @@ class Store:
         sql = self.snapshot_sql(kind, as_of, until, all_columns=with_version_columns)
         return _frame(self.cursor().sql(sql), coded)
 
-    def snapshot_sql(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None,
+    def snapshot_sql(self, kind: str, as_of: dt.datetime | int | None = None, until: dt.date | None = None,
                      all_columns: bool = False) -> str:
         """The SELECT behind read_kind: one kind's rows as stored at ``as_of`` (default: current) whose
         clinical date is on or before ``until``. Derivations that run inside DuckDB start from it.
-        Times and dates are written as typed literals (they are datetime/date objects, never text)."""
+        ``as_of`` is an upload number (exact: the rows as they stood once that upload was stored, D41)
+        or a time (history views). Times and dates are written as typed literals, numbers as ints."""
         table = _table(kind)
         cols = "*" if all_columns else ", ".join(["upload_id", "source_row"] + self.data_columns(kind))
         if as_of is None:
             where = ["valid_to IS NULL"]
+        elif isinstance(as_of, int) and not isinstance(as_of, bool):
+            where = [f"upload_id <= {int(as_of)} AND (closed_by IS NULL OR closed_by > {int(as_of)})"]
         else:
             at = _timestamp_literal(as_of)
             where = [f"valid_from <= {at} AND (valid_to IS NULL OR valid_to > {at})"]
@@ -348,9 +361,9 @@ class Store:
             ).fetchall())
             counts["new"] = len(rows) - len(classified)
             cur.execute(
-                f"UPDATE {table} SET valid_to = ? WHERE valid_to IS NULL AND record_key IN "
+                f"UPDATE {table} SET valid_to = ?, closed_by = ? WHERE valid_to IS NULL AND record_key IN "
                 "(SELECT record_key FROM classified WHERE status = 'correction')",
-                [at],
+                [at, upload_id],
             )
             col_list = ", ".join(cols)
             cur.execute(
@@ -434,14 +447,17 @@ class Store:
 
     # -- data cuts -------------------------------------------------------------------------------
     def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:
+        """Freeze the data as stored now: the cut holds the last upload number (D41)."""
         now = dt.datetime.now().replace(microsecond=0)
         with self.transaction() as cur:
-            cur.execute("INSERT INTO data_cuts VALUES (?, ?, ?, ?)", [name, cut_date, now, user])
-            _audit(cur, user, "data_cut", {"name": name, "cut_date": str(cut_date)}, now)
+            last = cur.execute("SELECT coalesce(max(upload_id), 0) FROM uploads").fetchone()[0]
+            cur.execute("INSERT INTO data_cuts (name, cut_date, frozen_at, made_by, frozen_upload)"
+                        " VALUES (?, ?, ?, ?, ?)", [name, cut_date, now, user, last])
+            _audit(cur, user, "data_cut", {"name": name, "cut_date": str(cut_date), "last_upload": last}, now)
 
     def data_cuts(self) -> pd.DataFrame:
         return self.cursor().execute(
-            "SELECT name, cut_date, frozen_at, made_by FROM data_cuts ORDER BY cut_date DESC, name"
+            "SELECT name, cut_date, frozen_at, frozen_upload, made_by FROM data_cuts ORDER BY cut_date DESC, name"
         ).df()
 
     # -- acknowledged dose advice ----------------------------------------------------------------

@@ -5,19 +5,20 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     canonical_columns,
     header_signature,
     required_columns,
 )
-from toxdb.ingest.readers import MAX_FILE_MB, ReadError
-from toxdb.i18n import _
+from toxdb.ingest.readers import ReadError, SettingError, max_file_mb
 from toxdb.ingest.upload import commit_upload, describe_plan, prepare_upload
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
     rejected_rows_for_fixing,
 )
+from toxdb.store.db import StoreError
 from toxdb.vocab import KIND_LABELS, KINDS
 
 store = state.get_store()
@@ -30,12 +31,17 @@ done = st.session_state.pop("upload_done", None)
 if done:
     st.success(done, icon=":material/check_circle:")
 
+try:
+    limit_mb = max_file_mb()
+except SettingError as exc:
+    st.error(str(exc), icon=":material/settings:")
+    st.stop()
 sites = store.sites()
 c1, c2 = st.columns([2, 1])
 with c1:
     # the widget states and enforces toxdb's own size limit (TOXDB_MAX_FILE_MB), not Streamlit's default
     uploaded = st.file_uploader("File", type=["csv", "txt", "tsv", "xlsx", "xpt"],
-                                max_upload_size=max(1, int(MAX_FILE_MB)),
+                                max_upload_size=max(1, int(limit_mb)),
                                 key=f"upload_file_{st.session_state.get('upload_round', 0)}")
 with c2:
     site = st.selectbox("Site", ["(not given)"] + sites + ["(new site)"], key="upload_site")
@@ -173,7 +179,11 @@ if plan.adds_nothing:
 else:
     label = f"Load {s['new'] + s['corrections']:,} rows"
     if st.button(label, type="primary", key="load"):
-        counts = commit_upload(store, plan, state.user())
+        try:
+            counts = commit_upload(store, plan, state.user())
+        except StoreError as exc:              # disk full, database busy: a sentence, nothing stored
+            st.error(str(exc), icon=":material/error:")
+            st.stop()
         st.session_state["upload_done"] = (
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "

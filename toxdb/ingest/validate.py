@@ -245,6 +245,11 @@ def validate(
         extra = np.isin(source_row, list(raw.extra_cells))
         pr.add(extra, None, None, "the row has more filled cells than the header has columns; check for a stray separator")
 
+    # damaged lines found by the reader (NUL bytes, a quote that never closes...): rejected, D42
+    if raw.damaged:
+        bad = np.isin(source_row, list(raw.damaged))
+        pr.add(bad, None, None, lambda pos: [raw.damaged[int(r)] for r in source_row[pos]])
+
     out["subject_id"] = col("subject_id")
     if known_subjects is not None and "subject_id" in staged.columns:
         subj = out["subject_id"]

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from toxdb.i18n import _
 from toxdb.vocab import KIND_TABLES
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
@@ -111,16 +112,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction; a disk that is full or failing becomes a StoreError in words (D42)."""
         with self._write_lock:
             cur = self.cursor()
-            cur.execute("BEGIN TRANSACTION")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            else:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                except BaseException:
+                    _rollback(cur)
+                    raise
                 cur.execute("COMMIT")
+            except (duckdb.IOException, OSError) as exc:
+                raise StoreError(_(
+                    "could not write to {path} ({why}); nothing of this change was stored. If the disk is "
+                    "full, free some space and try again.").format(path=self.path, why=_short(exc))) from None
             finally:
                 cur.close()
 
@@ -570,6 +576,18 @@ def _type_of(cur, table: str, column: str) -> str:
         ).fetchall():
             _TYPES[(table, name)] = dtype
     return _TYPES[key]
+
+
+def _rollback(cur) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass            # the transaction is already gone (DuckDB aborted it)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def _audit(cur, actor: str, action: str, detail: dict, at: dt.datetime) -> None:

@@ -134,3 +134,82 @@ def test_a_full_disk_is_a_sentence_and_stores_nothing(db, tmp_path, capsys, monk
     assert "No space left on device" in text and "nothing of this change was stored" in text
     assert "Traceback" not in text
     assert _counts(db) == (0, 0)
+
+
+def fan_out_xlsx(path, cells: int = 100_000, length: int = 32_000) -> None:
+    """A small workbook whose every cell names one long shared string (built part by part)."""
+    import zipfile
+
+    rows = "".join(f'<row r="{r}">' + "".join(f'<c r="{col}{r}" t="s"><v>0</v></c>' for col in "ABCDEFGHIJ")
+                   + "</row>" for r in range(1, cells // 10 + 1))
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override '
+        'PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="'
+        'application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName='
+        '"/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+        'sharedStrings+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<sheets><sheet name="AE" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.'
+        'org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2"'
+        ' Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+        'Target="sharedStrings.xml"/></Relationships>',
+        "xl/sharedStrings.xml": '<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main" count="{cells}" uniqueCount="1"><si><t>{"x" * length}</t></si></sst>',
+        "xl/worksheets/sheet1.xml": '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+
+
+MEASURE = """
+import resource, sys, time
+sys.path.insert(0, {root!r})
+from toxdb.ingest.readers import ReadError, read_path
+start = time.perf_counter()
+try:
+    read_path({path!r})
+    print("READ")
+except ReadError as exc:
+    print("REFUSED", exc)
+print("SECONDS", time.perf_counter() - start)
+print("PEAK_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+@pytest.mark.cli
+def test_a_spreadsheet_that_fans_one_long_text_out_is_refused_quickly_and_small(tmp_path):
+    path = tmp_path / "fan_out.xlsx"
+    fan_out_xlsx(path)
+    run = subprocess.run([sys.executable, "-c", MEASURE.format(root=str(ROOT), path=str(path))],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.strip().splitlines())
+    assert "REFUSED" in lines and "fan_out.xlsx" in lines["REFUSED"] and "memory" in lines["REFUSED"], run.stdout
+    assert float(lines["SECONDS"]) < 5.0
+    assert float(lines["PEAK_MB"]) < 500.0
+
+
+def test_the_memory_estimate_counts_each_reference_to_a_shared_string(tmp_path):
+    import zipfile
+
+    from toxdb.ingest.xlsx_budget import CELL_OVERHEAD_BYTES, estimate_sheet_bytes
+
+    path = tmp_path / "small.xlsx"
+    fan_out_xlsx(path, cells=50, length=1000)
+    with zipfile.ZipFile(path) as zf:
+        (estimate,) = estimate_sheet_bytes(zf).values()
+    text_per_cell = len("<si><t>") + 1000 + len("</t>")      # the shared string's XML up to its </si>
+    first = len('<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+                ' count="50" uniqueCount="1">')
+    assert estimate == 50 * CELL_OVERHEAD_BYTES + 50 * (first + text_per_cell)

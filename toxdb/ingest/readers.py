@@ -22,10 +22,12 @@ import pyarrow.csv as pacsv
 
 from toxdb.i18n import _, ngettext
 from toxdb.ingest.damage import TextDamage, inspect_text
+from toxdb.ingest.xlsx_budget import estimate_sheet_bytes
 
 DEFAULT_MAX_FILE_MB = 150.0
 MAX_XLSX_UNCOMPRESSED_MB = 600.0
 MAX_XLSX_RATIO = 200.0   # uncompressed / compressed size of one zip entry; real sheets stay well below
+XLSX_MEMORY_BUDGET_MB = 1000.0   # what reading one sheet may materialise (cells and their text), D43
 
 _MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -389,6 +391,20 @@ def _check_zip(raw: bytes, file_name: str) -> None:
         )
     if "xl/workbook.xml" not in zf.namelist():
         raise ReadError(f"{file_name}: this zip file is not an Excel workbook. Upload {_ACCEPTED}.")
+    check_xlsx_budget(zf, file_name)
+
+
+def check_xlsx_budget(zf: zipfile.ZipFile, file_name: str) -> None:
+    """Refuse, before any cell is read, a sheet whose cells and text would take more memory than
+    XLSX_MEMORY_BUDGET_MB: one long shared string referenced by many cells is small in the zip and
+    huge once read (D43)."""
+    for part, estimate in estimate_sheet_bytes(zf).items():
+        if estimate / 1e6 > XLSX_MEMORY_BUDGET_MB:
+            raise ReadError(_(
+                "{file}: sheet part {part} would take about {mb:,.0f} MB of memory once read (its cells "
+                "repeat long texts), above the {limit:,.0f} MB a sheet may use. Save the listing alone, "
+                "without repeated long texts, or as CSV, and upload that."
+            ).format(file=file_name, part=part, mb=estimate / 1e6, limit=XLSX_MEMORY_BUDGET_MB))
 
 
 def read_xlsx(raw: bytes, file_name: str, sheet: str | None = None) -> RawTable:

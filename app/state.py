@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.text import md
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
 from toxdb.i18n import LANGUAGES, _, current_language, set_language
@@ -98,7 +99,7 @@ def sidebar(store: Store) -> DataCut:
         else:
             cut = next(c for c in saved if c.name == choice)
         st.session_state["data_cut"] = cut
-        st.caption(_("In view: {cut}").format(cut=cut.label))
+        st.caption(_("In view: {cut}").format(cut=md(cut.label)))
         st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
         st.caption(_("Signed in as **{user}** ({role})").format(user=current_user(), role=current_role(trial)))
     return cut

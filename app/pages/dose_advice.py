@@ -4,6 +4,7 @@ acknowledge a hint once it has been handled. The dashboard advises; the treating
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.dosing.advice import (
     compute_snapshot_advice,
     derive_acknowledged,
@@ -28,11 +29,11 @@ key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 table, summary, flags = _advice(*key)
 
 st.title("Dose advice")
-st.caption(f"{trial.trial.id} · {cut.label} · hints from the rules in trial.toml; the treating physician decides.")
+st.caption(f"{trial.trial.id} · {md(cut.label)} · hints from the rules in trial.toml; the treating physician decides.")
 
 flash = st.session_state.pop("advice_flash", None)
 if flash:
-    st.success(flash)
+    st.success(md(flash))
 
 c = st.columns(len(ACTIONS) + 1)
 for i, action in enumerate(ACTIONS):

@@ -6,6 +6,7 @@ here only set up an alternative design for comparison and never change the trial
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.monitoring.boundary import BAYESIAN, FREQUENTIST
 from toxdb.monitoring.cohorts import derive_monitoring_cohorts
 from toxdb.monitoring.design import (
@@ -70,7 +71,7 @@ def _comparison(record: MonitoringDesign, alternative: MonitoringDesign):
 # page
 # ---------------------------------------------------------------------------------------------
 st.title("Safety monitoring")
-st.caption(f"{trial.trial.id} · {cut.label}")
+st.caption(f"{trial.trial.id} · {md(cut.label)}")
 st.markdown(
     f"A **qualifying event** is a treatment-emergent adverse event of grade ≥ {grade} with onset on or before "
     "the data cut"

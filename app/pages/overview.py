@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.plots.overview import plot_ae_by_grade, plot_enrolment
 from toxdb.reports.overview import compute_overview, describe_latest_upload
@@ -21,7 +22,7 @@ def _overview(db: str, version: tuple, cut_key: tuple, rules: str):
 patients, ov = _overview(str(store.path), store.data_version(), cut.key(), state.trial_key())
 s = ov.summary
 st.title("Trial overview")
-st.caption(f"{trial.trial.id} · {cut.label}")
+st.caption(f"{md(trial.trial.id)} · {md(cut.label)}")
 
 c = st.columns(6)
 c[0].metric("Patients enrolled", f"{s['patients']} / {trial.trial.planned_n}")
@@ -32,7 +33,7 @@ c[4].metric("Patients with grade ≥ 3", s["patients_grade_3_plus"])
 c[5].metric("Serious AEs", s["serious"])
 
 latest = describe_latest_upload(store.uploads())
-st.info(f"Latest upload: {latest}" if latest else "No uploads yet: start on the Upload page.", icon=":material/upload_file:")
+st.info(f"Latest upload: {md(latest)}" if latest else "No uploads yet: start on the Upload page.", icon=":material/upload_file:")
 
 st.subheader("By site")
 st.dataframe(

@@ -3,6 +3,7 @@ with the source rows behind any cell."""
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.clinical.events_sql import compute_incidence_sql
 from toxdb.clinical.incidence import (
     GRADE_COLUMNS,
@@ -45,7 +46,7 @@ def _sites(db: str, version: tuple, cut_key: tuple, window: int) -> list[str]:
 key = (str(store.path), store.data_version(), cut.key(), WINDOW)
 
 st.title("Toxicity")
-st.caption(f"{trial.trial.id} · {cut.label} · treatment-emergent adverse events, CTCAE v5.0")
+st.caption(f"{trial.trial.id} · {md(cut.label)} · treatment-emergent adverse events, CTCAE v5.0")
 
 f = st.columns([2, 3, 2, 1])
 phase = f[0].selectbox("Phase", list(INCIDENCE_PHASES), format_func=INCIDENCE_PHASES.get, index=2, key="tox_phase")
@@ -104,7 +105,7 @@ if picked is not None and picked[0] < len(table):
     term = row["term"] if row["level"] == "term" else None
     src = _cell_rows(*key, *filters, phase, picked[1], soc, term)
     grade_label = next(k for k, v in GRADE_COLUMNS.items() if v == picked[1])
-    st.markdown(f"**{labels[picked[0]]}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
+    st.markdown(f"**{md(labels[picked[0]])}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
                 f"{src['subject_id'].nunique() if len(src) else 0} patients, {len(src)} rows")
     st.dataframe(src.rename(columns={
         "subject_id": "Patient", "term": "Term", "grade": "Grade", "onset_date": "Onset (as recorded)",

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.text import md, md_frame
 from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     canonical_columns,
@@ -29,12 +30,12 @@ st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or 
 
 done = st.session_state.pop("upload_done", None)
 if done:
-    st.success(done, icon=":material/check_circle:")
+    st.success(md(done), icon=":material/check_circle:")
 
 try:
     limit_mb = max_file_mb()
 except SettingError as exc:
-    st.error(str(exc), icon=":material/settings:")
+    st.error(md(exc), icon=":material/settings:")
     st.stop()
 sites = store.sites()
 c1, c2 = st.columns([2, 1])
@@ -68,7 +69,7 @@ try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
                           sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial)
 except ReadError as exc:
-    st.error(str(exc), icon=":material/block:")
+    st.error(md(exc), icon=":material/block:")
     st.stop()
 
 table = plan.table
@@ -81,13 +82,13 @@ if kind != plan.kind:
     st.session_state[kind_key] = kind
     st.session_state.pop(map_key, None)
     st.rerun()
-st.caption(f"Read as {table.reader}; {len(table.data):,} data rows, {len(table.columns)} columns."
+st.caption(f"Read as {md(table.reader)}; {len(table.data):,} data rows, {len(table.columns)} columns."
            + (" Using the mapping saved for this site." if plan.saved_mapping_used else ""))
 for note in plan.notes:
-    st.caption(f"Note: {note}")
+    st.caption(f"Note: {md(note)}")
 
 if plan.adds_nothing:
-    st.warning(describe_plan(plan), icon=":material/content_copy:")
+    st.warning(md(describe_plan(plan)), icon=":material/content_copy:")
 
 # -- column mapping ------------------------------------------------------------------------------
 st.subheader("1 · Columns")
@@ -107,7 +108,7 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
         if pick != "(not in this file)":
             new_map[pick] = canon
     if plan.mapping.unmapped:
-        st.caption("Not used: " + ", ".join(plan.mapping.unmapped))
+        st.caption("Not used: " + ", ".join(md(h) for h in plan.mapping.unmapped))
     b1, b2 = st.columns(2)
     if b1.button("Apply mapping", key=f"apply_{file_key}"):
         st.session_state[map_key] = new_map
@@ -115,7 +116,7 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
     if site and b2.button(f"Save this mapping for site {site}", key=f"save_{file_key}"):
         store.save_mapping(site, plan.kind, header_signature(table.columns), new_map, state.user())
         st.session_state[map_key] = new_map
-        st.toast(f"Mapping saved for {site}; it will be offered for files with these columns.")
+        st.toast(f"Mapping saved for {md(site)}; it will be offered for files with these columns.")
 
 if plan.mapping.missing_required:
     st.error("No column is mapped for: " + ", ".join(plan.mapping.missing_required)
@@ -148,7 +149,7 @@ with tabs[1]:
         st.caption("Each reason names the row in your file, the column, the value and what would be accepted. "
                    "Download them, fix the cells and upload the fixed rows again.")
         shown = rej[["source_row", "reasons"]].rename(columns={"source_row": "row", "reasons": "why"}).head(100)
-        st.table(shown.set_index("row"))
+        st.table(md_frame(shown.set_index("row")))
         if len(rej) > len(shown):
             st.caption(f"The first {len(shown)} of {len(rej):,} rejected rows; the downloads hold them all.")
         fix = rejected_rows_for_fixing(rej)
@@ -182,7 +183,7 @@ else:
         try:
             counts = commit_upload(store, plan, state.user())
         except StoreError as exc:              # disk full, database busy: a sentence, nothing stored
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(exc), icon=":material/error:")
             st.stop()
         st.session_state["upload_done"] = (
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "

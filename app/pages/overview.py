@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import state
 from app.text import md
+from toxdb.i18n import _
 from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.plots.overview import plot_ae_by_grade, plot_enrolment
 from toxdb.reports.overview import compute_overview, describe_latest_upload
@@ -46,7 +47,15 @@ st.dataframe(
 st.caption(describe_on_treatment_rule(trial.phases))
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plot_ae_by_grade(ov.ae_by_grade, "patients"), width="stretch")
-    st.caption("Each patient counted once per site, at their worst grade of any adverse event.")
+    if len(ov.ae_by_grade):
+        st.plotly_chart(plot_ae_by_grade(ov.ae_by_grade, "patients"), width="stretch")
+        st.caption("Each patient counted once per site, at their worst grade of any adverse event.")
+    else:                       # an empty chart would show axes without meaning
+        st.info(_("No adverse events at this cut yet: patients by worst grade appear here once adverse "
+                  "events are uploaded."), icon=":material/bar_chart:")
 with right:
-    st.plotly_chart(plot_enrolment(patients, trial.trial.planned_n), width="stretch")
+    if len(patients):
+        st.plotly_chart(plot_enrolment(patients, trial.trial.planned_n), width="stretch")
+    else:
+        st.info(_("No patient is enrolled at this cut yet: enrolment over time appears here once the patient "
+                  "table is uploaded."), icon=":material/show_chart:")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import state
 from app.text import md
+from toxdb.i18n import _
 from toxdb.clinical.events_sql import compute_incidence_sql
 from toxdb.clinical.incidence import (
     GRADE_COLUMNS,
@@ -120,6 +121,13 @@ if picked is not None and picked[0] < len(table):
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plot_worst_grade_by_phase(result.table), width="stretch")
+    if at_risk["all"]:
+        st.plotly_chart(plot_worst_grade_by_phase(result.table), width="stretch")
+    else:                       # an empty chart would show axes without meaning
+        st.info(_("No patient has started treatment at this cut: the worst grade by phase appears here once "
+                  "treatment is uploaded."), icon=":material/bar_chart:")
 with right:
-    st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")
+    if int(table.loc[table["level"] == "term", "n_ge3"].sum()):
+        st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")
+    else:
+        st.info(_("No grade ≥ 3 adverse event in this phase at this cut."), icon=":material/bar_chart:")

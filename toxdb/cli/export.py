@@ -31,6 +31,7 @@ from toxdb.cli.export_labs import (
     queries_args,
 )
 from toxdb.clinical.events import derive_snapshot_events
+from toxdb.i18n import _
 from toxdb.clinical.incidence import compute_incidence, format_incidence
 from toxdb.reports.export import frame_to_csv_bytes, rejected_rows_for_fixing
 from toxdb.store.cuts import load_snapshot
@@ -60,7 +61,7 @@ def build_events(store: Store, args) -> pd.DataFrame:
     events = _derived(store, args).events
     out = events.copy()
     for c in ("onset_date", "end_date"):
-        out[c] = out[c].dt.strftime("%Y-%m-%d")
+        out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%d")    # an empty column may come untyped
     return out
 
 
@@ -142,8 +143,13 @@ def run(args) -> int:
     kind = EXPORTS[args.export]
     with open_store(args.db or default_db_path(), read_only=True) as store:
         frame = kind.build(store, args)
+    if frame.empty:
+        print(_("No rows to export ({kind}) in this database as of this cut.").format(kind=args.export),
+              file=sys.stderr)
     if args.csv:
         data = frame_to_csv_bytes(frame)
+    elif frame.empty:
+        data = b""
     else:
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             data = (frame.to_string(index=False) + "\n").encode("utf-8")

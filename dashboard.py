@@ -4,7 +4,9 @@ from pathlib import Path
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.i18n import _
+from toxdb.store.db import StoreLockedError
 
 st.set_page_config(page_title="toxdb · NCT07063888", page_icon=":material/health_and_safety:", layout="wide")
 
@@ -30,4 +32,7 @@ pages = {
               for f, t, i in entries if (HERE / "app" / "pages" / f).exists()]
     for section, entries in SECTIONS.items()
 }
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except StoreLockedError as exc:      # an import from the command line held the file too long (D45)
+    st.error(md(exc), icon=":material/hourglass_top:")

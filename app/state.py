@@ -30,7 +30,7 @@ LANGUAGE_PARAM = "lang"     # ?lang=zh_CN in the address: the language survives 
 
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    store = Store(path)
+    store = Store(path, shared=True)          # holds the file only while it works (D45)
     with _seed_lock:
         if store.status_counts()["uploads"] == 0 and os.environ.get("TOXDB_NO_SEED") != "1":
             seed_sample(store, SAMPLE_DIR)

@@ -160,9 +160,11 @@ def test_killed_import_leaves_the_store_as_it_was(loaded_store, tmp_path):
 @pytest.mark.cli
 def test_second_process_gets_a_clear_lock_message(loaded_store):
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from toxdb.cli import main; sys.exit(main(['status', '--db', {str(loaded_store.path)!r}]))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "TOXDB_LOCK_WAIT_S": "1"}        # the wait is bounded (D45); here, one second
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode != 0
     assert "in use by another process" in out.stderr and "dashboard" in out.stderr
+    assert "waiting up to 1 s" in out.stderr and "did not come free within 1 s" in out.stderr
 
 
 def test_rejected_rows_are_kept_with_reasons(loaded_store):

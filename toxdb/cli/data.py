@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from toxdb.cli.common import add_db_arg
+from toxdb.cli.common import add_db_arg, say_waiting
 from toxdb.i18n import _
 from toxdb.identity import current_user
 from toxdb.ingest.upload import import_paths, seed_sample
@@ -18,7 +18,7 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 def _cmd_init(args) -> int:
     path = args.db or default_db_path()
     existed = path.exists()
-    with open_store(path) as store:
+    with open_store(path, on_wait=say_waiting) as store:
         print(f"{'opened' if existed else 'created'} {path} (schema version {store.schema_version()})")
         if args.sample:
             if store.status_counts()["uploads"]:
@@ -31,7 +31,7 @@ def _cmd_init(args) -> int:
 
 def _cmd_import(args) -> int:
     day_first = True if args.day_first else (False if args.month_first else None)
-    with open_store(args.db or default_db_path()) as store:
+    with open_store(args.db or default_db_path(), on_wait=say_waiting) as store:
         outcomes = import_paths(store, args.files, current_user(), kind=args.kind, site=args.site, day_first=day_first)
         failed = 0
         for o in outcomes:
@@ -67,7 +67,7 @@ def _print_changes(plan, show: int) -> None:
 
 def _cmd_status(args) -> int:
     path = args.db or default_db_path()
-    with open_store(path, read_only=True) as store:
+    with open_store(path, read_only=True, on_wait=say_waiting) as store:
         counts = store.status_counts()
         if args.json:
             print(json.dumps(counts))

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from toxdb.cli.common import add_db_arg, cut_from_args, parse_date
+from toxdb.cli.common import add_db_arg, say_waiting, cut_from_args, parse_date
 from toxdb.cli.export_advice import advice_args, build_advice
 from toxdb.cli.export_labs import (
     build_lab_values,
@@ -141,7 +141,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     kind = EXPORTS[args.export]
-    with open_store(args.db or default_db_path(), read_only=True) as store:
+    with open_store(args.db or default_db_path(), read_only=True, on_wait=say_waiting) as store:
         frame = kind.build(store, args)
     if frame.empty:
         print(_("No rows to export ({kind}) in this database as of this cut.").format(kind=args.export),

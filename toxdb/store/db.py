@@ -6,10 +6,13 @@ was. Reads return pandas DataFrames; bulk writes go through registered DataFrame
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
 import json
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +45,8 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
+DEFAULT_LOCK_WAIT_S = 60.0      # how long a command waits for a file another process holds (D45)
+IDLE_RELEASE_S = 0.25           # a shared store (the dashboard) lets the file go after this long idle
 
 CLINICAL_DATE = {"patients": "enrolled_on", "treatment": "start_date", "ae": "onset_date", "labs": "collected_on"}
 VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to",
@@ -71,38 +76,108 @@ class CommitCounts:
 
 
 class Store:
-    """A DuckDB file opened read-write by this process (or read-only when asked)."""
+    """A DuckDB file opened read-write by this process (or read-only when asked).
 
-    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+    ``shared=True`` (the dashboard): the file is held only while an operation runs and released
+    IDLE_RELEASE_S after the last one, so that the command line can read and import beside a
+    running dashboard; opening waits up to ``wait`` seconds (TOXDB_LOCK_WAIT_S) while another
+    process holds the file, calling ``on_wait`` once with a sentence (D45)."""
+
+    def __init__(self, path: str | os.PathLike, read_only: bool = False, *, shared: bool = False,
+                 wait: float | None = None, on_wait=None):
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise StoreError(f"no database at {self.path}; create one with `python -m toxdb init --db {self.path}`")
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only,
-                                       config={"memory_limit": os.environ.get("TOXDB_DUCKDB_MEMORY", "1GB")})
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLockedError(
-                    f"the database {self.path} is in use by another process (is the dashboard running on it?). "
-                    "Stop that process, or import into a copy of the file."
-                ) from None
-            raise StoreError(f"cannot open {self.path}: {exc}") from None
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path} is not a toxdb database DuckDB can open: {exc}") from None
-        self.read_only = read_only
+        self.read_only, self.shared = read_only, shared
+        self._wait = lock_wait_seconds() if wait is None else wait
+        self._on_wait = on_wait
         self._write_lock = threading.RLock()
+        self._lease = threading.Lock()
+        self._active = 0
+        self._timer: threading.Timer | None = None
+        self._con = self._connect()
         if not read_only:
             self.migrate()
+        if shared:
+            self._release_soon()
+            atexit.register(self.close)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting (bounded) while another process holds it."""
+        deadline, told = time.monotonic() + self._wait, False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=self.read_only,
+                                      config={"memory_limit": os.environ.get("TOXDB_DUCKDB_MEMORY", "1GB")})
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"cannot open {self.path}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(_(
+                        "the database {path} is in use by another process (an import, or a dashboard in the middle "
+                        "of a page) and did not come free within {s:.0f} s. Try again in a moment, or set "
+                        "TOXDB_LOCK_WAIT_S to wait longer.").format(path=self.path, s=self._wait)) from None
+                if not told and self._on_wait is not None:
+                    self._on_wait(_("the database {path} is in use by another process; waiting up to {s:.0f} s "
+                                    "for it to come free…").format(path=self.path, s=self._wait))
+                    told = True
+                time.sleep(0.1)
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path} is not a toxdb database DuckDB can open: {exc}") from None
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """Hold the file for one operation (shared stores open it on demand)."""
+        if not self.shared:
+            yield
+            return
+        with self._lease:
+            self._active += 1
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            try:
+                if self._con is None:
+                    self._con = self._connect()
+            except BaseException:
+                self._active -= 1
+                raise
+        try:
+            yield
+        finally:
+            with self._lease:
+                self._active -= 1
+                if self._active == 0:
+                    self._release_soon()
+
+    def _release_soon(self) -> None:
+        self._timer = threading.Timer(IDLE_RELEASE_S, self._release_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _release_if_idle(self) -> None:
+        with self._lease:
+            if self._active == 0 and self._con is not None:
+                self._con.close()
+                self._con = None
 
     # -- connection management -------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor per thread or script run (DuckDB connections are not shared across threads)."""
+        if self._con is None:                      # a shared store between operations
+            self._con = self._connect()
+            self._release_soon()
         return self._con.cursor()
 
     def close(self) -> None:
-        self._con.close()
+        with self._lease:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def __enter__(self):
         return self
@@ -113,7 +188,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction; a disk that is full or failing becomes a StoreError in words (D42)."""
-        with self._write_lock:
+        with self._using(), self._write_lock:
             cur = self.cursor()
             try:
                 cur.execute("BEGIN TRANSACTION")
@@ -485,6 +560,31 @@ class Store:
         ).df()
 
 
+def _leased(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._using():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+# every public operation of a shared store holds the file while it runs (transaction() does so itself)
+for _name, _method in list(vars(Store).items()):
+    if callable(_method) and not _name.startswith("_") and _name not in ("cursor", "close", "transaction"):
+        setattr(Store, _name, _leased(_method))
+
+
+def lock_wait_seconds() -> float:
+    """How long opening the file waits for another process (TOXDB_LOCK_WAIT_S, default 60)."""
+    text = os.environ.get("TOXDB_LOCK_WAIT_S", "").strip()
+    try:
+        value = float(text) if text else DEFAULT_LOCK_WAIT_S
+    except ValueError:
+        raise StoreError(_("TOXDB_LOCK_WAIT_S is set to {value!r}, which is not a number of seconds; set it to "
+                           "a number such as 60, or unset it.").format(value=text)) from None
+    return max(0.0, value)
+
+
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
 _PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
 
@@ -601,5 +701,5 @@ def _table(kind: str) -> str:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KIND_TABLES)}") from None
 
 
-def open_store(path: str | os.PathLike | None = None, read_only: bool = False) -> Store:
-    return Store(path or default_db_path(), read_only=read_only)
+def open_store(path: str | os.PathLike | None = None, read_only: bool = False, on_wait=None) -> Store:
+    return Store(path or default_db_path(), read_only=read_only, on_wait=on_wait)

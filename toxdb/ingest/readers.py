@@ -365,7 +365,8 @@ def _blank_mask(data: pd.DataFrame) -> np.ndarray:
 def blank_cells(values: pd.Series) -> np.ndarray:
     """True where a cell is empty or only spaces (a categorical column is tested per distinct value)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        lut = np.append(np.asarray([not str(c).strip() for c in values.cat.categories], dtype=bool), True)
+        cats = values.cat.categories.to_numpy(dtype=object).tolist()     # not element by element (slow)
+        lut = np.append(np.asarray([not str(c).strip() for c in cats], dtype=bool), True)
         return lut[values.cat.codes.to_numpy()]     # code -1 (missing) picks the last entry
     return (values.str.strip() == "").to_numpy(dtype=bool, na_value=True)
 

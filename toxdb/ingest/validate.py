@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from toxdb import vocab
 from toxdb.arrays import (
     as_text,
+    categories_list,
     coded,
     combine_distinct,
     group_codes,
@@ -555,7 +556,7 @@ def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFra
         ref = out["ae_ref"] if "ae_ref" in out else blank()
         who = combine_distinct(lambda r, t: f"ref:{r}" if r else f"term:{(t or '').lower()}", ref, out["term"])
         parts = [subj, who, day("onset_date")]
-    if any("|" in str(v) for p in parts[:-1] for v in p.cat.categories):
+    if any("|" in str(v) for p in parts[:-1] for v in categories_list(p)):
         # a '|' inside a part could make two different part-tuples one key: group on the text itself
         done: Future = Future()
         done.set_result(_join_key(parts, out.index))

@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from toxdb.clinical.ctcae_versions import ctcae_version, other_version
+from app.text import md
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
 from toxdb.i18n import LANGUAGES, _, current_language, set_language
@@ -21,7 +22,7 @@ from toxdb.access import Person, acting_as, denial, local_person, scope
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring.status import compute_boundary_alerts
 from toxdb.store.cuts import DataCut, list_saved_cuts, load_snapshot
-from toxdb.store.db import Store, default_db_path
+from toxdb.store.db import Store, StoreLockedError, default_db_path
 from toxdb.trial import load_trial, trial_fingerprint
 from toxdb.users import find_person
 
@@ -48,7 +49,7 @@ h2, h3 { break-after: avoid; page-break-after: avoid; }
 
 @st.cache_resource(show_spinner=False)
 def _open_store(path: str) -> Store:
-    store = Store(path)
+    store = Store(path, shared=True)          # holds the file only while it works (D45)
     with _seed_lock:
         if store.status_counts()["uploads"] == 0 and os.environ.get("TOXDB_NO_SEED") != "1":
             seed_sample(store, SAMPLE_DIR)
@@ -180,6 +181,8 @@ def run_page(navigation) -> None:
     try:
         with acting_as(person()):      # core modules that act for someone (queries, reviews) see who
             navigation.run()
+    except StoreLockedError as exc:    # a command-line import held the file too long (D45)
+        st.error(md(exc), icon=":material/hourglass_top:")
     except Exception:
         logging.getLogger("toxdb").exception("page %s failed", getattr(navigation, "title", "?"))
         st.error(_("Something went wrong while showing this page. The details are in the server's log; "
@@ -304,7 +307,7 @@ def sidebar(store: Store) -> DataCut:
             cut = next(c for c in saved if c.name == choice)
         st.session_state["data_cut"] = cut
         _cut_to_address(cut)
-        st.caption(_("In view: {cut}").format(cut=cut.label))
+        st.caption(_("In view: {cut}").format(cut=md(cut.label)))
         st.caption(_("Lab grades: CTCAE v{version} (version of record)").format(version=trial.ctcae.version))
         me = person()
         if not sign_in_configured():

@@ -1,4 +1,5 @@
 """The dashboard as Streamlit runs it (AppTest, no browser): first start, every page, the upload flow."""
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,8 @@ def test_upload_flow_maps_checks_and_loads(app_env):
     load = next(b for b in at.button if b.label.startswith("Load"))
     load.click()
     run_app(at)
-    assert any("Loaded site_export.csv" in s.value for s in at.success)
+    # messages are escaped Markdown (D44): read them as the user sees them
+    assert any("Loaded site_export.csv" in re.sub(r"\\(.)", r"\1", s.value) for s in at.success)
     store = _store_of(app_env)
     ae = store.read_kind("ae")
     new = ae[ae["onset_date"] == pd.Timestamp("2026-11-02")].query("term == 'Fatigue'")

@@ -6,6 +6,7 @@ from urllib.parse import quote
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.dosing.advice import (
     compute_snapshot_advice,
     derive_acknowledged,
@@ -38,11 +39,11 @@ with st.spinner(_("Applying the dose rules for this data cut…")):
 
 st.title(_("Dose advice"))
 st.caption(_("{trial} · {cut} · hints from the rules in trial.toml; the treating physician decides.").format(
-    trial=trial.trial.id, cut=cut.label))
+    trial=trial.trial.id, cut=md(cut.label)))
 
 flash = st.session_state.pop("advice_flash", None)
 if flash:
-    st.success(flash)
+    st.success(md(flash))
 
 c = st.columns(len(ACTIONS) + 1)
 for i, action in enumerate(ACTIONS):

@@ -3,6 +3,7 @@ time from surgery to treatment), per patient, with the value and the reason; pat
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.clinical.eligibility import CHECKS, compute_registration_checks
 from toxdb.reports.export import frame_to_csv_bytes
 from toxdb.store.cuts import load_snapshot
@@ -22,7 +23,7 @@ result = _checks(str(store.path), store.data_version(), cut.key(), state.trial_k
 summary, patients, table = result.summary, result.patients, result.table
 
 st.title("Registration checks")
-st.caption(f"{trial.trial.id} · {cut.label} · criteria from trial.toml [eligibility]")
+st.caption(f"{trial.trial.id} · {md(cut.label)} · criteria from trial.toml [eligibility]")
 
 m = st.columns(4)
 m[0].metric("Patients", summary["patients"])

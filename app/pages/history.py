@@ -6,6 +6,7 @@ import streamlit as st
 from app import state
 from toxdb.i18n import _
 from toxdb.reports.audit import derive_audit_words
+from app.text import md
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
@@ -25,7 +26,7 @@ else:
                         format_func=lambda i: f"#{i} {uploads.set_index('upload_id').loc[i, 'file_name']}",
                         key="hist_upload")
     row = uploads.set_index("upload_id").loc[pick]
-    st.caption(f"SHA-256 {row['sha256']} · {row['size_bytes']:,} bytes · read as {row['reader']}")
+    st.caption(f"SHA-256 {row['sha256']} · {row['size_bytes']:,} bytes · read as {md(row['reader'])}")
     c1, c2, c3 = st.columns(3)
     raw = store.upload_raw(int(pick))
     if raw is not None:
@@ -66,7 +67,7 @@ else:
         day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today())
         if st.form_submit_button("Save data cut") and name.strip():
             if name.strip() in set(cuts["name"]):
-                st.error(f"A cut named {name.strip()!r} exists already; choose another name.")
+                st.error(f"A cut named {md(repr(name.strip()))} exists already; choose another name.")
             else:
                 store.save_data_cut(name.strip(), day, state.user())
                 st.rerun()

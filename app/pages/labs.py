@@ -3,6 +3,7 @@ data manager to send to the sites; and the values that could not be graded, with
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.clinical.lab_queries import (
     compute_lab_queries,
     filter_lab_queries,
@@ -25,7 +26,7 @@ def _queries(db: str, version: tuple, cut_key: tuple, rules: str, window: int, c
 st.title("Lab queries")
 ctcae = state.ctcae_choice(st, "labq_ctcae")
 st.caption(_("{trial} · {cut} · lab values graded by CTCAE v{version} and checked against the AEs reported").format(
-    trial=trial.trial.id, cut=cut.label, version=ctcae))
+    trial=trial.trial.id, cut=md(cut.label), version=ctcae))
 
 top = st.columns([1, 2, 2])
 state.widget_from_address("labq_window", "window", trial.lab_queries.window_days, range(61), "int")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import state
 from toxdb.i18n import _
+from app.text import md
 from toxdb.monitoring.boundary import BAYESIAN, FREQUENTIST
 from toxdb.monitoring.cohorts import derive_monitoring_cohorts
 from toxdb.monitoring.design import (
@@ -72,7 +73,7 @@ def _comparison(record: MonitoringDesign, alternative: MonitoringDesign):
 # ---------------------------------------------------------------------------------------------
 state.use_print_view()
 st.title("Safety monitoring")
-st.caption(f"{trial.trial.id} · {cut.label}")
+st.caption(f"{trial.trial.id} · {md(cut.label)}")
 state.printable_link()
 st.markdown(
     f"A **qualifying event** is a treatment-emergent adverse event of grade ≥ {grade} with onset on or before "

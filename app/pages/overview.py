@@ -2,6 +2,8 @@
 import streamlit as st
 
 from app import state
+from app.text import md
+from toxdb.i18n import _
 from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.plots.overview import plot_ae_by_grade, plot_enrolment
 from toxdb.reports.overview import compute_overview, describe_latest_upload
@@ -21,7 +23,7 @@ def _overview(db: str, version: tuple, cut_key: tuple, rules: str):
 patients, ov = _overview(str(store.path), store.data_version(), cut.key(), state.trial_key())
 s = ov.summary
 st.title("Trial overview")
-st.caption(f"{trial.trial.id} · {cut.label}")
+st.caption(f"{md(trial.trial.id)} · {md(cut.label)}")
 
 c = st.columns(6)
 c[0].metric("Patients enrolled", f"{s['patients']} / {trial.trial.planned_n}")
@@ -32,7 +34,7 @@ c[4].metric("Patients with grade ≥ 3", s["patients_grade_3_plus"])
 c[5].metric("Serious AEs", s["serious"])
 
 latest = describe_latest_upload(store.uploads())
-st.info(f"Latest upload: {latest}" if latest else "No uploads yet: start on the Upload page.", icon=":material/upload_file:")
+st.info(f"Latest upload: {md(latest)}" if latest else "No uploads yet: start on the Upload page.", icon=":material/upload_file:")
 
 st.subheader("By site")
 st.dataframe(
@@ -45,7 +47,15 @@ st.dataframe(
 st.caption(describe_on_treatment_rule(trial.phases))
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plot_ae_by_grade(ov.ae_by_grade, "patients"), width="stretch")
-    st.caption("Each patient counted once per site, at their worst grade of any adverse event.")
+    if len(ov.ae_by_grade):
+        st.plotly_chart(plot_ae_by_grade(ov.ae_by_grade, "patients"), width="stretch")
+        st.caption("Each patient counted once per site, at their worst grade of any adverse event.")
+    else:                       # an empty chart would show axes without meaning
+        st.info(_("No adverse events at this cut yet: patients by worst grade appear here once adverse "
+                  "events are uploaded."), icon=":material/bar_chart:")
 with right:
-    st.plotly_chart(plot_enrolment(patients, trial.trial.planned_n), width="stretch")
+    if len(patients):
+        st.plotly_chart(plot_enrolment(patients, trial.trial.planned_n), width="stretch")
+    else:
+        st.info(_("No patient is enrolled at this cut yet: enrolment over time appears here once the patient "
+                  "table is uploaded."), icon=":material/show_chart:")

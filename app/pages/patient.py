@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from app import state
+from app.text import md
 from toxdb.clinical.course import (
     compute_patient_course,
     compute_swimmer_lanes,
@@ -41,7 +42,7 @@ def _lanes(db: str, version: tuple, cut_key: tuple, rules: str):
 key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 
 st.title("Patient")
-st.caption(f"{trial.trial.id} · {cut.label} · one patient's course; the dose hints follow the rules in "
+st.caption(f"{trial.trial.id} · {md(cut.label)} · one patient's course; the dose hints follow the rules in "
            "trial.toml and the treating physician decides.")
 
 choices = _choices(*key)
@@ -74,9 +75,9 @@ c[3].metric("Worst grade", "–" if s["worst_grade"] is None else f"G{s['worst_g
 c[4].metric("Cycles", f"{s['n_concurrent_cycles']} + {s['n_maintenance_cycles']}",
             help="concurrent + maintenance chemotherapy cycles started by the cut (trial plan: "
                  f"{trial.phases.concurrent_cycles} + {trial.phases.maintenance_cycles})")
-st.markdown(f"**Agent:** {s['agent'] or '–'}  ·  **Now:** {s['phase_now']}")
+st.markdown(f"**Agent:** {md(s['agent'] or '–')}  ·  **Now:** {md(s['phase_now'])}")
 for flag in s["pi_flags"]:
-    st.warning(flag, icon=":material/flag:")
+    st.warning(md(flag), icon=":material/flag:")
 
 tab_course, tab_swim = st.tabs(["This patient", "All patients (swimmer plot)"])
 with tab_course:

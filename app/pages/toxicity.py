@@ -3,6 +3,8 @@ with the source rows behind any cell."""
 import streamlit as st
 
 from app import state
+from app.text import md
+from toxdb.i18n import _
 from toxdb.clinical.events_sql import compute_incidence_sql
 from toxdb.clinical.incidence import (
     GRADE_COLUMNS,
@@ -46,7 +48,7 @@ key = (str(store.path), store.data_version(), cut.key(), WINDOW)
 
 state.use_print_view()
 st.title("Toxicity")
-st.caption(f"{trial.trial.id} · {cut.label} · treatment-emergent adverse events, CTCAE v5.0")
+st.caption(f"{trial.trial.id} · {md(cut.label)} · treatment-emergent adverse events, CTCAE v5.0")
 state.printable_link()
 
 f = st.columns([2, 3, 2, 1])
@@ -121,7 +123,7 @@ def _drill_down() -> None:
         term = row["term"] if row["level"] == "term" else None
         src = _cell_rows(*key, *filters, phase, picked[1], soc, term)
         grade_label = next(k for k, v in GRADE_COLUMNS.items() if v == picked[1])
-        st.markdown(f"**{labels[picked[0]]}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
+        st.markdown(f"**{md(labels[picked[0]])}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
                     f"{src['subject_id'].nunique() if len(src) else 0} patients, {len(src)} rows")
         st.dataframe(src.rename(columns={
             "subject_id": "Patient", "term": "Term", "grade": "Grade", "onset_date": "Onset (as recorded)",
@@ -140,6 +142,13 @@ if not state.print_view():
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(plot_worst_grade_by_phase(result.table), width="stretch")
+    if at_risk["all"]:
+        st.plotly_chart(plot_worst_grade_by_phase(result.table), width="stretch")
+    else:                       # an empty chart would show axes without meaning
+        st.info(_("No patient has started treatment at this cut: the worst grade by phase appears here once "
+                  "treatment is uploaded."), icon=":material/bar_chart:")
 with right:
-    st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")
+    if int(table.loc[table["level"] == "term", "n_ge3"].sum()):
+        st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")
+    else:
+        st.info(_("No grade ≥ 3 adverse event in this phase at this cut."), icon=":material/bar_chart:")

@@ -5,20 +5,22 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.text import md, md_frame
 from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     canonical_columns,
     header_signature,
     required_columns,
 )
-from toxdb.ingest.readers import MAX_FILE_MB, ReadError
-from toxdb.ingest.upload import commit_upload, prepare_upload
+from toxdb.ingest.readers import ReadError, SettingError, max_file_mb
+from toxdb.ingest.upload import commit_upload, describe_plan, prepare_upload
 from toxdb.ingest.values import KEEP_AS_OTHER, ValueMapError, merge_value_maps, targets
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
     rejected_rows_for_fixing,
 )
+from toxdb.store.db import StoreError
 from toxdb.vocab import KIND_LABELS, KINDS
 
 state.require("upload")
@@ -32,14 +34,19 @@ st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or 
 
 done = st.session_state.pop("upload_done", None)
 if done:
-    st.success(done, icon=":material/check_circle:")
+    st.success(md(done), icon=":material/check_circle:")
 
+try:
+    limit_mb = max_file_mb()
+except SettingError as exc:
+    st.error(md(exc), icon=":material/settings:")
+    st.stop()
 sites = store.sites()
 c1, c2 = st.columns([2, 1])
 with c1:
     # the widget states and enforces toxdb's own size limit (TOXDB_MAX_FILE_MB), not Streamlit's default
     uploaded = st.file_uploader("File", type=["csv", "txt", "tsv", "xlsx", "xpt"],
-                                max_upload_size=max(1, int(MAX_FILE_MB)),
+                                max_upload_size=max(1, int(limit_mb)),
                                 key=f"upload_file_{st.session_state.get('upload_round', 0)}")
 with c2:
     choices = sites if own_sites is not None else ["(not given)"] + sites + ["(new site)"]
@@ -69,7 +76,7 @@ try:
                           sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial,
                           allowed_sites=own_sites, value_map=st.session_state.get(f"vmap_{file_key}"))
 except (ReadError, ValueMapError) as exc:
-    st.error(str(exc), icon=":material/block:")
+    st.error(md(exc), icon=":material/block:")
     st.stop()
 
 table = plan.table
@@ -82,16 +89,13 @@ if kind != plan.kind:
     st.session_state[kind_key] = kind
     st.session_state.pop(map_key, None)
     st.rerun()
-st.caption(f"Read as {table.reader}; {len(table.data):,} data rows, {len(table.columns)} columns."
+st.caption(f"Read as {md(table.reader)}; {len(table.data):,} data rows, {len(table.columns)} columns."
            + (" Using the mapping saved for this site." if plan.saved_mapping_used else ""))
 for note in plan.notes:
-    st.caption(f"Note: {note}")
+    st.caption(f"Note: {md(note)}")
 
-if plan.already_uploaded:
-    a = plan.already_uploaded
-    st.warning(f"This exact file was already uploaded as #{a['upload_id']} ({a['file_name']}, "
-               f"{a['uploaded_at']:%Y-%m-%d %H:%M}, by {a['uploaded_by']}). Loading it again would add nothing.",
-               icon=":material/content_copy:")
+if plan.adds_nothing:
+    st.warning(md(describe_plan(plan)), icon=":material/content_copy:")
 
 # -- column mapping ------------------------------------------------------------------------------
 st.subheader("1 · Columns")
@@ -111,7 +115,7 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
         if pick != "(not in this file)":
             new_map[pick] = canon
     if plan.mapping.unmapped:
-        st.caption("Not used: " + ", ".join(plan.mapping.unmapped))
+        st.caption("Not used: " + ", ".join(md(h) for h in plan.mapping.unmapped))
     b1, b2 = st.columns(2)
     if b1.button("Apply mapping", key=f"apply_{file_key}"):
         st.session_state[map_key] = new_map
@@ -119,7 +123,7 @@ with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required))
     if site and state.allowed("map", site) and b2.button(f"Save this mapping for site {site}", key=f"save_{file_key}"):
         store.save_mapping(site, plan.kind, header_signature(table.columns), new_map, state.user())
         st.session_state[map_key] = new_map
-        st.toast(f"Mapping saved for {site}; it will be offered for files with these columns.")
+        st.toast(f"Mapping saved for {md(site)}; it will be offered for files with these columns.")
 
 if plan.mapping.unmapped:
     st.caption(_("Ignored columns: {columns}").format(columns=", ".join(plan.mapping.unmapped)))
@@ -181,7 +185,7 @@ with tabs[1]:
         st.caption("Each reason names the row in your file, the column, the value and what would be accepted. "
                    "Download them, fix the cells and upload the fixed rows again.")
         shown = rej[["source_row", "reasons"]].rename(columns={"source_row": "row", "reasons": "why"}).head(100)
-        st.table(shown.set_index("row"))
+        st.table(md_frame(shown.set_index("row")))
         if len(rej) > len(shown):
             st.caption(f"The first {len(shown)} of {len(rej):,} rejected rows; the downloads hold them all.")
         fix = rejected_rows_for_fixing(rej)
@@ -205,20 +209,26 @@ with tabs[3]:
         dups = pd.concat([dups, stored_dups.assign(reasons="already stored with the same values")])
     st.dataframe(dups.rename(columns={"source_row": "row"}), hide_index=True, width="stretch")
 with tabs[4]:
-    corr = rows_with_status[rows_with_status["status"] == "correction"]
-    st.caption("A correction changes a row already stored; the old version stays in the history.")
-    st.dataframe(corr.drop(columns=["record_key"], errors="ignore"), hide_index=True)
+    st.caption(_("A correction changes a row already stored; the old version stays in the history. "
+                 "Each value that will change:"))
+    st.dataframe(plan.changes().drop(columns=["record_key"]).rename(columns={
+        "source_row": _("row"), "column": _("column"), "stored": _("stored now"), "incoming": _("after loading")}),
+        hide_index=True)
 with tabs[5]:
     st.dataframe(table.data.head(50), hide_index=True)
 
 # -- load ----------------------------------------------------------------------------------------
 st.subheader("3 · Load")
-if plan.already_uploaded:
+if plan.adds_nothing:
     st.button("Load", disabled=True, key="load_disabled")
 else:
     label = f"Load {s['new'] + s['corrections']:,} rows"
     if st.button(label, type="primary", key="load"):
-        counts = commit_upload(store, plan, state.user())
+        try:
+            counts = commit_upload(store, plan, state.user())
+        except StoreError as exc:              # disk full, database busy: a sentence, nothing stored
+            st.error(md(exc), icon=":material/error:")
+            st.stop()
         st.session_state["upload_done"] = (
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "

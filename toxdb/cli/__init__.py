@@ -9,6 +9,8 @@ import os
 import sys
 
 from toxdb.cli import boundary, cut, data, export, report, users
+from toxdb.i18n import _
+from toxdb.ingest.readers import SettingError
 from toxdb.store.db import StoreError
 from toxdb.trial import TrialFileError
 
@@ -28,9 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (StoreError, TrialFileError) as exc:
+    except (StoreError, TrialFileError, SettingError) as exc:
         print(f"toxdb: {exc}", file=sys.stderr)
         return 3
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:            # disk full, permissions: a sentence, not a traceback (D42)
+        print("toxdb: " + _("{what} ({path}); nothing more was done.").format(
+            what=exc.strerror or exc, path=exc.filename or "-"), file=sys.stderr)
+        return 3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 from toxdb.store.cuts import DataCut
@@ -10,6 +11,11 @@ from toxdb.store.cuts import DataCut
 
 def add_db_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", type=Path, default=None, help="DuckDB file (default: $TOXDB_DB or data/toxdb.duckdb)")
+
+
+def say_waiting(sentence: str) -> None:
+    """Tell the person at the terminal that the command is waiting for the database (D45)."""
+    print(f"toxdb: {sentence}", file=sys.stderr, flush=True)
 
 
 def parse_date(text: str) -> dt.date:

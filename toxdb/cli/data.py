@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from toxdb.cli.common import add_db_arg
+from toxdb.cli.common import add_db_arg, say_waiting
 from toxdb.access import denial, local_person
 from toxdb.i18n import _
 from toxdb.identity import current_user
@@ -20,7 +20,7 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 def _cmd_init(args) -> int:
     path = args.db or default_db_path()
     existed = path.exists()
-    with open_store(path) as store:
+    with open_store(path, on_wait=say_waiting) as store:
         print(f"{'opened' if existed else 'created'} {path} (schema version {store.schema_version()})")
         if args.sample:
             if store.status_counts()["uploads"]:
@@ -38,7 +38,7 @@ def _cmd_import(args) -> int:
         print(f"toxdb: {reason}", file=sys.stderr)
         return 2
     day_first = True if args.day_first else (False if args.month_first else None)
-    with open_store(args.db or default_db_path()) as store:
+    with open_store(args.db or default_db_path(), on_wait=say_waiting) as store:
         outcomes = import_paths(store, args.files, me.identity, kind=args.kind, site=args.site, day_first=day_first,
                                 map_args=args.map)
         failed = 0
@@ -64,6 +64,7 @@ def _cmd_import(args) -> int:
                 if len(flags) > args.show:
                     print("  " + _("... and {n} more flags (list them with: python -m toxdb export flags --csv)")
                           .format(n=len(flags) - args.show))
+            _print_changes(plan, args.show)
             problems = plan.validation.problems if plan.validation is not None else None
             if problems is not None and len(problems):
                 rejected = problems[problems["status"] == "rejected"]
@@ -76,9 +77,19 @@ def _cmd_import(args) -> int:
     return 1 if failed else 0
 
 
+def _print_changes(plan, show: int) -> None:
+    """The stored values a correction changed (or, when nothing was loaded, would change)."""
+    changes = plan.changes()
+    for r in changes.head(show).itertuples(index=False):
+        print("  " + _("row {row}: {column} {stored} -> {incoming}").format(
+            row=r.source_row, column=r.column, stored=r.stored, incoming=r.incoming))
+    if len(changes) > show:
+        print("  " + _("... and {n} more changed values").format(n=len(changes) - show))
+
+
 def _cmd_status(args) -> int:
     path = args.db or default_db_path()
-    with open_store(path, read_only=True) as store:
+    with open_store(path, read_only=True, on_wait=say_waiting) as store:
         counts = store.status_counts()
         if args.json:
             print(json.dumps(counts))

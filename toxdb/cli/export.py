@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from toxdb.cli.common import add_db_arg, cut_from_args, parse_date
+from toxdb.cli.common import add_db_arg, say_waiting, cut_from_args, parse_date
 from toxdb.cli.export_advice import advice_args, build_advice
 from toxdb.cli.export_labs import (
     build_lab_values,
@@ -34,6 +34,7 @@ from toxdb.cli.export_labs import (
 )
 from toxdb.cli.export_queries import build_site_queries, site_queries_args
 from toxdb.clinical.events import derive_snapshot_events
+from toxdb.i18n import _
 from toxdb.clinical.incidence import compute_incidence, format_incidence
 from toxdb.reports.export import frame_to_csv_bytes, rejected_rows_for_fixing
 from toxdb.store.cuts import load_snapshot
@@ -63,7 +64,7 @@ def build_events(store: Store, args) -> pd.DataFrame:
     events = _derived(store, args).events
     out = events.copy()
     for c in ("onset_date", "end_date"):
-        out[c] = out[c].dt.strftime("%Y-%m-%d")
+        out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%d")    # an empty column may come untyped
     return out
 
 
@@ -158,10 +159,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     kind = EXPORTS[args.export]
-    with open_store(args.db or default_db_path(), read_only=True) as store:
+    with open_store(args.db or default_db_path(), read_only=True, on_wait=say_waiting) as store:
         frame = kind.build(store.scoped(getattr(args, "site", None)), args)
+    if frame.empty:
+        print(_("No rows to export ({kind}) in this database as of this cut.").format(kind=args.export),
+              file=sys.stderr)
     if args.csv:
         data = frame_to_csv_bytes(frame)
+    elif frame.empty:
+        data = b""
     else:
         with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
             data = (frame.to_string(index=False) + "\n").encode("utf-8")

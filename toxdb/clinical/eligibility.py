@@ -209,6 +209,16 @@ def _check_surgery(p: pd.DataFrame, max_days: int, cut: pd.Timestamp) -> pd.Data
                          "status": status, "reason": reason})
 
 
+def _no_registration_checks() -> RegistrationChecks:
+    summary = {"patients": 0, "patients_outside": 0, "patients_unknown_only": 0, "patients_any_flag": 0,
+               "patients_ok": 0, "by_check": {c: dict.fromkeys(STATUSES, 0) for c in CHECKS}}
+    table = pd.DataFrame({c: pd.Series(dtype=object) for c in CHECK_COLUMNS})
+    wide = pd.DataFrame({c: pd.Series(dtype=object) for c in PATIENT_COLUMNS})
+    for c in ("enrolled_on", "first_treatment"):
+        wide[c] = pd.Series(dtype="datetime64[ns]")
+    return RegistrationChecks(table, wide, summary)
+
+
 def compute_registration_checks(snapshot, trial, *, same_day_counts: bool = False,
                                 milestones: pd.DataFrame | None = None) -> RegistrationChecks:
     """Age, Child-Pugh, ECOG and surgery-to-treatment checks for every patient of the snapshot.
@@ -220,6 +230,8 @@ def compute_registration_checks(snapshot, trial, *, same_day_counts: bool = Fals
     el = trial.eligibility
     cut = pd.Timestamp(snapshot.cut.cut_date).normalize()
     pat = snapshot.patients
+    if pat.empty:                    # nobody registered yet: empty tables, zero counts
+        return _no_registration_checks()
     if milestones is None:
         milestones = derive_treatment_milestones(snapshot.treatment, snapshot.cut.cut_date)
     ft = pd.Series(_day(milestones["first_treatment"]).to_numpy(), index=milestones["subject_id"].astype(str))
@@ -234,7 +246,9 @@ def compute_registration_checks(snapshot, trial, *, same_day_counts: bool = Fals
         "ascites": _col(pat, "ascites").to_numpy(),
         "encephalopathy": _col(pat, "encephalopathy").to_numpy(),
     })
-    p["first_treatment"] = pd.to_datetime(p["subject_id"].map(ft)).astype("datetime64[ns]")
+    # no treatment yet (patients are registered first): every first treatment is unknown, not a crash
+    first = p["subject_id"].map(ft) if len(ft) else pd.Series(pd.NaT, index=p.index)
+    p["first_treatment"] = pd.to_datetime(first).astype("datetime64[ns]")
     p = p.reset_index(drop=True)
 
     last = _pre_treatment_labs(snapshot.labs, p, same_day_counts, cut)

@@ -58,8 +58,8 @@ def _rows_sql(store, cut) -> str:
 
     Long: one SQL text whose CTEs follow the pandas steps one for one; cut into functions it would
     scatter a single query over several places and hide which CTE reads which."""
-    tr = store.snapshot_sql("treatment", cut.frozen_at, cut.cut_date)
-    ae = store.snapshot_sql("ae", cut.frozen_at, cut.cut_date)
+    tr = store.snapshot_sql("treatment", cut.as_of, cut.cut_date)
+    ae = store.snapshot_sql("ae", cut.as_of, cut.cut_date)
     pre, conc, maint, post = range(len(PHASES))
     return f"""
     tr AS ({tr}),
@@ -180,7 +180,7 @@ def compute_incidence_sql(store, cut, window_days: int, *, sites=None, attributi
     params: dict = {"cut": pd.Timestamp(cut.cut_date).date(), "window": int(window_days)}
     site_filter = ""
     if sites:
-        pt = store.snapshot_sql("patients", cut.frozen_at, cut.cut_date)
+        pt = store.snapshot_sql("patients", cut.as_of, cut.cut_date)
         site_filter = f" AND subject_id IN (SELECT subject_id FROM ({pt}) WHERE list_contains($sites, site))"
         params["sites"] = [str(x) for x in sites]
     event_filter = ""

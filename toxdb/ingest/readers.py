@@ -20,9 +20,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-MAX_FILE_MB = float(os.environ.get("TOXDB_MAX_FILE_MB", "150"))
+from toxdb.i18n import _, ngettext
+from toxdb.ingest.damage import TextDamage, inspect_text
+from toxdb.ingest.xlsx_budget import estimate_sheet_bytes
+
+DEFAULT_MAX_FILE_MB = 150.0
 MAX_XLSX_UNCOMPRESSED_MB = 600.0
 MAX_XLSX_RATIO = 200.0   # uncompressed / compressed size of one zip entry; real sheets stay well below
+XLSX_MEMORY_BUDGET_MB = 1000.0   # what reading one sheet may materialise (cells and their text), D43
 
 _MAGIC = {
     b"\x89PNG": "a PNG image",
@@ -44,6 +49,27 @@ class ReadError(ValueError):
     """The file could not be read as a table at all; the message says why and what would work."""
 
 
+class SettingError(ReadError):
+    """An environment setting the readers need is not usable; the message names it and the fix."""
+
+
+def max_file_mb() -> float:
+    """The largest file the readers accept (``TOXDB_MAX_FILE_MB``, read when needed so that a bad
+    value is a sentence where a file is read, never a crash of every command, D42)."""
+    text = os.environ.get("TOXDB_MAX_FILE_MB", "").strip()
+    if not text:
+        return DEFAULT_MAX_FILE_MB
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value != float("inf")):
+        raise SettingError(_("TOXDB_MAX_FILE_MB is set to {value!r}, which is not a number of megabytes. "
+                             "Set it to a number such as 150, or unset it for the default {default:.0f}.").format(
+            value=text, default=DEFAULT_MAX_FILE_MB))
+    return value
+
+
 @dataclass
 class RawTable:
     file_name: str
@@ -55,6 +81,7 @@ class RawTable:
     sheets: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra_cells: dict[int, list[str]] = field(default_factory=dict)   # source_row -> cells past the header
+    damaged: dict[int, str] = field(default_factory=dict)             # source_row -> why the line was not read
 
     @property
     def columns(self) -> list[str]:
@@ -62,11 +89,31 @@ class RawTable:
 
 
 def read_table(raw: bytes, file_name: str, sheet: str | None = None) -> RawTable:
-    """Read any supported file from its bytes; raise ReadError with a plain reason otherwise."""
-    size_mb = len(raw) / 1e6
-    if size_mb > MAX_FILE_MB:
+    """Read any supported file from its bytes; raise ReadError with a plain reason otherwise (also
+    for anything unforeseen: a coordinator gets a sentence, never a traceback, D42)."""
+    try:
+        return _read_table(raw, file_name, sheet)
+    except ReadError:
+        raise
+    except TextDamage as exc:
+        raise ReadError(str(exc)) from None
+    except MemoryError:
+        raise ReadError(_("{file}: there is not enough memory to read this file; split it into smaller "
+                          "files and upload each.").format(file=file_name)) from None
+    except OSError as exc:
+        raise ReadError(_("{file}: the computer could not read or write a temporary file ({why}); "
+                          "free disk space or ask the administrator, then try again.").format(
+            file=file_name, why=exc.strerror or exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the last guard between a damaged file and a traceback
+        raise ReadError(_("{file}: the file could not be read as a table ({why}). Upload {accepted}.").format(
+            file=file_name, why=f"{type(exc).__name__}: {str(exc)[:200]}", accepted=_ACCEPTED)) from None
+
+
+def _read_table(raw: bytes, file_name: str, sheet: str | None) -> RawTable:
+    size_mb, limit = len(raw) / 1e6, max_file_mb()
+    if size_mb > limit:
         raise ReadError(
-            f"{file_name}: the file is {size_mb:,.0f} MB, above the {MAX_FILE_MB:,.0f} MB limit. "
+            f"{file_name}: the file is {size_mb:,.0f} MB, above the {limit:,.0f} MB limit. "
             "Split it into smaller files (e.g. one per site or per year) and upload each."
         )
     if not raw or (not raw[:65536].strip() and not raw.strip()):
@@ -76,19 +123,21 @@ def read_table(raw: bytes, file_name: str, sheet: str | None = None) -> RawTable
         return read_xlsx(raw, file_name, sheet)
     if head.startswith(_XPT_MAGIC[:20]):
         return read_xpt(raw, file_name)
+    if file_name.lower().endswith(".xpt"):
+        raise ReadError(_("{file}: the name says SAS transport (.xpt), but the file does not start with the "
+                          "SAS transport header; it is damaged or not a SAS file. Export it again.").format(
+            file=file_name))
     for magic, what in _MAGIC.items():
         if what and head.startswith(magic):
             raise ReadError(f"{file_name}: this is {what}, not a table. Upload {_ACCEPTED}.")
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ReadError(f"{file_name}: this is a binary file, not a table. Upload {_ACCEPTED}.")
     return read_csv(raw, file_name)
 
 
 def check_size(path: Path) -> None:
-    size_mb = path.stat().st_size / 1e6
-    if size_mb > MAX_FILE_MB:
+    size_mb, limit = path.stat().st_size / 1e6, max_file_mb()
+    if size_mb > limit:
         raise ReadError(
-            f"{path.name}: the file is {size_mb:,.0f} MB, above the {MAX_FILE_MB:,.0f} MB limit. "
+            f"{path.name}: the file is {size_mb:,.0f} MB, above the {limit:,.0f} MB limit. "
             "Split it into smaller files and import each."
         )
 
@@ -177,17 +226,44 @@ def _count_outside_quotes(line: str, delim: str) -> int:
 
 
 def read_csv(raw: bytes, file_name: str) -> RawTable:
-    encoding = detect_encoding(raw)
-    text_head = raw[:65536].decode(encoding, errors="replace")
+    """A delimited text file. Damage (NUL or undecodable lines, a quote that never closes) is found
+    first and those lines become rejected rows; the rest is read as usual (D42)."""
+    inspected = inspect_text(raw, file_name)
+    body = inspected.body
+    encoding = detect_encoding(body)
+    text_head = body[:65536].decode(encoding, errors="replace")
     if encoding == "utf-8-sig":
         text_head = text_head.lstrip("\ufeff")
     delimiter = detect_delimiter(text_head)
     header_line = next(csv.reader(io.StringIO(text_head), delimiter=delimiter), [])
-    names = _unique_names(header_line)
     if not any(n.strip() for n in header_line):
         raise ReadError(f"{file_name}: the first line is blank; the first line must hold the column names.")
+    check_unique_headers(header_line, file_name)
+    names = _unique_names(header_line)
+    body = body[3:] if encoding == "utf-8-sig" else body
+    notes = list(inspected.notes)
+    if inspected.damaged:
+        data, source_row, too_long = _read_ragged(body.decode(encoding, errors="replace"), delimiter, names)
+        notes.append(ngettext("{n} damaged line was set aside as a rejected row",
+                              "{n} damaged lines were set aside as rejected rows",
+                              len(inspected.damaged)).format(n=len(inspected.damaged)))
+    else:
+        data, source_row, too_long = _read_fast(body, encoding, delimiter, names, file_name, notes)
+    keep = ~_blank_mask(data) | np.isin(source_row, list(inspected.damaged))
+    data, source_row = data[keep].reset_index(drop=True), source_row[keep]
+    if data.empty:
+        raise ReadError(f"{file_name}: the file has a header row but no data rows.")
+    label = inspected.encoding or encoding
+    out = RawTable(file_name, data, source_row, f"csv {label} {_delim_name(delimiter)}", notes=notes)
+    out.extra_cells = {int(r): cells for r, cells in too_long}
+    out.damaged = {line: why for line, why in inspected.damaged.items() if line != 1}
+    return out
+
+
+def _read_fast(body: bytes, encoding: str, delimiter: str, names: list[str], file_name: str, notes: list[str]):
+    """pyarrow's parallel reader; rows with another number of cells than the header send the whole
+    file to the csv module (short rows padded, over-long rows kept for validation to reject)."""
     pa_encoding = {"utf-8-sig": "utf8", "utf-8": "utf8"}.get(encoding, encoding)
-    body = raw[3:] if encoding == "utf-8-sig" else raw
     ragged: list[int] = []
 
     def on_bad_row(row) -> str:
@@ -211,27 +287,32 @@ def read_csv(raw: bytes, file_name: str) -> RawTable:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise ReadError(f"{file_name}: cannot be read as a {_delim_name(delimiter)}-separated table: {exc}") from None
-    notes: list[str] = []
-    if ragged:
-        # Some rows have more or fewer cells than the header: read them all with the csv module,
-        # padding short rows (a common export habit) and keeping over-long rows for validation to reject.
-        data, source_row, too_long = _read_ragged(body.decode(encoding, errors="replace"), delimiter, names)
-        notes.append(f"{len(ragged)} row(s) had a different number of cells than the header; short rows were "
-                     "padded with empty cells")
-        if too_long:
-            notes.append(f"{len(too_long)} row(s) have more filled cells than there are column names")
-    else:
+    if not ragged:
         data = table.unify_dictionaries().to_pandas()
-        source_row = np.arange(2, len(data) + 2)
-        too_long = []
-    keep = ~_blank_mask(data)
-    data, source_row = data[keep].reset_index(drop=True), source_row[keep]
-    if data.empty:
-        raise ReadError(f"{file_name}: the file has a header row but no data rows.")
-    reader = f"csv {encoding} {_delim_name(delimiter)}"
-    out = RawTable(file_name, data, source_row, reader, notes=notes)
-    out.extra_cells = {int(r): cells for r, cells in too_long}
-    return out
+        return data, np.arange(2, len(data) + 2), []
+    data, source_row, too_long = _read_ragged(body.decode(encoding, errors="replace"), delimiter, names)
+    notes.append(f"{len(ragged)} row(s) had a different number of cells than the header; short rows were "
+                 "padded with empty cells")
+    if too_long:
+        notes.append(f"{len(too_long)} row(s) have more filled cells than there are column names")
+    return data, source_row, too_long
+
+
+def check_unique_headers(header: list[str], file_name: str) -> None:
+    """Two columns with the same name (ignoring case and spaces around it): refused, because which
+    one holds the value is a guess (D42)."""
+    seen: dict[str, list[int]] = {}
+    for i, h in enumerate(header):
+        key = (h or "").strip().casefold()
+        if key:
+            seen.setdefault(key, []).append(i + 1)
+    twice = {header[cols[0] - 1].strip(): cols for cols in seen.values() if len(cols) > 1}
+    if twice:
+        listed = "; ".join(_("'{name}' (columns {cols})").format(name=name, cols=", ".join(map(str, cols)))
+                           for name, cols in twice.items())
+        raise ReadError(_("{file}: these column names appear more than once in the header: {listed}. "
+                          "Rename or remove the extra columns so that each name is used once, then upload "
+                          "again.").format(file=file_name, listed=listed))
 
 
 def _read_ragged(text: str, delimiter: str, names: list[str]):
@@ -287,7 +368,8 @@ def _blank_mask(data: pd.DataFrame) -> np.ndarray:
 def blank_cells(values: pd.Series) -> np.ndarray:
     """True where a cell is empty or only spaces (a categorical column is tested per distinct value)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        lut = np.append(np.asarray([not str(c).strip() for c in values.cat.categories], dtype=bool), True)
+        cats = values.cat.categories.to_numpy(dtype=object).tolist()     # not element by element (slow)
+        lut = np.append(np.asarray([not str(c).strip() for c in cats], dtype=bool), True)
         return lut[values.cat.codes.to_numpy()]     # code -1 (missing) picks the last entry
     return (values.str.strip() == "").to_numpy(dtype=bool, na_value=True)
 
@@ -313,6 +395,20 @@ def _check_zip(raw: bytes, file_name: str) -> None:
         )
     if "xl/workbook.xml" not in zf.namelist():
         raise ReadError(f"{file_name}: this zip file is not an Excel workbook. Upload {_ACCEPTED}.")
+    check_xlsx_budget(zf, file_name)
+
+
+def check_xlsx_budget(zf: zipfile.ZipFile, file_name: str) -> None:
+    """Refuse, before any cell is read, a sheet whose cells and text would take more memory than
+    XLSX_MEMORY_BUDGET_MB: one long shared string referenced by many cells is small in the zip and
+    huge once read (D43)."""
+    for part, estimate in estimate_sheet_bytes(zf).items():
+        if estimate / 1e6 > XLSX_MEMORY_BUDGET_MB:
+            raise ReadError(_(
+                "{file}: sheet part {part} would take about {mb:,.0f} MB of memory once read (its cells "
+                "repeat long texts), above the {limit:,.0f} MB a sheet may use. Save the listing alone, "
+                "without repeated long texts, or as CSV, and upload that."
+            ).format(file=file_name, part=part, mb=estimate / 1e6, limit=XLSX_MEMORY_BUDGET_MB))
 
 
 def read_xlsx(raw: bytes, file_name: str, sheet: str | None = None) -> RawTable:
@@ -376,6 +472,7 @@ def _table_from_rows(rows, merged, file_name, sheet_name, notes) -> RawTable | N
     if header_idx is None:
         return None
     header = [_cell_text(c).strip() for c in rows[header_idx]] + [""] * (width - len(rows[header_idx]))
+    check_unique_headers(header, file_name)
     data_start = header_idx + 1
     # merged header cells: a parent label spanning several columns with sub-labels in the next row
     spans = [m for m in merged if _merge_row(m) == header_idx and _merge_width(m) > 1]

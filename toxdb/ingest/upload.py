@@ -56,13 +56,14 @@ class UploadPlan:
     site: str | None
     validation: ValidationResult | None = None
     classified: pd.DataFrame | None = None
-    already_uploaded: dict | None = None
+    same_bytes_as: dict | None = None        # an earlier upload of exactly these bytes (a note, not a verdict)
     saved_mapping_used: bool = False
     notes: list[str] = field(default_factory=list)
     value_map: dict = field(default_factory=dict)            # {column: {written: target}} applied (D52)
     unknown_values: dict = field(default_factory=dict)       # {column: [written values no vocabulary knows]}
     store_version: tuple | None = None       # the store's data version when the rows were classified
     packed: tuple | None = None              # (codec, bytes): the raw file as the store keeps it
+    changed: pd.DataFrame | None = None      # see changes()
 
     def rows_with_status(self) -> pd.DataFrame:
         """The valid rows with what loading would do to each: new, correction or duplicate."""
@@ -72,6 +73,21 @@ class UploadPlan:
         status = self.classified.set_index("source_row")[["status", "current_version"]]
         out = rows.join(status, on="source_row")        # rows not already stored are new
         return out.assign(status=out["status"].fillna("new"), current_version=out["current_version"].fillna(0))
+
+    @property
+    def adds_nothing(self) -> bool:
+        """True when loading would change nothing: every row is already stored with the same values
+        (whatever the file's bytes), and any rejected rows were already recorded from these very bytes
+        (decision D40)."""
+        if self.validation is None or self.classified is None:
+            return False
+        s = self.summary
+        return s["new"] == 0 and s["corrections"] == 0 and (s["rejected"] == 0 or self.same_bytes_as is not None)
+
+    def changes(self) -> pd.DataFrame:
+        """Each stored value the upload would change: source_row, record_key, column, stored, incoming."""
+        return self.changed if self.changed is not None else pd.DataFrame(
+            columns=["source_row", "record_key", "column", "stored", "incoming"])
 
     @property
     def kind(self) -> str:
@@ -141,7 +157,7 @@ def prepare_upload(
 
     def fingerprint() -> None:
         plan.sha256, plan.packed = keeping.result()
-        plan.already_uploaded = store.upload_by_hash(plan.sha256, kind)
+        plan.same_bytes_as = store.upload_by_hash(plan.sha256, kind)
 
     if cmap.missing_required:
         fingerprint()
@@ -164,18 +180,31 @@ def prepare_upload(
     )
     plan.notes.extend(plan.validation.notes)
     fingerprint()
-    rows = plan.validation.rows
-    plan.store_version = store.data_version()
-    plan.classified = store.classify_rows(kind, rows) if len(rows) else pd.DataFrame(
-        {"source_row": pd.Series(dtype="int64"), "status": pd.Series(dtype="string")})
+    _classify_plan(store, plan)
     return plan
 
 
+def _classify_plan(store: Store, plan: UploadPlan) -> None:
+    """Compare the plan's valid rows with the store as it is now: new, duplicate or correction, and
+    the values each correction changes."""
+    rows = plan.validation.rows
+    plan.store_version = store.data_version()
+    plan.classified = store.classify_rows(plan.kind, rows) if len(rows) else pd.DataFrame(
+        {"source_row": pd.Series(dtype="int64"), "status": pd.Series(dtype="string")})
+    corrected = plan.classified.loc[plan.classified["status"] == "correction", "source_row"]
+    plan.changed = store.changed_values(plan.kind, rows[rows["source_row"].isin(corrected)]) if len(corrected) \
+        else None
+
+
 def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | None:
-    """Write a prepared upload. Returns None (and writes nothing) for a file already uploaded."""
-    if plan.already_uploaded is not None:
+    """Write a prepared upload. Returns None (and writes nothing but an audit line) when the file's
+    content is already in the store (see UploadPlan.adds_nothing)."""
+    if plan.ready and plan.store_version != store.data_version():
+        _classify_plan(store, plan)                  # the store changed since the preview
+    if plan.adds_nothing:
         store.record_audit(user, "upload_repeated", {
-            "file": plan.file_name, "sha256": plan.sha256, "same_as_upload": plan.already_uploaded["upload_id"]})
+            "file": plan.file_name, "sha256": plan.sha256,
+            "same_bytes_as_upload": (plan.same_bytes_as or {}).get("upload_id")})
         return None
     if not plan.ready:
         missing = ", ".join(plan.mapping.missing_required)
@@ -193,10 +222,14 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
 
 def describe_plan(plan: UploadPlan) -> str:
     s = plan.summary
-    if plan.already_uploaded is not None:
-        a = plan.already_uploaded
-        return (f"{plan.file_name}: identical to upload #{a['upload_id']} ({a['file_name']}, "
-                f"{a['uploaded_at']:%Y-%m-%d %H:%M} by {a['uploaded_by']}); nothing to add")
+    if plan.adds_nothing:
+        text = _("{file}: every row is already stored with the same values; nothing to add").format(
+            file=plan.file_name)
+        if plan.same_bytes_as is not None:
+            a = plan.same_bytes_as
+            text += " " + _("(the same file as upload #{id}, {name}, {at:%Y-%m-%d %H:%M} by {user})").format(
+                id=a["upload_id"], name=a["file_name"], at=a["uploaded_at"], user=a["uploaded_by"])
+        return text
     if plan.mapping.missing_required:
         return (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
                 f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from toxdb import vocab
 from toxdb.arrays import (
     as_text,
+    categories_list,
     coded,
     combine_distinct,
     group_codes,
@@ -290,6 +291,11 @@ def validate(
     if raw.extra_cells:
         extra = np.isin(source_row, list(raw.extra_cells))
         pr.add(extra, None, None, "the row has more filled cells than the header has columns; check for a stray separator")
+
+    # damaged lines found by the reader (NUL bytes, a quote that never closes...): rejected, D42
+    if raw.damaged:
+        bad = np.isin(source_row, list(raw.damaged))
+        pr.add(bad, None, None, lambda pos: [raw.damaged[int(r)] for r in source_row[pos]])
 
     out["subject_id"] = col("subject_id")
     if "subject_id" in staged.columns:
@@ -785,7 +791,7 @@ def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFra
         ref = out["ae_ref"] if "ae_ref" in out else blank()
         who = combine_distinct(lambda r, t: f"ref:{r}" if r else f"term:{(t or '').lower()}", ref, out["term"])
         parts = [subj, who, day("onset_date")]
-    if any("|" in str(v) for p in parts[:-1] for v in p.cat.categories):
+    if any("|" in str(v) for p in parts[:-1] for v in categories_list(p)):
         # a '|' inside a part could make two different part-tuples one key: group on the text itself
         done: Future = Future()
         done.set_result(_join_key(parts, out.index))

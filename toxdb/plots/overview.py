@@ -4,7 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from toxdb.plots.style import GRADE_COLOURS, GRADE_LABELS, apply_layout
+from toxdb.plots.style import (
+    GRADE_COLOURS,
+    GRADE_LABELS,
+    apply_layout,
+    plain,
+    plain_values,
+)
 
 
 def plot_ae_by_grade(by_grade: pd.DataFrame, value: str = "patients") -> go.Figure:
@@ -13,7 +19,7 @@ def plot_ae_by_grade(by_grade: pd.DataFrame, value: str = "patients") -> go.Figu
     sites = sorted(by_grade["site"].unique()) if len(by_grade) else []
     for g in sorted(GRADE_COLOURS):
         sub = by_grade[by_grade["grade"] == g].set_index("site").reindex(sites)
-        fig.add_bar(name=GRADE_LABELS[g], x=sites, y=sub[value].fillna(0), marker_color=GRADE_COLOURS[g],
+        fig.add_bar(name=GRADE_LABELS[g], x=plain_values(sites), y=sub[value].fillna(0), marker_color=GRADE_COLOURS[g],
                     hovertemplate="%{x}<br>" + GRADE_LABELS[g] + ": %{y}<extra></extra>")
     what = "Patients by worst grade" if value == "patients" else "Adverse-event rows by grade"
     apply_layout(fig, what, barmode="stack", yaxis_title="patients" if value == "patients" else "events",
@@ -26,7 +32,7 @@ def plot_enrolment(patients: pd.DataFrame, planned_n: int | None = None) -> go.F
     fig = go.Figure()
     pts = patients.dropna(subset=["enrolled_on"]).sort_values("enrolled_on")
     for site, grp in pts.groupby(pts["site"].fillna("(no site)")):
-        fig.add_scatter(x=grp["enrolled_on"], y=list(range(1, len(grp) + 1)), name=str(site), mode="lines",
+        fig.add_scatter(x=grp["enrolled_on"], y=list(range(1, len(grp) + 1)), name=plain(site), mode="lines",
                         line_shape="hv")
     if len(pts):
         fig.add_scatter(x=pts["enrolled_on"], y=list(range(1, len(pts) + 1)), name="All sites", mode="lines",

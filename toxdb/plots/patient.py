@@ -10,7 +10,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from toxdb.plots.style import GRADE_COLOURS, GRADE_LABELS, apply_layout
+from toxdb.plots.style import (
+    GRADE_COLOURS,
+    GRADE_LABELS,
+    apply_layout,
+    plain,
+    plain_values,
+)
 from toxdb.vocab import CAPECITABINE, RT, S1
 
 AGENT_STYLE = {   # name, colour, bar pattern
@@ -167,7 +173,7 @@ def plot_patient_course(course, tests=None) -> go.Figure:
     s = course.summary
     tests = list(tests or s.get("lab_tests") or [])
     cut = pd.Timestamp(s["cut"])
-    ev = t.events
+    ev = t.events.assign(term=plain_values(t.events["term"])) if len(t.events) else t.events   # user text (D44)
     terms = list(dict.fromkeys(ev["term"].astype(str))) if len(ev) else []
     rows_top = [ROW_CHEMO, ROW_RT] + terms
     n_lab = len(tests)
@@ -225,6 +231,9 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
     fig = go.Figure()
     if n == 0:
         return apply_layout(fig, "Swimmer plot: no patient has started treatment at this cut", height=300)
+    tab = tab.assign(subject_id=plain_values(tab["subject_id"]))      # user text (D44)
+    if "off_treatment_reason" in tab:
+        tab["off_treatment_reason"] = tab["off_treatment_reason"].map(plain, na_action="ignore")
     ft = pd.to_datetime(tab["first_treatment"])
     y = tab["subject_id"].astype(str).tolist()
 
@@ -244,6 +253,8 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
                              marker=dict(color=colour, line=dict(width=0)), hovertext=hover[ok].tolist(),
                              hoverinfo="text"))
     ev = lanes.events
+    if len(ev):
+        ev = ev.assign(subject_id=plain_values(ev["subject_id"]), term=plain_values(ev["term"]))
     for g in (3, 4, 5):
         rows = ev[ev["grade"] == g]
         if not len(rows):

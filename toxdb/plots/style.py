@@ -13,6 +13,17 @@ CJK_FONT_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "Pin
 FONT = dict(family=", ".join(("Source Sans Pro", "Arial", *CJK_FONT_FAMILIES, "sans-serif")), size=13)
 
 
+def plain(value) -> str:
+    """User text (a site, term, verbatim, subject) for a plotly title, label, legend or hover: plotly
+    reads <b>, <a href> and &entities; in text, so those characters are written as entities (D44)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain_values(values) -> list[str]:
+    """:func:`plain` of each value (category values become axis labels and hover text)."""
+    return [plain(v) for v in values]
+
+
 def apply_layout(fig: go.Figure, title: str, **kw) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0, xanchor="left"), font=FONT, template="plotly_white",
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2), **kw)

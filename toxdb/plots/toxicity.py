@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from toxdb.clinical.incidence import INCIDENCE_PHASES
-from toxdb.plots.style import GRADE_COLOURS, GRADE_LABELS, apply_layout
+from toxdb.plots.style import GRADE_COLOURS, GRADE_LABELS, apply_layout, plain_values
 from toxdb.vocab import GRADES
 
 
@@ -31,7 +31,7 @@ def plot_top_terms_grade3(table: pd.DataFrame, phase: str = "all", top: int = 10
     t = t.sort_values(["n_ge3", "term"], ascending=[False, True]).head(top).iloc[::-1] if len(t) else t
     fig = go.Figure()
     for g in (3, 4, 5):
-        fig.add_bar(name=GRADE_LABELS[g], y=t["term"] if len(t) else [], x=t[f"pct_g{g}"] if len(t) else [],
+        fig.add_bar(name=GRADE_LABELS[g], y=plain_values(t["term"]) if len(t) else [], x=t[f"pct_g{g}"] if len(t) else [],
                     customdata=t[f"n_g{g}"] if len(t) else [], orientation="h", marker_color=GRADE_COLOURS[g],
                     hovertemplate="%{y}<br>" + GRADE_LABELS[g] + ": %{customdata} patients (%{x:.1f}%)<extra></extra>")
     title = f"Grade ≥ 3: top {top} terms ({phase})"

@@ -21,7 +21,9 @@ def safe_cell(value):
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells and headers both guarded: a header comes from the uploaded file too (D44)."""
     out = frame.copy()
+    out.columns = [safe_cell(c) if isinstance(c, str) else c for c in out.columns]
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(safe_cell, na_action="ignore")
@@ -37,10 +39,12 @@ def frame_to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "rows") -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="xlsxwriter",
                         engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False}}) as xl:
-        safe_frame(frame).to_excel(xl, sheet_name=sheet[:31], index=False)
+        safe = safe_frame(frame)
+        safe.to_excel(xl, sheet_name=sheet[:31], index=False)
         ws = xl.sheets[sheet[:31]]
-        for i, col in enumerate(frame.columns):
-            lengths = frame[col].astype(object).where(frame[col].notna(), "").map(str).str.len()
+        for i, col in enumerate(safe.columns):
+            values = safe.iloc[:, i]
+            lengths = values.astype(object).where(values.notna(), "").map(str).str.len()
             typical = int(lengths.quantile(0.9)) + 2 if len(frame) else 10
             width = min(60, max(10, len(str(col)) + 2, typical))
             ws.set_column(i, i, width)

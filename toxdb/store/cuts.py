@@ -10,17 +10,28 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from toxdb.i18n import _
 from toxdb.store.db import Store
 
 
 @dataclass(frozen=True)
 class DataCut:
     cut_date: dt.date
-    frozen_at: dt.datetime | None = None   # None: data as stored now
+    frozen_at: dt.datetime | None = None   # None: data as stored now; when the cut was saved
     name: str | None = None
+    frozen_upload: int | None = None       # the last upload the cut holds: what freezes it (D41)
+
+    @property
+    def as_of(self) -> int | dt.datetime | None:
+        """What the store reads the cut's rows as of: the upload number, else (an unsaved cut built
+        with a time) that time, else None for the data as stored now."""
+        return self.frozen_upload if self.frozen_upload is not None else self.frozen_at
 
     @property
     def label(self) -> str:
+        if self.name and self.frozen_upload is not None:
+            return _("{name} (cut {day:%Y-%m-%d}, data frozen at upload #{upload}, {at:%Y-%m-%d %H:%M})").format(
+                name=self.name, day=self.cut_date, upload=self.frozen_upload, at=self.frozen_at)
         if self.frozen_at is not None and not self.name:
             return f"{self.cut_date:%Y-%m-%d} (data as stored at {self.frozen_at:%Y-%m-%d %H:%M})"
         if self.name:
@@ -30,12 +41,14 @@ class DataCut:
         return f"cut {self.cut_date:%Y-%m-%d} (data as stored now)"
 
     def key(self) -> tuple:
-        return (self.cut_date.isoformat(), self.frozen_at.isoformat() if self.frozen_at else None)
+        return (self.cut_date.isoformat(), self.frozen_at.isoformat() if self.frozen_at else None,
+                self.frozen_upload)
 
 
 def list_saved_cuts(store: Store) -> list[DataCut]:
     cuts = store.data_cuts()
-    return [DataCut(pd.Timestamp(r.cut_date).date(), pd.Timestamp(r.frozen_at).to_pydatetime(), r.name)
+    return [DataCut(pd.Timestamp(r.cut_date).date(), pd.Timestamp(r.frozen_at).to_pydatetime(), r.name,
+                    None if pd.isna(r.frozen_upload) else int(r.frozen_upload))
             for r in cuts.itertuples(index=False)]
 
 
@@ -57,7 +70,7 @@ def load_snapshot(store: Store, cut: DataCut, with_labs: bool = True, with_ae: b
                   subjects: list[str] | None = None) -> Snapshot:
     """The tables as of ``cut``; labs or adverse events left out (None) when a view does not need
     them (the adverse events are by far the largest table); ``subjects``: only these patients."""
-    read = lambda kind, coded=(): store.read_kind(kind, as_of=cut.frozen_at, until=cut.cut_date,  # noqa: E731
+    read = lambda kind, coded=(): store.read_kind(kind, as_of=cut.as_of, until=cut.cut_date,  # noqa: E731
                                                   coded=coded, subjects=subjects)
     return Snapshot(
         cut,

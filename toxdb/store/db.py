@@ -6,11 +6,14 @@ was. Reads return pandas DataFrames; bulk writes go through registered DataFrame
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import functools
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from toxdb.store.audit import ChainCheck, append, migrate_chain, verify_chain
+from toxdb.i18n import _
 from toxdb.vocab import KIND_TABLES
 
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
@@ -30,6 +34,15 @@ SCHEMA_VERSION = 1          # the version schema.sql creates
 MIGRATIONS: list[tuple[int, str | Callable]] = [
     # 2: raw files are kept compressed (zstd); NULL codec = the bytes as uploaded (version 1 stores)
     (2, "ALTER TABLE uploads ADD COLUMN raw_codec TEXT"),
+    # 3: each closed version names the upload that closed it (a saved cut is an upload number, D41)
+    (3, "".join(
+        f"ALTER TABLE {t} ADD COLUMN closed_by INTEGER; UPDATE {t} AS o SET closed_by = n.upload_id FROM {t} AS n"
+        " WHERE n.record_key = o.record_key AND n.version = o.version + 1;"
+        for t in ("patients", "treatment_records", "adverse_events", "lab_results"))),
+    # 4: a saved cut holds the last upload it sees; older cuts get the last upload before their time
+    (4, "ALTER TABLE data_cuts ADD COLUMN frozen_upload INTEGER;"
+        " UPDATE data_cuts SET frozen_upload = (SELECT coalesce(max(upload_id), 0) FROM uploads"
+        " WHERE uploaded_at <= data_cuts.frozen_at)"),
     # 5: rows stored with a flag that raises a query to the site (D50), and their count per upload
     (5, ("CREATE TABLE IF NOT EXISTS row_flags ("
          " upload_id INTEGER NOT NULL, kind TEXT NOT NULL, source_row INTEGER, record_key TEXT,"
@@ -76,9 +89,12 @@ MIGRATIONS: list[tuple[int, str | Callable]] = [
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
+DEFAULT_LOCK_WAIT_S = 60.0      # how long a command waits for a file another process holds (D45)
+IDLE_RELEASE_S = 0.25           # a shared store (the dashboard) lets the file go after this long idle
 
 CLINICAL_DATE = {"patients": "enrolled_on", "treatment": "start_date", "ae": "onset_date", "labs": "collected_on"}
-VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to")
+VERSION_COLUMNS = ("record_key", "version", "upload_id", "source_row", "row_hash", "valid_from", "valid_to",
+                   "closed_by")
 STATUS_TABLES = {table: table for table in ("patients", "adverse_events", "treatment_records", "lab_results")}
 
 
@@ -106,38 +122,108 @@ class CommitCounts:
 
 
 class Store:
-    """A DuckDB file opened read-write by this process (or read-only when asked)."""
+    """A DuckDB file opened read-write by this process (or read-only when asked).
 
-    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+    ``shared=True`` (the dashboard): the file is held only while an operation runs and released
+    IDLE_RELEASE_S after the last one, so that the command line can read and import beside a
+    running dashboard; opening waits up to ``wait`` seconds (TOXDB_LOCK_WAIT_S) while another
+    process holds the file, calling ``on_wait`` once with a sentence (D45)."""
+
+    def __init__(self, path: str | os.PathLike, read_only: bool = False, *, shared: bool = False,
+                 wait: float | None = None, on_wait=None):
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise StoreError(f"no database at {self.path}; create one with `python -m toxdb init --db {self.path}`")
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only,
-                                       config={"memory_limit": os.environ.get("TOXDB_DUCKDB_MEMORY", "1GB")})
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLockedError(
-                    f"the database {self.path} is in use by another process (is the dashboard running on it?). "
-                    "Stop that process, or import into a copy of the file."
-                ) from None
-            raise StoreError(f"cannot open {self.path}: {exc}") from None
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path} is not a toxdb database DuckDB can open: {exc}") from None
-        self.read_only = read_only
+        self.read_only, self.shared = read_only, shared
+        self._wait = lock_wait_seconds() if wait is None else wait
+        self._on_wait = on_wait
         self._write_lock = threading.RLock()
+        self._lease = threading.Lock()
+        self._active = 0
+        self._timer: threading.Timer | None = None
+        self._con = self._connect()
         if not read_only:
             self.migrate()
+        if shared:
+            self._release_soon()
+            atexit.register(self.close)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting (bounded) while another process holds it."""
+        deadline, told = time.monotonic() + self._wait, False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=self.read_only,
+                                      config={"memory_limit": os.environ.get("TOXDB_DUCKDB_MEMORY", "1GB")})
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"cannot open {self.path}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(_(
+                        "the database {path} is in use by another process (an import, or a dashboard in the middle "
+                        "of a page) and did not come free within {s:.0f} s. Try again in a moment, or set "
+                        "TOXDB_LOCK_WAIT_S to wait longer.").format(path=self.path, s=self._wait)) from None
+                if not told and self._on_wait is not None:
+                    self._on_wait(_("the database {path} is in use by another process; waiting up to {s:.0f} s "
+                                    "for it to come free…").format(path=self.path, s=self._wait))
+                    told = True
+                time.sleep(0.1)
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path} is not a toxdb database DuckDB can open: {exc}") from None
+
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        """Hold the file for one operation (shared stores open it on demand)."""
+        if not self.shared:
+            yield
+            return
+        with self._lease:
+            self._active += 1
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            try:
+                if self._con is None:
+                    self._con = self._connect()
+            except BaseException:
+                self._active -= 1
+                raise
+        try:
+            yield
+        finally:
+            with self._lease:
+                self._active -= 1
+                if self._active == 0:
+                    self._release_soon()
+
+    def _release_soon(self) -> None:
+        self._timer = threading.Timer(IDLE_RELEASE_S, self._release_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _release_if_idle(self) -> None:
+        with self._lease:
+            if self._active == 0 and self._con is not None:
+                self._con.close()
+                self._con = None
 
     # -- connection management -------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor per thread or script run (DuckDB connections are not shared across threads)."""
+        if self._con is None:                      # a shared store between operations
+            self._con = self._connect()
+            self._release_soon()
         return self._con.cursor()
 
     def close(self) -> None:
-        self._con.close()
+        with self._lease:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
 
     def __enter__(self):
         return self
@@ -147,16 +233,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._write_lock:
+        """One write transaction; a disk that is full or failing becomes a StoreError in words (D42)."""
+        with self._using(), self._write_lock:
             cur = self.cursor()
-            cur.execute("BEGIN TRANSACTION")
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            else:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                except BaseException:
+                    _rollback(cur)
+                    raise
                 cur.execute("COMMIT")
+            except (duckdb.IOException, OSError) as exc:
+                raise StoreError(_(
+                    "could not write to {path} ({why}); nothing of this change was stored. If the disk is "
+                    "full, free some space and try again.").format(path=self.path, why=_short(exc))) from None
             finally:
                 cur.close()
 
@@ -219,7 +310,7 @@ class Store:
     def read_kind(
         self,
         kind: str,
-        as_of: dt.datetime | None = None,
+        as_of: dt.datetime | int | None = None,
         until: dt.date | None = None,
         with_history: bool = False,
         with_version_columns: bool = False,
@@ -239,15 +330,18 @@ class Store:
                                             params={"ids": [str(x) for x in subjects]}), coded)
         return _frame(self.cursor().sql(sql), coded)
 
-    def snapshot_sql(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None,
+    def snapshot_sql(self, kind: str, as_of: dt.datetime | int | None = None, until: dt.date | None = None,
                      all_columns: bool = False) -> str:
         """The SELECT behind read_kind: one kind's rows as stored at ``as_of`` (default: current) whose
         clinical date is on or before ``until``. Derivations that run inside DuckDB start from it.
-        Times and dates are written as typed literals (they are datetime/date objects, never text)."""
+        ``as_of`` is an upload number (exact: the rows as they stood once that upload was stored, D41)
+        or a time (history views). Times and dates are written as typed literals, numbers as ints."""
         table = _table(kind)
         cols = "*" if all_columns else ", ".join(["upload_id", "source_row"] + self.data_columns(kind))
         if as_of is None:
             where = ["valid_to IS NULL"]
+        elif isinstance(as_of, int) and not isinstance(as_of, bool):
+            where = [f"upload_id <= {int(as_of)} AND (closed_by IS NULL OR closed_by > {int(as_of)})"]
         else:
             at = _timestamp_literal(as_of)
             where = [f"valid_from <= {at} AND (valid_to IS NULL OR valid_to > {at})"]
@@ -421,6 +515,30 @@ class Store:
         finally:
             cur.close()
 
+    def changed_values(self, kind: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """For incoming rows whose record is stored (record_key, source_row + data columns): one row per
+        value that differs from the current version (source_row, record_key, column, stored, incoming,
+        both as text), in file order then column order."""
+        out_cols = ["source_row", "record_key", "column", "stored", "incoming"]
+        if not len(rows):
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in out_cols})
+        table, cols = _table(kind), self.data_columns(kind)
+        cur = self.cursor()
+        try:
+            _register_rows(cur, rows, cols)
+            typed = _typed_rows(cur, table, cols)
+            parts = [
+                f"SELECT s.source_row, s.record_key, {i} AS pos, '{c}' AS \"column\", CAST(c.{c} AS TEXT) AS stored,"
+                f" CAST(s.{c} AS TEXT) AS incoming FROM ({typed}) s JOIN {table} c"
+                f" ON c.record_key = s.record_key AND c.valid_to IS NULL WHERE c.{c} IS DISTINCT FROM s.{c}"
+                for i, c in enumerate(cols)
+            ]
+            frame = cur.sql(" UNION ALL ".join(parts) + " ORDER BY source_row, pos").df()
+            cur.unregister("incoming_rows")
+        finally:
+            cur.close()
+        return frame[out_cols]
+
     # -- writes ----------------------------------------------------------------------------------
     def commit_upload(
         self,
@@ -469,9 +587,9 @@ class Store:
             ).fetchall())
             counts["new"] = len(rows) - len(classified)
             cur.execute(
-                f"UPDATE {table} SET valid_to = ? WHERE valid_to IS NULL AND record_key IN "
+                f"UPDATE {table} SET valid_to = ?, closed_by = ? WHERE valid_to IS NULL AND record_key IN "
                 "(SELECT record_key FROM classified WHERE status = 'correction')",
-                [at],
+                [at, upload_id],
             )
             col_list = ", ".join(cols)
             cur.execute(
@@ -674,14 +792,17 @@ class Store:
 
     # -- data cuts -------------------------------------------------------------------------------
     def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:
+        """Freeze the data as stored now: the cut holds the last upload number (D41)."""
         now = dt.datetime.now().replace(microsecond=0)
         with self.transaction() as cur:
-            cur.execute("INSERT INTO data_cuts VALUES (?, ?, ?, ?)", [name, cut_date, now, user])
-            _audit(cur, user, "data_cut", {"name": name, "cut_date": str(cut_date)}, now)
+            last = cur.execute("SELECT coalesce(max(upload_id), 0) FROM uploads").fetchone()[0]
+            cur.execute("INSERT INTO data_cuts (name, cut_date, frozen_at, made_by, frozen_upload)"
+                        " VALUES (?, ?, ?, ?, ?)", [name, cut_date, now, user, last])
+            _audit(cur, user, "data_cut", {"name": name, "cut_date": str(cut_date), "last_upload": last}, now)
 
     def data_cuts(self) -> pd.DataFrame:
         return self.cursor().execute(
-            "SELECT name, cut_date, frozen_at, made_by FROM data_cuts ORDER BY cut_date DESC, name"
+            "SELECT name, cut_date, frozen_at, frozen_upload, made_by FROM data_cuts ORDER BY cut_date DESC, name"
         ).df()
 
     # -- acknowledged dose advice ----------------------------------------------------------------
@@ -701,6 +822,31 @@ class Store:
             "SELECT subject_id, agent, rule, advice_hash, comment, made_by, made_at FROM acknowledgements"
             " ORDER BY made_at, subject_id, agent"
         ).df()
+
+
+def _leased(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._using():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+# every public operation of a shared store holds the file while it runs (transaction() does so itself)
+for _name, _method in list(vars(Store).items()):
+    if callable(_method) and not _name.startswith("_") and _name not in ("cursor", "close", "transaction"):
+        setattr(Store, _name, _leased(_method))
+
+
+def lock_wait_seconds() -> float:
+    """How long opening the file waits for another process (TOXDB_LOCK_WAIT_S, default 60)."""
+    text = os.environ.get("TOXDB_LOCK_WAIT_S", "").strip()
+    try:
+        value = float(text) if text else DEFAULT_LOCK_WAIT_S
+    except ValueError:
+        raise StoreError(_("TOXDB_LOCK_WAIT_S is set to {value!r}, which is not a number of seconds; set it to "
+                           "a number such as 60, or unset it.").format(value=text)) from None
+    return max(0.0, value)
 
 
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
@@ -797,6 +943,18 @@ def _type_of(cur, table: str, column: str) -> str:
     return _TYPES[key]
 
 
+def _rollback(cur) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except duckdb.Error:
+        pass            # the transaction is already gone (DuckDB aborted it)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
 def _add_column(cur, table: str, column_ddl: str) -> None:
     """Add a column to a versioned table and hash every stored row again over the new column list, so
     that a file uploaded before the migration still reads as a duplicate, not as a correction."""
@@ -842,5 +1000,5 @@ def _table(kind: str) -> str:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KIND_TABLES)}") from None
 
 
-def open_store(path: str | os.PathLike | None = None, read_only: bool = False) -> Store:
-    return Store(path or default_db_path(), read_only=read_only)
+def open_store(path: str | os.PathLike | None = None, read_only: bool = False, on_wait=None) -> Store:
+    return Store(path or default_db_path(), read_only=read_only, on_wait=on_wait)

@@ -34,6 +34,15 @@ class ScopedStore(Store):
         scoped.base = store
         return scoped
 
+    # -- the connection is the base store's (it opens and lets go of the file on demand, D45) ------
+    def _shared(name: str):          # noqa: N805 (a property factory used in the class body)
+        return property(lambda self: getattr(self.base, name), lambda self, value: setattr(self.base, name, value))
+
+    _con = _shared("_con")
+    _timer = _shared("_timer")
+    _active = _shared("_active")
+    del _shared
+
     # -- the filter ------------------------------------------------------------------------------
     def _subjects_sql(self) -> str:
         return (f"SELECT subject_id FROM patients WHERE valid_to IS NULL"

@@ -269,22 +269,6 @@ def printable_link() -> None:
     st.markdown(f"[:material/print: {_('Printable view')}](?{query})")
 
 
-def _cut_from_address(options: list[str]) -> None:
-    """Preselect the cut named in the address (``?cut=NAME`` or a date), once per session."""
-    wanted = st.query_params.get(CUT_PARAM)
-    if not wanted or "cut_choice" in st.session_state:
-        return
-    if wanted in options:
-        st.session_state["cut_choice"] = wanted
-        return
-    try:
-        day = dt.date.fromisoformat(wanted)
-    except ValueError:
-        return
-    st.session_state["cut_choice"] = "live" if day == dt.date.today() else "date"
-    st.session_state["cut_date"] = day
-
-
 def sidebar(store: Store) -> DataCut:
     trial = get_trial()
     with st.sidebar:
@@ -412,8 +396,6 @@ def cut_params() -> dict[str, str]:
         return {CUT_PARAM: cut.cut_date.isoformat()}
     return {}
 
-
-CUT_PARAM = "cut"
 
 
 def subject_from_address(choices: list[str], key: str) -> None:

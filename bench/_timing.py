@@ -17,9 +17,10 @@ def median_seconds(fn, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def page_seconds(db: Path, page: str, warm_runs: int = 3) -> tuple[float, float]:
-    """A page's server run through AppTest on the database ``db``: (first run with every cache
-    empty, median of the runs after it, which Streamlit serves from the per-data-version caches)."""
+def page_seconds(db: Path, page: str, warm_runs: int = 3, params: dict | None = None) -> tuple[float, float]:
+    """A page's server run through AppTest on the database ``db`` (``params``: its address
+    parameters): (first run with every cache empty, median of the runs after it, which Streamlit
+    serves from the per-data-version caches)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -28,6 +29,8 @@ def page_seconds(db: Path, page: str, warm_runs: int = 3) -> tuple[float, float]
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
     at.run()
     at.switch_page(page)
     # a new data version: every cache starts empty (the shared derivation is a cache_resource, so

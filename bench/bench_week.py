@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _timing import page_seconds
 from sample_data.generate import generate_large_ae_csv
 from toxdb.ingest.upload import import_paths
 from toxdb.reports.diff import diff_cuts
@@ -106,32 +106,6 @@ def core_seconds(db: Path, repeats: int = 3) -> tuple[float, float, dict]:
     return statistics.median(diffs), statistics.median(weeks), counts
 
 
-def page_seconds(db: Path, warm_runs: int = 3) -> tuple[float, float]:
-    """This week's server run through AppTest, reference = the saved cut: (first run after new data
-    with every cache empty, median of the runs after it)."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    os.environ["TOXDB_DB"] = str(db)
-    os.environ["TOXDB_NO_SEED"] = "1"
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=900)
-    at.query_params["since"] = CUT
-    t0 = time.perf_counter()
-    at.run()
-    cold = time.perf_counter() - t0
-    if at.exception:
-        raise SystemExit(f"week.py failed: {at.exception}")
-    assert at.title[0].value == "This week" and at.selectbox(key="week_ref").value == CUT
-    warm = []
-    for _ in range(warm_runs):
-        t0 = time.perf_counter()
-        at.run()
-        warm.append(time.perf_counter() - t0)
-    return cold, statistics.median(warm)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/toxdb-bench-week"))
@@ -142,7 +116,7 @@ def main(argv=None) -> int:
     for name, (n_p, n_r) in SIZES.items():
         db, _csv = build(a.workdir, name, n_p, n_r, a.rebuild)
         diff_s, week_s, counts = core_seconds(db)
-        cold, warm = page_seconds(db)
+        cold, warm = page_seconds(db, "app/pages/week.py", params={"since": CUT})
         results[name] = (diff_s, week_s, cold, warm)
         print(f"{name:6s} {n_p:>6,} patients {n_r:>9,} AEs   diff {diff_s:6.3f} s   week {week_s:6.3f} s"
               f"   page cold {cold:6.3f} s   page warm {warm:6.3f} s", flush=True)

@@ -87,6 +87,7 @@ def pytest_collection_modifyitems(config, items):
     no_browser = not os.path.exists("/usr/bin/chromium")
     for item in items:
         tiers = [t for t in TIERS if t in item.keywords]
+        assert len(tiers) <= 1, f"{item.nodeid} is marked {tiers}: one tier per test"
         if not tiers:
             item.add_marker(pytest.mark.unit)
         if no_browser and "e2e" in item.keywords:

@@ -16,7 +16,7 @@ from toxdb.dosing.words import (
 from toxdb.i18n import language
 from toxdb.trial import load_trial
 
-pytestmark = pytest.mark.unit
+# a test without a tier mark is a unit test (conftest); the app and cli tests here say so
 TRIAL = load_trial(Path(__file__).resolve().parent.parent / "trial.toml")
 
 

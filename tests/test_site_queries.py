@@ -20,7 +20,7 @@ from toxdb.queries import (
 )
 from toxdb.store.queries import read_queries, read_query_messages
 
-pytestmark = pytest.mark.unit
+# a test without a tier mark is a unit test (conftest); the app and cli tests here say so
 
 
 def as_(monkeypatch, user, role, site=None):

@@ -14,7 +14,7 @@ from toxdb.ingest.upload import import_paths
 from toxdb.store.db import Store
 from toxdb.users import UserError, add_user, disable_user, find_person, set_user
 
-pytestmark = pytest.mark.unit
+# a test without a tier mark is a unit test (conftest); the app and cli tests here say so
 
 
 def test_add_change_disable_are_audited_with_before_and_after(loaded_store):

@@ -8,11 +8,11 @@ import argparse
 import os
 import sys
 
-from toxdb.cli import boundary, data, export
+from toxdb.cli import alerts, boundary, data, export
 from toxdb.store.db import StoreError
 from toxdb.trial import TrialFileError
 
-COMMANDS = (data, boundary, export)
+COMMANDS = (data, boundary, export, alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toxdb.alerts.notify import AlertReport, notify_after_import
 from toxdb.ingest.mapping import (
     ColumnMapping,
     apply_mapping,
@@ -52,6 +53,8 @@ class UploadPlan:
     notes: list[str] = field(default_factory=list)
     store_version: tuple | None = None       # the store's data version when the rows were classified
     packed: tuple | None = None              # (codec, bytes): the raw file as the store keeps it
+    trial: Trial | None = None               # the rules it was checked against (alerts use them too)
+    alerts: AlertReport | None = None        # what committing it raised and sent (commit_upload)
 
     def rows_with_status(self) -> pd.DataFrame:
         """The valid rows with what loading would do to each: new, correction or duplicate."""
@@ -117,7 +120,7 @@ def prepare_upload(
     kind = kind or detect_kind(table)
     cmap = map_columns(table, kind, saved=mapping)
     plan = UploadPlan(file_name, raw, "", table, cmap, site, saved_mapping_used=saved_used,
-                      notes=list(table.notes))
+                      notes=list(table.notes), trial=trial)
 
     def fingerprint() -> None:
         plan.sha256, plan.packed = keeping.result()
@@ -144,7 +147,8 @@ def prepare_upload(
 
 
 def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | None:
-    """Write a prepared upload. Returns None (and writes nothing) for a file already uploaded."""
+    """Write a prepared upload. Returns None (and writes nothing) for a file already uploaded.
+    Then evaluate the alert rules on what it stored and send what is due (``plan.alerts``; D91)."""
     if plan.already_uploaded is not None:
         store.record_audit(user, "upload_repeated", {
             "file": plan.file_name, "sha256": plan.sha256, "same_as_upload": plan.already_uploaded["upload_id"]})
@@ -154,13 +158,15 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         raise MappingIncomplete(
             f"{plan.file_name}: map these required columns before loading: {missing}")
     v = plan.validation
-    return store.commit_upload(
+    counts = store.commit_upload(
         kind=plan.kind, file_name=plan.file_name, raw=plan.raw, sha256=plan.sha256, uploaded_by=user,
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
         packed=plan.packed,
     )
+    plan.alerts = notify_after_import(store, plan.trial or load_trial(), counts.upload_id, plan.kind, user)
+    return counts
 
 
 def describe_plan(plan: UploadPlan) -> str:
@@ -190,8 +196,10 @@ class FileOutcome:
         if self.counts is None:
             return describe_plan(self.plan)
         c = self.counts
-        return (f"{self.plan.file_name} ({KIND_LABELS[self.plan.kind]}) -> upload #{c.upload_id}: "
+        text = (f"{self.plan.file_name} ({KIND_LABELS[self.plan.kind]}) -> upload #{c.upload_id}: "
                 f"{c.accepted} accepted, {c.duplicates} duplicated, {c.corrections} corrected, {c.rejected} rejected")
+        alerts = self.plan.alerts.message if self.plan.alerts is not None else None
+        return f"{text}\n  alerts: {alerts}" if alerts else text
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,

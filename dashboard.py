@@ -23,7 +23,8 @@ SECTIONS = {
                  ("monitoring.py", _("Monitoring"), ":material/monitoring:")],
     _("Data"): [("upload.py", _("Upload"), ":material/upload_file:"), ("labs.py", _("Lab queries"), ":material/science:"),
                 ("eligibility.py", _("Registration checks"), ":material/fact_check:"),
-                ("history.py", _("Uploads & audit"), ":material/history:")],
+                ("history.py", _("Uploads & audit"), ":material/history:"),
+                ("alerts.py", _("Alerts"), ":material/notifications_active:")],
 }
 pages = {
     section: [st.Page(f"app/pages/{f}", title=t, icon=i, default=(f == "overview.py"))

@@ -201,3 +201,32 @@ def test_boundary_crossing_sends_one_alert_per_phase(store, tmp_path, smtp_serve
     _import(store, tmp_path, "ae3.csv", AE_HEAD + "P-003,AE-2,Nausea,,1,2025-08-08,N,possible,\n", trial)
     assert len(smtp_server.inbox.messages) == 2
     assert store.boundary_states() == {"all": True, "concurrent": True, "maintenance": False}
+
+
+def test_alerts_list_prints_every_alert_with_its_state(with_patients, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TOXDB_SMTP_URL", raising=False)
+    _import(with_patients, tmp_path, "ae.csv", DEATH)
+    (first, second) = sorted(with_patients.alerts()["alert_id"])
+    assert with_patients.acknowledge_alert(int(first), "dsmc-chair")
+    assert not with_patients.acknowledge_alert(int(first), "someone-else")      # once, by the first
+    with_patients.close()
+    capsys.readouterr()
+    assert cli_main(["alerts", "list", "--db", str(with_patients.path), "--json"]) == 0
+    rows = {r["alert_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {first, second}
+    assert rows[first]["acknowledged_by"] == "dsmc-chair" and "acknowledged by dsmc-chair" in rows[first]["status"]
+    assert {r["state"] for r in rows.values()} == {"pending"}
+    assert {r["role"] for r in rows.values()} == {"committee", "investigator"}
+    assert cli_main(["alerts", "list", "--db", str(with_patients.path)]) == 0
+    text = capsys.readouterr().out
+    assert "pending: not sent yet" in text and "to committee: dsmc-chair@example.org" in text
+
+
+def test_messages_are_written_in_the_trial_files_language(with_patients, tmp_path, smtp_server):
+    raw = tomllib.loads(DEFAULT_TRIAL_FILE.read_text(encoding="utf-8"))
+    raw["trial"]["language"] = "zh_CN"
+    _import(with_patients, tmp_path, "ae.csv", DEATH, Trial.model_validate(raw))
+    (msg,) = smtp_server.inbox.to(COMMITTEE)
+    assert "5 级事件（死亡）" in msg["Subject"]
+    body = msg.get_content()
+    assert "患者：P-001（中心 SITE-A）" in body and "septic shock after cholangitis" in body   # reported text as is

@@ -43,6 +43,10 @@ if not len(choices):
     st.info("No patient is in the database at this data cut.")
     st.stop()
 labels = dict(zip(choices["subject_id"], choices["label"]))
+asked = st.query_params.get("subject")        # a link from an e-mail alert: ?subject=ICC-01-003
+if asked in labels and st.session_state.get("patient_subject_from_link") != asked:
+    st.session_state["patient_subject"] = asked
+    st.session_state["patient_subject_from_link"] = asked
 subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
                        key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
 

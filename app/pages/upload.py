@@ -28,6 +28,9 @@ st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or 
 done = st.session_state.pop("upload_done", None)
 if done:
     st.success(done, icon=":material/check_circle:")
+said = st.session_state.pop("upload_alerts", None)
+if said:
+    st.warning(said, icon=":material/notifications_active:")
 
 sites = store.sites()
 c1, c2 = st.columns([2, 1])
@@ -178,5 +181,6 @@ else:
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
             "(kept with their reasons on the Uploads page).")
+        st.session_state["upload_alerts"] = plan.alerts.message if plan.alerts is not None else None
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

@@ -45,7 +45,8 @@ def standing_lines(standing: dict[str, dict] | None) -> list[str]:
         return [_("(The stopping boundary could not be evaluated with the data stored.)")]
     lines = []
     for s in standing.values():
-        phase = _(COHORT_LABELS[s["phase"]])
+        key = s["phase"]
+        phase = _(COHORT_LABELS[key])
         if s["crossed"]:
             lines.append("  - " + describe_crossing(s))
         elif s["boundary_now"] is None:

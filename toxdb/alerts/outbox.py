@@ -41,7 +41,7 @@ def describe_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     acknowledgement in words) and ``what`` (the rules raised or withdrawn)."""
     out = alerts.copy()
     records = out.to_dict("records")
-    out["state_label"] = [_(STATE_LABELS[r["state"]]) for r in records]
+    out["state_label"] = [_(STATE_LABELS[state]) for state in out["state"]]
     out["status"] = pd.Series([_status(r) for r in records], index=out.index, dtype=object)
     out["what"] = pd.Series([_rules(r["raised"], r["cleared"]) for r in records], index=out.index, dtype=object)
     return out

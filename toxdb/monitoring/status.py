@@ -187,7 +187,8 @@ def compute_boundary_alerts(snapshot: Any, trial: Any, events: pd.DataFrame | No
 def describe_crossing(s: dict[str, Any]) -> str:
     """The banner's sentence for one crossed cohort of :func:`compute_boundary_standing`."""
     n, x, grade, b_now = s["n"], s["x"], s["grade_min"], s["boundary_now"]
-    what = _("Stopping boundary crossed ({phase})").format(phase=_(COHORT_LABELS[s["phase"]]))
+    phase = s["phase"]
+    what = _("Stopping boundary crossed ({phase})").format(phase=_(COHORT_LABELS[phase]))
     if s["crossed_now"]:
         return ngettext(
             "{what}: {x} of {n} patient with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",

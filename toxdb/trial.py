@@ -219,7 +219,7 @@ SITE_ROLE = "coordinator"   # the role whose addresses are per site and who only
 
 
 class Alerts(_Section):
-    """``[alerts]``: which events alert whom by e-mail (toxdb.alerts; D90-D99)."""
+    """``[alerts]``: which events alert whom by e-mail (toxdb.alerts; D90, D93)."""
     dashboard_url: str
     grade5: list[str]
     sae: list[str]

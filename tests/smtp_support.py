@@ -37,18 +37,38 @@ class Inbox:
         return [m for m in self.messages if address in m["X-Envelope-To"].split(", ")]
 
 
+class _Login:
+    """Accepts one user name and password (AUTH PLAIN / LOGIN)."""
+
+    def __init__(self, user: str, password: str):
+        self.user, self.password = user.encode(), password.encode()
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            self.user, self.password)
+        return AuthResult(success=ok, handled=False)   # the server words the refusal (535)
+
+
 class SmtpServer:
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None):
         self.port = port or free_port()
         self.inbox = Inbox()
         self.controller = None
+        self.login = login
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self):
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        import warnings
+
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")   # a test server
+        extra = {} if self.login is None else {"authenticator": _Login(*self.login), "auth_required": True,
+                                               "auth_require_tls": False}
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **extra)
         self.controller.start()
         return self
 

@@ -230,3 +230,27 @@ def test_messages_are_written_in_the_trial_files_language(with_patients, tmp_pat
     assert "5 级事件（死亡）" in msg["Subject"]
     body = msg.get_content()
     assert "患者：P-001（中心 SITE-A）" in body and "septic shock after cholangitis" in body   # reported text as is
+
+
+def test_a_server_that_wants_a_password(with_patients, tmp_path, monkeypatch):
+    server = SmtpServer(login=("toxdb", "s3cret/+")).start()
+    try:
+        monkeypatch.setenv("TOXDB_SMTP_URL", f"smtp://toxdb:wrong@127.0.0.1:{server.port}")
+        _import(with_patients, tmp_path, "ae.csv", DEATH)
+        errors = set(with_patients.alerts()["last_error"])
+        assert errors == {f"the mail server at 127.0.0.1:{server.port} did not accept the user name and password"}
+        assert "wrong" not in " ".join(errors)                       # the password is never repeated
+        monkeypatch.setenv("TOXDB_SMTP_URL", f"smtp://toxdb:s3cret%2F%2B@127.0.0.1:{server.port}")  # URL-quoted
+        assert send_due_alerts(with_patients, Trial.model_validate(
+            tomllib.loads(DEFAULT_TRIAL_FILE.read_text(encoding="utf-8"))), "cron", ignore_back_off=True
+        ).summary["sent"] == 2
+        assert len(server.inbox.to(COMMITTEE)) == 1
+    finally:
+        server.stop()
+
+
+def test_a_bad_smtp_url_is_explained(with_patients, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOXDB_SMTP_URL", "mail.example.org:25")
+    outcome = _import(with_patients, tmp_path, "ae.csv", DEATH)
+    assert "TOXDB_SMTP_URL must look like smtp://host:port" in outcome.message
+    assert set(with_patients.alerts()["state"]) == {"pending"}

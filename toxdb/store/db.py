@@ -456,19 +456,34 @@ class Store:
         """Put alerts in the outbox (pending) and record boundary states that changed, in one
         transaction, audited. Returns the new alert ids."""
         at = at or dt.datetime.now().replace(microsecond=0)
-        ids = []
+        frame = pd.DataFrame({
+            "kind": [a["kind"] for a in alerts],
+            "record_key": pd.Series([a.get("record_key") for a in alerts], dtype=object),
+            "version": pd.Series([a.get("version") for a in alerts], dtype="Int64"),
+            "phase": pd.Series([a.get("phase") for a in alerts], dtype=object),
+            "subject_id": pd.Series([a.get("subject_id") for a in alerts], dtype=object),
+            "site": pd.Series([a.get("site") for a in alerts], dtype=object),
+            "raised": [json.dumps(a.get("raised", [])) for a in alerts],
+            "cleared": [json.dumps(a.get("cleared", [])) for a in alerts],
+            "facts": [json.dumps(a.get("facts", {}), default=str) for a in alerts],
+            "role": [a["role"] for a in alerts],
+            "recipients": [", ".join(a["recipients"]) for a in alerts],
+            "subject": [a["subject"] for a in alerts],
+            "body": [a["body"] for a in alerts],
+        }, columns=["kind", "record_key", "version", "phase", "subject_id", "site", "raised", "cleared", "facts",
+                    "role", "recipients", "subject", "body"])
+        ids: list[int] = []
         with self.transaction() as cur:
-            for a in alerts:
-                alert_id = cur.execute("SELECT nextval('alert_seq')").fetchall()[0][0]
+            if len(frame):
+                ids = [r[0] for r in cur.execute(f"SELECT nextval('alert_seq') FROM range({len(frame)})").fetchall()]
+                cur.register("new_alerts", pa.Table.from_pandas(frame.assign(alert_id=ids), preserve_index=False))
                 cur.execute(
-                    "INSERT INTO alerts (alert_id, created_at, upload_id, kind, record_key, version, phase,"
-                    " subject_id, site, raised, cleared, facts, role, recipients, subject, body, state, attempts)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)",
-                    [alert_id, at, upload_id, a["kind"], a.get("record_key"), a.get("version"), a.get("phase"),
-                     a.get("subject_id"), a.get("site"), json.dumps(a.get("raised", [])),
-                     json.dumps(a.get("cleared", [])), json.dumps(a.get("facts", {}), default=str), a["role"],
-                     ", ".join(a["recipients"]), a["subject"], a["body"]])
-                ids.append(alert_id)
+                    "INSERT INTO alerts (alert_id, created_at, upload_id, kind, record_key, version, phase, subject_id,"
+                    " site, raised, cleared, facts, role, recipients, subject, body, state, attempts)"
+                    " SELECT alert_id, ?, ?, kind, CAST(record_key AS TEXT), CAST(version AS INTEGER),"
+                    " CAST(phase AS TEXT), CAST(subject_id AS TEXT), CAST(site AS TEXT), raised, cleared, facts, role,"
+                    " recipients, subject, body, 'pending', 0 FROM new_alerts ORDER BY alert_id", [at, upload_id])
+                cur.unregister("new_alerts")
             for phase, crossed in boundary.items():
                 cur.execute("INSERT INTO boundary_states VALUES (?, ?, ?, ?)", [phase, crossed, at, upload_id])
             if ids or boundary:

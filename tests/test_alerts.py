@@ -254,3 +254,26 @@ def test_a_bad_smtp_url_is_explained(with_patients, tmp_path, monkeypatch):
     outcome = _import(with_patients, tmp_path, "ae.csv", DEATH)
     assert "TOXDB_SMTP_URL must look like smtp://host:port" in outcome.message
     assert set(with_patients.alerts()["state"]) == {"pending"}
+
+
+def test_many_events_in_one_import_go_in_one_message_per_role(with_patients, tmp_path, smtp_server):
+    trial = _trial(digest_above=2)
+    three = AE_HEAD + "".join(f"P-00{i},AE-1,Lung infection,,3,2025-07-2{i},Y,possible,not recovered\n" for i in (1, 2, 3))
+    _import(with_patients, tmp_path, "ae.csv", three, trial)
+    (digest,) = smtp_server.inbox.to(COMMITTEE)
+    assert "3 adverse events in upload #2 meet alert rules" in digest["Subject"]
+    body = digest.get_content()
+    for i in (1, 2, 3):
+        assert f"P-00{i} (site SITE-{'B' if i == 3 else 'A'}): Lung infection, grade 3, onset 2025-07-2{i}, " \
+               "serious: yes. serious adverse event" in body
+    assert len(smtp_server.inbox.messages) == 2                       # the committee's and the PI's
+    alerts = with_patients.alerts()
+    events = alerts[alerts["kind"] == "event"]
+    assert len(events) == 6 and set(events["state"]) == {"digest"}   # each event still has its row per role
+    from toxdb.alerts.outbox import describe_alerts
+
+    status = describe_alerts(alerts).set_index("alert_id")["status"]
+    assert all(status[i].startswith("listed in message #") and "sent" in status[i] for i in events["alert_id"])
+    # two more of the same events, unchanged: nothing again
+    _import(with_patients, tmp_path, "ae-again.csv", three + "P-001,AE-2,Nausea,,1,2025-07-09,N,possible,\n", trial)
+    assert len(smtp_server.inbox.messages) == 2

@@ -226,6 +226,7 @@ class Alerts(_Section):
     grade4_nonhaem: list[str]
     boundary: list[str]
     corrections: bool = True
+    digest_above: int = Field(ge=0, default=20)
     retry_minutes: list[int] = Field(min_length=1)
     recipients: dict[str, list[str]]
     site_recipients: dict[str, list[str]] = {}

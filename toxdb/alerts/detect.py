@@ -16,7 +16,13 @@ import json
 
 import pandas as pd
 
-from toxdb.alerts.message import compose_boundary_message, compose_event_message
+from toxdb.alerts.message import (
+    compose_boundary_message,
+    compose_digest_message,
+    compose_event_line,
+    compose_event_message,
+    standing_lines,
+)
 from toxdb.alerts.rules import (
     EVENT_RULES,
     alerts_corrections,
@@ -57,9 +63,9 @@ def _alerted_state(ledger: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
-def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> list[dict]:
-    """The outbox rows (one per event and role) an adverse-event upload raises. Long: the loop
-    decides raise / follow-up / nothing per event and groups the rules by recipient role."""
+def _decide(store, trial, upload_id: int) -> list[dict]:
+    """Per event version that raises or withdraws a rule: the event, and per role the rules raised and
+    withdrawn, the earlier facts (for a follow-up) and whether it is a correction."""
     rows = store.alert_candidate_rows(upload_id)
     if not len(rows):
         return []
@@ -79,21 +85,56 @@ def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> 
         cleared = [r for r in EVENT_RULES if r in state["raised"] and r not in met]
         if not new and not cleared:
             continue
-        previous = next((state["raised"][r] for r in cleared), None)
         by_role: dict[str, dict] = {}
         for rule in new + cleared:
             for role, addresses in recipients(trial, rule, ev.get("site")).items():
                 entry = by_role.setdefault(role, {"addresses": addresses, "raised": [], "cleared": []})
                 entry["raised" if rule in new else "cleared"].append(rule)
-        facts = {k: ev.get(k) for k in FACT_KEYS}
-        for role, entry in by_role.items():
-            subject, body = compose_event_message(trial, ev, role, entry["raised"], entry["cleared"], previous,
-                                                  standing, correction)
-            out.append({"kind": "event", "record_key": key, "version": version, "subject_id": ev["subject_id"],
-                        "site": ev.get("site"), "raised": entry["raised"], "cleared": entry["cleared"],
-                        "facts": facts, "role": role, "recipients": entry["addresses"], "subject": subject,
-                        "body": body})
+        out.append({"event": ev, "by_role": by_role, "correction": correction,
+                    "previous": next((state["raised"][r] for r in cleared), None)})
     return out
+
+
+def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> list[dict]:
+    """The outbox rows (one per event and role) an adverse-event upload raises. When one import
+    raises more than ``[alerts] digest_above`` for a role, that role gets one message listing them
+    (a digest); each event still has its own row, pointing at the digest (D92)."""
+    decisions = _decide(store, trial, upload_id)
+    per_group: dict[str, int] = {}          # a role and its addresses (coordinators: one group per site)
+    for d in decisions:
+        for role, entry in d["by_role"].items():
+            group = _group(role, entry["addresses"])
+            per_group[group] = per_group.get(group, 0) + 1
+    digest_groups = {g for g, n in per_group.items() if n > trial.alerts.digest_above}
+    text = standing_lines(standing)
+    out, lines = [], {g: [] for g in digest_groups}
+    for d in decisions:
+        ev = d["event"]
+        facts = {k: ev.get(k) for k in FACT_KEYS}
+        for role, entry in d["by_role"].items():
+            row = {"kind": "event", "record_key": ev["record_key"], "version": int(ev["version"]),
+                   "subject_id": ev["subject_id"], "site": ev.get("site"), "raised": entry["raised"],
+                   "cleared": entry["cleared"], "facts": facts, "role": role, "recipients": entry["addresses"]}
+            group = _group(role, entry["addresses"])
+            if group in digest_groups:
+                line = compose_event_line(ev, entry["raised"], entry["cleared"])
+                lines[group].append(line)
+                row.update(subject=line, body="", state="digest", in_digest=group)
+            else:
+                row["subject"], row["body"] = compose_event_message(
+                    trial, ev, role, entry["raised"], entry["cleared"], d["previous"], text, d["correction"])
+            out.append(row)
+    digests = []
+    for group in sorted(digest_groups):
+        role, addresses = group.split("|", 1)
+        subject, body = compose_digest_message(trial, role, lines[group], upload_id, text)
+        digests.append({"kind": "digest", "role": role, "recipients": addresses.split(","), "subject": subject,
+                        "body": body, "digest_key": group, "raised": [], "cleared": []})
+    return digests + out
+
+
+def _group(role: str, addresses: list[str]) -> str:
+    return f"{role}|{','.join(addresses)}"
 
 
 def detect_boundary_alerts(store, trial, standing: dict) -> tuple[list[dict], dict[str, bool]]:

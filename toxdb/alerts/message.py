@@ -61,8 +61,8 @@ def standing_lines(standing: dict[str, dict] | None) -> list[str]:
 
 
 def compose_event_message(trial, event: dict, role: str, raised: list[str], cleared: list[str],
-                          previous: dict | None, standing: dict | None, correction: bool) -> tuple[str, str]:
-    """(subject, body) of an event alert or follow-up for ``role``."""
+                          previous: dict | None, standing: list[str], correction: bool) -> tuple[str, str]:
+    """(subject, body) of an event alert or follow-up for ``role``; ``standing``: :func:`standing_lines`."""
     tid, sid, term = trial.trial.id, _text(event.get("subject_id")), _text(event.get("term"))
     if raised:
         subject = _("[{trial}] {what}: patient {subject}, {term}, grade {grade}").format(
@@ -95,9 +95,37 @@ def compose_event_message(trial, event: dict, role: str, raised: list[str], clea
               _("Record: {key}, version {version}, upload #{upload}").format(
                   key=_text(event.get("ae_ref") or event.get("record_key")), version=event.get("version"),
                   upload=event.get("upload_id")),
-              "", _("Where the trial stands against the stopping boundary:"), *standing_lines(standing), "",
+              "", _("Where the trial stands against the stopping boundary:"), *standing, "",
               _("The patient in the dashboard: {link}").format(link=patient_link(trial, event.get("subject_id")))]
     return subject, "\n".join(lines + _footer(trial, role))
+
+
+def compose_event_line(event: dict, raised: list[str], cleared: list[str]) -> str:
+    """One line for a digest: patient, site, term, grade, onset, serious, and the rules."""
+    what = _rules(raised) if raised else _("follow-up, no longer: {what}").format(what=_rules(cleared))
+    return _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}").format(
+        subject=_text(event.get("subject_id")), site=_text(event.get("site")), term=_text(event.get("term")),
+        grade=_text(event.get("grade")), onset=_text(event.get("onset_date")),
+        serious=_serious(event.get("serious")), what=what)
+
+
+DIGEST_LINES = 300      # events listed in one digest message; the rest are on the Alerts page
+
+
+def compose_digest_message(trial, role: str, lines: list[str], upload_id: int,
+                           standing: list[str]) -> tuple[str, str]:
+    """(subject, body) of one message for many events of one import (``[alerts] digest_above``)."""
+    n = len(lines)
+    subject = _("[{trial}] {n} adverse events in upload #{upload} meet alert rules").format(
+        trial=trial.trial.id, n=n, upload=upload_id)
+    shown = [f"  - {line}" for line in lines[:DIGEST_LINES]]
+    if n > DIGEST_LINES:
+        shown.append("  " + _("... and {more} more: every one is on the Alerts page.").format(more=n - DIGEST_LINES))
+    body = [_("Trial {trial}: {title}").format(trial=trial.trial.id, title=trial.trial.title), "",
+            _("One import stored {n} adverse events that meet the alert rules; they are listed together in this "
+              "message instead of one message each.").format(n=n), "", *shown, "",
+            _("Where the trial stands against the stopping boundary:"), *standing]
+    return subject, "\n".join(body + _footer(trial, role))
 
 
 def compose_boundary_message(trial, phase: str, role: str, crossed: bool, standing: dict) -> tuple[str, str]:

@@ -8,16 +8,20 @@ import pandas as pd
 from toxdb.alerts.rules import RULE_LABELS
 from toxdb.i18n import N_, _
 
-STATE_LABELS = {"pending": N_("pending"), "sent": N_("sent"), "failed": N_("failed")}
+STATE_LABELS = {"pending": N_("pending"), "sent": N_("sent"), "failed": N_("failed"), "digest": N_("in a digest")}
 
 
 def _when(value) -> str:
     return "" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
 
 
-def _status(row: dict) -> str:
+def _status(row: dict, states: dict) -> str:
     state = row["state"]
-    if state == "sent":
+    if state == "digest":
+        digest = int(row["digest_id"])
+        text = _("listed in message #{id}: {status}").format(
+            id=digest, status=_status(states[digest], states) if digest in states else "?")
+    elif state == "sent":
         text = _("sent {at}").format(at=_when(row["sent_at"]))
     elif state == "failed":
         text = _("failed ({attempts} attempts): {error}; next attempt {at}").format(
@@ -42,7 +46,8 @@ def describe_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     out = alerts.copy()
     records = out.to_dict("records")
     out["state_label"] = [_(STATE_LABELS[state]) for state in out["state"]]
-    out["status"] = pd.Series([_status(r) for r in records], index=out.index, dtype=object)
+    states = {int(r["alert_id"]): {**r, "acknowledged_by": None} for r in records if r["kind"] == "digest"}
+    out["status"] = pd.Series([_status(r, states) for r in records], index=out.index, dtype=object)
     out["what"] = pd.Series([_rules(r["raised"], r["cleared"]) for r in records], index=out.index, dtype=object)
     return out
 

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     alert_id        INTEGER NOT NULL,
     created_at      TIMESTAMP NOT NULL,
     upload_id       INTEGER,             -- the import that raised it
-    kind            TEXT NOT NULL CHECK (kind IN ('event', 'boundary')),
+    kind            TEXT NOT NULL CHECK (kind IN ('event', 'boundary', 'digest')),
     record_key      TEXT,                -- event alerts: the adverse event and the version that raised it
     version         INTEGER,
     phase           TEXT,                -- boundary alerts: the cohort
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     recipients      TEXT NOT NULL,       -- addresses, comma-separated
     subject         TEXT NOT NULL,
     body            TEXT NOT NULL,
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'digest')),
+    digest_id       INTEGER,             -- state 'digest': the one message that lists this event
     attempts        INTEGER NOT NULL,
     last_error      TEXT,
     last_attempt_at TIMESTAMP,
@@ -470,19 +471,24 @@ class Store:
             "recipients": [", ".join(a["recipients"]) for a in alerts],
             "subject": [a["subject"] for a in alerts],
             "body": [a["body"] for a in alerts],
+            "state": [a.get("state", "pending") for a in alerts],
         }, columns=["kind", "record_key", "version", "phase", "subject_id", "site", "raised", "cleared", "facts",
-                    "role", "recipients", "subject", "body"])
+                    "role", "recipients", "subject", "body", "state"])
         ids: list[int] = []
         with self.transaction() as cur:
             if len(frame):
                 ids = [r[0] for r in cur.execute(f"SELECT nextval('alert_seq') FROM range({len(frame)})").fetchall()]
+                # a digest row names itself ("digest_key"); the events it lists point at it ("in_digest")
+                digests = {a["digest_key"]: i for a, i in zip(alerts, ids) if a.get("digest_key")}
+                frame["digest_id"] = pd.Series([digests.get(a.get("in_digest")) for a in alerts], dtype="Int64")
                 cur.register("new_alerts", pa.Table.from_pandas(frame.assign(alert_id=ids), preserve_index=False))
                 cur.execute(
                     "INSERT INTO alerts (alert_id, created_at, upload_id, kind, record_key, version, phase, subject_id,"
-                    " site, raised, cleared, facts, role, recipients, subject, body, state, attempts)"
+                    " site, raised, cleared, facts, role, recipients, subject, body, state, attempts, digest_id)"
                     " SELECT alert_id, ?, ?, kind, CAST(record_key AS TEXT), CAST(version AS INTEGER),"
                     " CAST(phase AS TEXT), CAST(subject_id AS TEXT), CAST(site AS TEXT), raised, cleared, facts, role,"
-                    " recipients, subject, body, 'pending', 0 FROM new_alerts ORDER BY alert_id", [at, upload_id])
+                    " recipients, subject, body, state, 0, CAST(digest_id AS INTEGER) FROM new_alerts ORDER BY alert_id",
+                    [at, upload_id])
                 cur.unregister("new_alerts")
             for phase, crossed in boundary.items():
                 cur.execute("INSERT INTO boundary_states VALUES (?, ?, ?, ?)", [phase, crossed, at, upload_id])
@@ -497,7 +503,7 @@ class Store:
         return _frame(self.cursor().sql(
             "SELECT alert_id, created_at, upload_id, kind, record_key, version, phase, subject_id, site, raised,"
             " cleared, facts, role, recipients, subject, body, state, attempts, last_error, last_attempt_at,"
-            f" next_attempt_at, sent_at, acknowledged_by, acknowledged_at FROM alerts{where}"
+            f" next_attempt_at, sent_at, acknowledged_by, acknowledged_at, digest_id FROM alerts{where}"
             " ORDER BY alert_id DESC", params=None if alert_ids is None else {"ids": alert_ids}))
 
     def due_alerts(self, now: dt.datetime, ignore_back_off: bool = False) -> pd.DataFrame:
@@ -505,7 +511,7 @@ class Store:
         due = "" if ignore_back_off else " AND (next_attempt_at IS NULL OR next_attempt_at <= $now)"
         return _frame(self.cursor().sql(
             "SELECT alert_id, role, recipients, subject, body, attempts FROM alerts"
-            f" WHERE state <> 'sent'{due} ORDER BY alert_id",
+            f" WHERE state IN ('pending', 'failed'){due} ORDER BY alert_id",
             params=None if ignore_back_off else {"now": now}))
 
     def record_alert_attempt(self, alert_id: int, actor: str, *, error: str | None,

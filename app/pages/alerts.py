@@ -45,10 +45,12 @@ if not len(alerts):
     st.info(_("No alert has been raised."))
     st.stop()
 
-columns = {"alert_id": _("Alert"), "created_at": _("Raised"), "what": _("Why"), "subject_id": _("Patient"),
-           "site": _("Site"), "phase": _("Phase"), "role": _("To (role)"), "recipients": _("Addresses"),
-           "state_label": _("State"), "status": _("Status")}
-st.dataframe(alerts[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
+columns = {"alert_id": _("Alert"), "created_at": _("Raised"), "state_label": _("State"), "status": _("Status"),
+           "what": _("Why"), "subject_id": _("Patient"), "site": _("Site"), "phase": _("Phase"),
+           "role": _("To (role)"), "recipients": _("Addresses")}
+shown = alerts[list(columns)].astype({"subject_id": object, "site": object, "phase": object})
+shown[["subject_id", "site", "phase"]] = shown[["subject_id", "site", "phase"]].fillna("")
+st.dataframe(shown.rename(columns=columns), hide_index=True, width="stretch")
 
 ids = alerts["alert_id"].tolist()
 subjects = dict(zip(ids, alerts["subject"]))

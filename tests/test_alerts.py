@@ -61,7 +61,8 @@ def test_grade5_upload_sends_one_message_to_the_committee_and_never_again(with_p
         assert fact in body, fact
     assert len(smtp_server.inbox.to(PI)) == 1
     assert "2 alerts raised; e-mails sent: 2" in outcome.message
-    print("\n--- as received ---\n" + msg.as_string())
+    # as a committee member reads it (pytest -s shows it)
+    print(f"\n--- as received ---\nFrom: {msg['From']}\nTo: {msg['To']}\nSubject: {msg['Subject']}\n\n{body}")
 
     # the same file again: identical upload, nothing stored, nothing sent
     _import(store, tmp_path, "ae.csv", DEATH)

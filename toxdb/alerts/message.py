@@ -49,6 +49,8 @@ def standing_lines(standing: dict[str, dict] | None) -> list[str]:
         phase = _(COHORT_LABELS[key])
         if s["crossed"]:
             lines.append("  - " + describe_crossing(s))
+        elif s["n"] == 0:
+            lines.append("  - " + _("{phase}: no patient is evaluable yet.").format(phase=phase))
         elif s["boundary_now"] is None:
             lines.append("  - " + _("{phase}: {x} of {n} evaluable patients with a grade ≥ {grade} event; "
                                     "no stopping boundary at n = {n}; not crossed.").format(
@@ -75,7 +77,7 @@ def compose_event_message(trial, event: dict, role: str, raised: list[str], clea
         lines.append(_("A correction to an adverse event already stored makes it a {what}.").format(
             what=_rules(raised)))
     elif raised:
-        lines.append(_("A site has reported a {what}.").format(what=_rules(raised)))
+        lines.append(_("A site has reported an adverse event that alerts you: {what}.").format(what=_rules(raised)))
     if cleared:
         was = previous or {}
         lines.append(_("Follow-up: an earlier message said this event was a {what} (grade {grade}, serious: "

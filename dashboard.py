@@ -33,6 +33,7 @@ SECTIONS = {
                 ("timeliness.py", _("Site timeliness"), ":material/schedule:"),
                 ("compare.py", _("Compare data cuts"), ":material/compare_arrows:"),
                 ("history.py", _("Uploads & audit"), ":material/history:"),
+                ("alerts.py", _("Alerts"), ":material/notifications_active:"),
                 ("admin.py", _("Admin"), ":material/admin_panel_settings:")],
 }
 # a page whose action the person may not take is not offered (the page checks again itself)

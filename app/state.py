@@ -17,8 +17,10 @@ from toxdb.clinical.ctcae_versions import ctcae_version, other_version
 from app.text import md
 from toxdb.clinical.events import DerivedEvents, derive_snapshot_events
 from toxdb.clinical.events_sql import read_first_qualifying_rows
-from toxdb.i18n import LANGUAGES, _, current_language, set_language
+from toxdb.i18n import LANGUAGES, _, current_language, ngettext, set_language
 from toxdb.access import Person, acting_as, denial, local_person, scope
+from toxdb.alerts.deliver import SmtpConfigError, read_smtp_config
+from toxdb.alerts.outbox import compute_alert_counts
 from toxdb.ingest.upload import seed_sample
 from toxdb.monitoring.status import compute_boundary_alerts
 from toxdb.store.cuts import DataCut, list_saved_cuts, load_snapshot
@@ -301,7 +303,43 @@ def sidebar(store: Store) -> DataCut:
             st.caption(_("Signed in as **{user}** ({role}; {sites})").format(user=me.label, role=me.role, sites=sites))
             if st.button(_("Sign out"), key="sign_out"):
                 st.logout()
+        alerts_sidebar(store)
     return cut
+
+
+def alert_counts(store: Store) -> dict[str, int]:
+    return _alert_counts(str(store.path), store.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _alert_counts(db: str, version: tuple) -> dict[str, int]:
+    return compute_alert_counts(get_store().alerts())
+
+
+def smtp_problem() -> str | None:
+    """Why e-mail alerts cannot go out (None when a mail server is configured)."""
+    try:
+        config = read_smtp_config()
+    except SmtpConfigError as exc:
+        return str(exc)
+    return None if config is not None else _("No mail server is configured (TOXDB_SMTP_URL).")
+
+
+def alerts_sidebar(store: Store) -> None:
+    """Alerts not yet sent, loudly: they reach nobody until e-mail works."""
+    counts = alert_counts(store)
+    waiting = counts["pending"] + counts["failed"]
+    if not waiting:
+        return
+    problem = smtp_problem()
+    if problem:
+        st.warning(ngettext("**{n} alert has not been sent**: {problem} Nobody has been told; see Alerts.",
+                            "**{n} alerts have not been sent**: {problem} Nobody has been told; see Alerts.",
+                            waiting).format(n=waiting, problem=problem), icon=":material/mail_lock:")
+    else:
+        st.warning(ngettext("**{n} alert is waiting to be sent** (failed attempts are retried); see Alerts.",
+                            "**{n} alerts are waiting to be sent** (failed attempts are retried); see Alerts.",
+                            waiting).format(n=waiting), icon=":material/schedule_send:")
 
 
 def safety_banner(store: Store) -> None:

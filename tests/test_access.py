@@ -4,7 +4,9 @@ Expected values are the issue's words (issue 11), not the code's: a coordinator 
 for their own site only; an investigator reads all sites, acknowledges advice and answers queries;
 the committee views and builds reports only; a data manager does everything, plus users, cuts and
 the trial file. From issue 12: the site's coordinator answers the queries of their own site; the PI
-and the medical monitor raise, close and re-open queries and mark records reviewed.
+and the medical monitor raise, close and re-open queries and mark records reviewed. From issue 15:
+everyone an alert can reach acknowledges it (a coordinator for their own site only); only the data
+manager sends waiting alerts by hand (D98).
 """
 from __future__ import annotations
 
@@ -29,12 +31,14 @@ Y, N = True, False
 TABLE = {
     "coordinator": {"view": (Y, Y, N), "report": (Y, Y, N), "download_raw": (Y, Y, N), "upload": (Y, Y, N),
                     "map": (Y, Y, N), "acknowledge": (N, N, N), "answer_query": (Y, Y, N), "cuts": (N, N, N),
-                    "users": (N, N, N), "trial_file": (N, N, N), "query": (N, N, N), "review": (N, N, N)},
+                    "users": (N, N, N), "trial_file": (N, N, N), "query": (N, N, N), "review": (N, N, N),
+                    "acknowledge_alert": (Y, Y, N), "send_alerts": (N, N, N)},
     "investigator": {"view": (Y, Y, Y), "report": (Y, Y, Y), "download_raw": (Y, Y, Y), "upload": (N, N, N),
                      "map": (N, N, N), "acknowledge": (Y, Y, Y), "answer_query": (Y, Y, Y), "cuts": (N, N, N),
-                     "users": (N, N, N), "trial_file": (N, N, N), "query": (Y, Y, Y), "review": (Y, Y, Y)},
-    "medical_monitor": {a: ((Y, Y, Y) if a in ("view", "report", "query", "review") else (N, N, N)) for a in ACTIONS},
-    "committee": {a: ((Y, Y, Y) if a in ("view", "report") else (N, N, N)) for a in ACTIONS},
+                     "users": (N, N, N), "trial_file": (N, N, N), "query": (Y, Y, Y), "review": (Y, Y, Y),
+                     "acknowledge_alert": (Y, Y, Y), "send_alerts": (N, N, N)},
+    "medical_monitor": {a: ((Y, Y, Y) if a in ("view", "report", "query", "review", "acknowledge_alert") else (N, N, N)) for a in ACTIONS},
+    "committee": {a: ((Y, Y, Y) if a in ("view", "report", "acknowledge_alert") else (N, N, N)) for a in ACTIONS},
     "data_manager": {a: (Y, Y, Y) for a in ACTIONS},
 }
 CASES = [(role, action, site, expected)
@@ -97,10 +101,11 @@ def test_local_person_is_the_os_user_as_local_role(monkeypatch):
 
 def test_roles_come_from_the_trial_file(tmp_path):
     text = DEFAULT_TRIAL_FILE.read_text(encoding="utf-8").replace(
-        'actions = ["view", "report"]\n', 'actions = ["view", "report", "acknowledge"]\n')
+        'actions = ["view", "report", "acknowledge_alert"]\n', 'actions = ["view", "report", "acknowledge_alert", "acknowledge"]\n')
     path = tmp_path / "trial.toml"
     path.write_text(text, encoding="utf-8")
     trial = read_trial(path)
+    assert text != DEFAULT_TRIAL_FILE.read_text(encoding="utf-8")        # the committee's line was edited
     assert allowed(DSMB, "acknowledge", trial=trial)
     assert not allowed(DSMB, "acknowledge")
 

@@ -52,6 +52,8 @@ ACTIONS: dict[str, str] = {
     "cuts": N_("save data cuts"),
     "users": N_("manage users"),
     "trial_file": N_("change the trial file"),
+    "acknowledge_alert": N_("acknowledge e-mail alerts"),
+    "send_alerts": N_("send waiting e-mail alerts now"),
 }
 
 

@@ -266,6 +266,58 @@ class LabQueries(_Section):
     window_days: int = Field(ge=0, le=60)
 
 
+ALERT_RULES = ("grade5", "sae", "grade4_nonhaem", "boundary")   # the rules of [alerts] (D90)
+SITE_ROLE = "coordinator"   # the role whose addresses are per site and who only hear of their site (D93)
+
+
+class Alerts(_Section):
+    """``[alerts]``: which events alert whom by e-mail (toxdb.alerts; D90, D93)."""
+    dashboard_url: str
+    grade5: list[str]
+    sae: list[str]
+    grade4_nonhaem: list[str]
+    boundary: list[str]
+    corrections: bool = True
+    digest_above: int = Field(ge=0, default=20)
+    retry_minutes: list[int] = Field(min_length=1)
+    recipients: dict[str, list[str]]
+    site_recipients: dict[str, list[str]] = {}
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _http(cls, url):
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("dashboard_url must start with http:// or https://")
+        return url.rstrip("/")
+
+    @field_validator("recipients", "site_recipients")
+    @classmethod
+    def _addresses(cls, table):
+        for who, addresses in table.items():
+            bad = [a for a in addresses if "@" not in a or any(c.isspace() for c in a)]
+            if bad:
+                raise ValueError(f"{who}: not e-mail addresses: {', '.join(map(repr, bad))}")
+        return table
+
+    @field_validator("retry_minutes")
+    @classmethod
+    def _positive(cls, minutes):
+        if any(m <= 0 for m in minutes):
+            raise ValueError("retry_minutes must all be above 0")
+        return minutes
+
+    @model_validator(mode="after")
+    def _known_roles(self):
+        known = set(self.recipients) | {SITE_ROLE}
+        for rule, roles in self.model_dump(include=set(ALERT_RULES)).items():
+            unknown = [r for r in roles if r not in known]
+            if unknown:
+                raise ValueError(f"{rule} names role(s) with no addresses in [alerts.recipients]: "
+                                 f"{', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return self
+
+
+
 class Trial(_Section):
     trial: TrialInfo
     phases: Phases
@@ -280,6 +332,7 @@ class Trial(_Section):
     ctcae: Ctcae = Ctcae()
     report: Report = Report()
     timeliness: Timeliness = Timeliness()
+    alerts: Alerts
 
 
 class TrialFileError(ValueError):

@@ -35,6 +35,9 @@ st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or 
 done = st.session_state.pop("upload_done", None)
 if done:
     st.success(md(done), icon=":material/check_circle:")
+said = st.session_state.pop("upload_alerts", None)
+if said:
+    st.warning(md(said), icon=":material/notifications_active:")
 
 try:
     limit_mb = max_file_mb()
@@ -234,5 +237,6 @@ else:
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
             "(kept with their reasons on the Uploads page). "
             + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged))
+        st.session_state["upload_alerts"] = plan.alerts.message if plan.alerts is not None else None
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

@@ -8,13 +8,13 @@ import argparse
 import os
 import sys
 
-from toxdb.cli import boundary, cut, data, export, report, users
+from toxdb.cli import alerts, boundary, cut, data, export, report, users
 from toxdb.i18n import _
 from toxdb.ingest.readers import SettingError
 from toxdb.store.db import StoreError
 from toxdb.trial import TrialFileError
 
-COMMANDS = (data, boundary, export, cut, report, users)
+COMMANDS = (data, boundary, export, cut, report, users, alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

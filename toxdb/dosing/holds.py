@@ -15,6 +15,7 @@ from toxdb.dosing.inputs import (
     OFF_PHASES,
     PatientInputs,
     event_label,
+    is_haematological,
     prepare_events,
     term_keys,
     with_empty,
@@ -50,7 +51,7 @@ def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
         return with_empty(ev, HOLD_COLUMNS)
     h = trial.holds
     active = ev["ongoing"] & ~ev["phase"].isin(OFF_PHASES)
-    haem = ev["term_key"].isin(term_keys(h.haematological_terms))
+    haem = is_haematological(ev["term_key"], trial)
     hfs = ev["term_key"].isin(term_keys(trial.capecitabine.rules.hfs_terms))
     grade = ev["grade"]
     counts = count_hold_events(ev, h)

@@ -31,6 +31,12 @@ def term_keys(terms: Iterable[str]) -> set[str]:
     return {str(t).strip().lower() for t in terms}
 
 
+def is_haematological(term_key: pd.Series, trial) -> pd.Series:
+    """Whether each term (in text_key form) is haematological: the trial file's one list
+    (``holds.haematological_terms``) behind the hold rules, the PI flags and the e-mail alerts."""
+    return term_key.isin(term_keys(trial.holds.haematological_terms))
+
+
 def column(df: pd.DataFrame, *names: str, default=None) -> pd.Series:
     """The first of ``names`` that the frame has, else a column of ``default``."""
     for n in names:

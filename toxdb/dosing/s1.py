@@ -18,6 +18,7 @@ from toxdb.dosing.inputs import (
     PatientInputs,
     event_label,
     in_course,
+    is_haematological,
     ordinal,
     per_subject_list,
     prepare_events,
@@ -79,7 +80,7 @@ def derive_s1_steps(events: pd.DataFrame, trial: Trial, cut, course_start=None) 
     a2, a3 = s1.nonhaem_grade2, s1.nonhaem_grade3
     course = in_course(ev, course_start)
     low = ev["term_key"].isin(term_keys(s1.low_risk_terms))
-    haem = ev["term_key"].isin(term_keys(trial.holds.haematological_terms))
+    haem = is_haematological(ev["term_key"], trial)
     nonhaem = course & ~low & ~haem & ~ev["rt_only"]
     grade, ongoing = ev["grade"], ev["ongoing"]
     g2 = nonhaem & (grade == 2)

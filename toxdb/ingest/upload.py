@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from toxdb.i18n import _
+from toxdb.alerts.notify import AlertReport, notify_after_import
 from toxdb.ingest.mapping import (
     ColumnMapping,
     apply_mapping,
@@ -64,6 +65,8 @@ class UploadPlan:
     store_version: tuple | None = None       # the store's data version when the rows were classified
     packed: tuple | None = None              # (codec, bytes): the raw file as the store keeps it
     changed: pd.DataFrame | None = None      # see changes()
+    trial: Trial | None = None               # the rules it was checked against (alerts use them too)
+    alerts: AlertReport | None = None        # what committing it raised and sent (commit_upload)
 
     def rows_with_status(self) -> pd.DataFrame:
         """The valid rows with what loading would do to each: new, correction or duplicate."""
@@ -153,7 +156,7 @@ def prepare_upload(
     kind = kind or detect_kind(table)
     cmap = map_columns(table, kind, saved=mapping)
     plan = UploadPlan(file_name, raw, "", table, cmap, site, saved_mapping_used=saved_used,
-                      notes=list(table.notes))
+                      notes=list(table.notes), trial=trial)
 
     def fingerprint() -> None:
         plan.sha256, plan.packed = keeping.result()
@@ -211,13 +214,15 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         raise MappingIncomplete(
             f"{plan.file_name}: map these required columns before loading: {missing}")
     v = plan.validation
-    return store.commit_upload(
+    counts = store.commit_upload(
         kind=plan.kind, file_name=plan.file_name, raw=plan.raw, sha256=plan.sha256, uploaded_by=user,
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
         packed=plan.packed, flags=v.flags, others=v.others,
     )
+    plan.alerts = notify_after_import(store, plan.trial or load_trial(), counts.upload_id, plan.kind, user)
+    return counts
 
 
 def describe_plan(plan: UploadPlan) -> str:
@@ -253,11 +258,13 @@ class FileOutcome:
         if self.counts is None:
             return describe_plan(self.plan)
         c = self.counts
-        return _("{file} ({kind}) -> upload #{upload}: {accepted} accepted, {duplicates} duplicated, "
+        text = _("{file} ({kind}) -> upload #{upload}: {accepted} accepted, {duplicates} duplicated, "
                  "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
             file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
             duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged) + (
             _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "")
+        alerts = self.plan.alerts.message if self.plan.alerts is not None else None
+        return text + "\n  " + _("alerts: {alerts}").format(alerts=alerts) if alerts else text
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,

@@ -34,7 +34,8 @@ from toxdb.monitoring.incidence import (
 )
 from toxdb.vocab import COHORTS
 
-__all__ = ["MonitoringResult", "compute_monitoring", "compute_boundary_alerts", "compute_incidence_at"]
+__all__ = ["MonitoringResult", "compute_boundary_alerts", "compute_boundary_standing", "compute_incidence_at",
+           "compute_monitoring", "describe_crossing"]
 
 
 @dataclass(frozen=True)
@@ -151,34 +152,52 @@ def compute_incidence_at(incidence: CumulativeIncidenceResult, days: Any) -> pd.
 # --------------------------------------------------------------------------------------------
 
 
-def compute_boundary_alerts(snapshot: Any, trial: Any, events: pd.DataFrame | None = None) -> list[str]:
-    """One sentence per cohort whose observed path crosses the stopping boundary of the design of
-    record (trial file).  Empty list when no boundary is crossed.  One pass over the data; the
-    boundary itself is cached per design.  ``events``: see :func:`derive_monitoring_cohorts`."""
+def compute_boundary_standing(snapshot: Any, trial: Any, events: pd.DataFrame | None = None
+                              ) -> dict[str, dict[str, Any]]:
+    """Where each cohort stands against the stopping boundary of the design of record:
+    {phase: {n, x, grade_min, boundary_now, crossed, crossed_now, first_crossing_n, first_crossing_x,
+    first_boundary}}. One pass over the data; the boundary is cached per design.  ``events``: see
+    :func:`derive_monitoring_cohorts`.  The banner and the e-mail alerts (toxdb.alerts) read it."""
     design = MonitoringDesign.from_trial(trial)
     boundary = compute_design(design)[0]
     cohorts = derive_monitoring_cohorts(snapshot, trial, events)
-    grade = int(trial.monitoring.grade_min)
-    alerts = []
+    out = {}
     for phase in COHORTS:
         obs = compute_observed_path(cohorts[phase], boundary).summary
-        if not obs["crossed"]:
-            continue
         n, x = int(obs["n"]), int(obs["x"])
         b_now = _boundary_at(boundary, n)
-        what = _("Stopping boundary crossed ({phase})").format(phase=_(COHORT_LABELS[phase]))
-        if b_now is not None and x >= b_now:
-            alerts.append(ngettext(
-                "{what}: {x} of {n} patient with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",
-                "{what}: {x} of {n} patients with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",
-                n).format(what=what, x=x, n=n, grade=grade, b=b_now))
-        else:
-            fn, fx = int(obs["first_crossing_n"]), int(obs["first_crossing_x"])
-            fb = _boundary_at(boundary, fn)
-            alerts.append(ngettext(
-                "{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} event "
-                "(the boundary at n = {fn} is {fb}); now {x} of {n} patient.",
-                "{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} event "
-                "(the boundary at n = {fn} is {fb}); now {x} of {n} patients.",
-                n).format(what=what, fn=fn, fx=fx, grade=grade, fb=fb, x=x, n=n))
-    return alerts
+        crossed = bool(obs["crossed"])
+        fn = int(obs["first_crossing_n"]) if crossed else None
+        out[phase] = {"phase": phase, "n": n, "x": x, "grade_min": int(trial.monitoring.grade_min),
+                      "n_max": design.n_max, "boundary_now": b_now, "crossed": crossed,
+                      "crossed_now": b_now is not None and x >= b_now, "first_crossing_n": fn,
+                      "first_crossing_x": int(obs["first_crossing_x"]) if crossed else None,
+                      "first_boundary": _boundary_at(boundary, fn) if crossed else None}
+    return out
+
+
+def compute_boundary_alerts(snapshot: Any, trial: Any, events: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per cohort whose observed path crosses the stopping boundary of the design of
+    record (trial file).  Empty list when no boundary is crossed.  ``events``: see
+    :func:`derive_monitoring_cohorts`."""
+    standing = compute_boundary_standing(snapshot, trial, events)
+    return [describe_crossing(s) for s in standing.values() if s["crossed"]]
+
+
+def describe_crossing(s: dict[str, Any]) -> str:
+    """The banner's sentence for one crossed cohort of :func:`compute_boundary_standing`."""
+    n, x, grade, b_now = s["n"], s["x"], s["grade_min"], s["boundary_now"]
+    phase = s["phase"]
+    what = _("Stopping boundary crossed ({phase})").format(phase=_(COHORT_LABELS[phase]))
+    if s["crossed_now"]:
+        return ngettext(
+            "{what}: {x} of {n} patient with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",
+            "{what}: {x} of {n} patients with a grade ≥ {grade} event; the boundary at n = {n} is {b}.",
+            n).format(what=what, x=x, n=n, grade=grade, b=b_now)
+    fn, fx, fb = s["first_crossing_n"], s["first_crossing_x"], s["first_boundary"]
+    return ngettext(
+        "{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} event "
+        "(the boundary at n = {fn} is {fb}); now {x} of {n} patient.",
+        "{what}: first at patient {fn}, with {fx} of {fn} patients with a grade ≥ {grade} event "
+        "(the boundary at n = {fn} is {fb}); now {x} of {n} patients.",
+        n).format(what=what, fn=fn, fx=fx, grade=grade, fb=fb, x=x, n=n)

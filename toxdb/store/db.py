@@ -86,6 +86,43 @@ MIGRATIONS: list[tuple[int, str | Callable]] = [
     # 12: record review (issue 12, D77): a mark ties to one version of one record
     (12, "CREATE TABLE IF NOT EXISTS record_reviews (kind TEXT NOT NULL, record_key TEXT NOT NULL,"
          " version TEXT NOT NULL, reviewed_by TEXT NOT NULL, reviewed_at TIMESTAMP NOT NULL)"),
+    # 15: the e-mail alert outbox and each phase's last boundary state (toxdb.alerts; D91)
+    (15, """
+CREATE SEQUENCE IF NOT EXISTS alert_seq START 1;
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id        INTEGER NOT NULL,
+    created_at      TIMESTAMP NOT NULL,
+    upload_id       INTEGER,             -- the import that raised it
+    kind            TEXT NOT NULL CHECK (kind IN ('event', 'boundary', 'digest')),
+    record_key      TEXT,                -- event alerts: the adverse event and the version that raised it
+    version         INTEGER,
+    phase           TEXT,                -- boundary alerts: the cohort
+    subject_id      TEXT,
+    site            TEXT,
+    raised          TEXT NOT NULL,       -- JSON list of rules this version newly meets
+    cleared         TEXT NOT NULL,       -- JSON list of rules alerted before that it no longer meets
+    facts           TEXT NOT NULL,       -- JSON: term, grade, onset, serious as alerted
+    role            TEXT NOT NULL,
+    recipients      TEXT NOT NULL,       -- addresses, comma-separated
+    subject         TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'digest')),
+    digest_id       INTEGER,             -- state 'digest': the one message that lists this event
+    attempts        INTEGER NOT NULL,
+    last_error      TEXT,
+    last_attempt_at TIMESTAMP,
+    next_attempt_at TIMESTAMP,
+    sent_at         TIMESTAMP,
+    acknowledged_by TEXT,
+    acknowledged_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS boundary_states (
+    phase      TEXT NOT NULL,
+    crossed    BOOLEAN NOT NULL,
+    changed_at TIMESTAMP NOT NULL,
+    upload_id  INTEGER
+);
+"""),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
@@ -119,6 +156,12 @@ class CommitCounts:
     rejected: int
     flagged: int = 0           # stored rows that carry a query to the site (D50)
     other: int = 0             # treatment rows kept as "not a protocol treatment" (D52)
+
+
+def _json_once(objects: list) -> list[str]:
+    """JSON text of each object, written once per object (one event's facts go to several roles)."""
+    seen: dict[int, str] = {}
+    return [seen[id(o)] if id(o) in seen else seen.setdefault(id(o), json.dumps(o, default=str)) for o in objects]
 
 
 class Store:
@@ -728,6 +771,124 @@ class Store:
             if before is not None:
                 detail["before"] = dict(zip(("name", "role", "sites", "active"), before))
             _audit(cur, actor, action, detail, now)
+
+    # -- e-mail alerts (toxdb.alerts) -------------------------------------------------------------
+    def alert_candidate_rows(self, upload_id: int) -> pd.DataFrame:
+        """Adverse-event rows an upload stored that an alert rule could concern (grade 4 or 5,
+        serious, or a new version of an event stored before), with the patient's current site."""
+        return _frame(self.cursor().sql(
+            "SELECT a.record_key, a.version, a.upload_id, a.subject_id, a.ae_ref, a.term, a.verbatim, a.grade,"
+            " a.onset_date, a.end_date, a.serious, a.attribution, a.outcome, p.site"
+            " FROM adverse_events a LEFT JOIN (SELECT subject_id, any_value(site) AS site FROM patients"
+            " WHERE valid_to IS NULL GROUP BY subject_id) p USING (subject_id)"
+            " WHERE a.upload_id = $u AND (a.grade >= 4 OR a.serious OR a.version > 1)"
+            " ORDER BY a.subject_id, a.onset_date, a.record_key", params={"u": upload_id}))
+
+    def event_alert_ledger(self, upload_id: int) -> pd.DataFrame:
+        """Every event alert already raised for the events an upload stored: record_key, version,
+        role, raised, cleared (JSON lists), facts (JSON), in the order they were raised."""
+        return _frame(self.cursor().sql(
+            "SELECT record_key, version, role, raised, cleared, facts, alert_id FROM alerts"
+            " WHERE kind = 'event' AND record_key IN (SELECT record_key FROM adverse_events WHERE upload_id = $u)"
+            " ORDER BY alert_id", params={"u": upload_id}))
+
+    def boundary_states(self) -> dict[str, bool]:
+        """{phase: crossed} as last evaluated (phases never evaluated are absent)."""
+        rows = self.cursor().execute(
+            "SELECT phase, crossed FROM boundary_states QUALIFY row_number() OVER"
+            " (PARTITION BY phase ORDER BY changed_at DESC, rowid DESC) = 1").fetchall()
+        return {p: bool(c) for p, c in rows}
+
+    def add_alerts(self, alerts: list[dict], boundary: dict[str, bool], upload_id: int | None, actor: str,
+                   at: dt.datetime | None = None) -> list[int]:
+        """Put alerts in the outbox (pending) and record boundary states that changed, in one
+        transaction, audited. Returns the new alert ids."""
+        at = at or dt.datetime.now().replace(microsecond=0)
+        frame = pd.DataFrame({
+            "kind": [a["kind"] for a in alerts],
+            "record_key": pd.Series([a.get("record_key") for a in alerts], dtype=object),
+            "version": pd.Series([a.get("version") for a in alerts], dtype="Int64"),
+            "phase": pd.Series([a.get("phase") for a in alerts], dtype=object),
+            "subject_id": pd.Series([a.get("subject_id") for a in alerts], dtype=object),
+            "site": pd.Series([a.get("site") for a in alerts], dtype=object),
+            "raised": _json_once([a.get("raised", []) for a in alerts]),
+            "cleared": _json_once([a.get("cleared", []) for a in alerts]),
+            "facts": _json_once([a.get("facts", {}) for a in alerts]),
+            "role": [a["role"] for a in alerts],
+            "recipients": [", ".join(a["recipients"]) for a in alerts],
+            "subject": [a["subject"] for a in alerts],
+            "body": [a["body"] for a in alerts],
+            "state": [a.get("state", "pending") for a in alerts],
+        }, columns=["kind", "record_key", "version", "phase", "subject_id", "site", "raised", "cleared", "facts",
+                    "role", "recipients", "subject", "body", "state"])
+        ids: list[int] = []
+        with self.transaction() as cur:
+            if len(frame):
+                ids = [r[0] for r in cur.execute(f"SELECT nextval('alert_seq') FROM range({len(frame)})").fetchall()]
+                # a digest row names itself ("digest_key"); the events it lists point at it ("in_digest")
+                digests = {a["digest_key"]: i for a, i in zip(alerts, ids) if a.get("digest_key")}
+                frame["digest_id"] = pd.Series([digests.get(a.get("in_digest")) for a in alerts], dtype="Int64")
+                cur.register("new_alerts", pa.Table.from_pandas(frame.assign(alert_id=ids), preserve_index=False))
+                cur.execute(
+                    "INSERT INTO alerts (alert_id, created_at, upload_id, kind, record_key, version, phase, subject_id,"
+                    " site, raised, cleared, facts, role, recipients, subject, body, state, attempts, digest_id)"
+                    " SELECT alert_id, ?, ?, kind, CAST(record_key AS TEXT), CAST(version AS INTEGER),"
+                    " CAST(phase AS TEXT), CAST(subject_id AS TEXT), CAST(site AS TEXT), raised, cleared, facts, role,"
+                    " recipients, subject, body, state, 0, CAST(digest_id AS INTEGER) FROM new_alerts ORDER BY alert_id",
+                    [at, upload_id])
+                cur.unregister("new_alerts")
+            for phase, crossed in boundary.items():
+                cur.execute("INSERT INTO boundary_states VALUES (?, ?, ?, ?)", [phase, crossed, at, upload_id])
+            if ids or boundary:
+                _audit(cur, actor, "alerts_raised", {"upload_id": upload_id, "alert_ids": ids,
+                                                     "boundary": boundary}, at)
+        return ids
+
+    def alerts(self, alert_ids: list[int] | None = None) -> pd.DataFrame:
+        """The outbox, newest first."""
+        where = "" if alert_ids is None else " WHERE alert_id IN (SELECT unnest($ids))"
+        return _frame(self.cursor().sql(
+            "SELECT alert_id, created_at, upload_id, kind, record_key, version, phase, subject_id, site, raised,"
+            " cleared, facts, role, recipients, subject, body, state, attempts, last_error, last_attempt_at,"
+            f" next_attempt_at, sent_at, acknowledged_by, acknowledged_at, digest_id FROM alerts{where}"
+            " ORDER BY alert_id DESC", params=None if alert_ids is None else {"ids": alert_ids}))
+
+    def due_alerts(self, now: dt.datetime, ignore_back_off: bool = False) -> pd.DataFrame:
+        """Alerts not yet sent whose next attempt is due (all of them with ``ignore_back_off``)."""
+        due = "" if ignore_back_off else " AND (next_attempt_at IS NULL OR next_attempt_at <= $now)"
+        return _frame(self.cursor().sql(
+            "SELECT alert_id, role, recipients, subject, body, attempts FROM alerts"
+            f" WHERE state IN ('pending', 'failed'){due} ORDER BY alert_id",
+            params=None if ignore_back_off else {"now": now}))
+
+    def record_alert_attempt(self, alert_id: int, actor: str, *, error: str | None,
+                             next_attempt_at: dt.datetime | None = None, at: dt.datetime | None = None) -> None:
+        """One delivery attempt: sent (``error`` None) or failed with the reason and the next try."""
+        at = at or dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            if error is None:
+                cur.execute("UPDATE alerts SET state = 'sent', attempts = attempts + 1, sent_at = ?,"
+                            " last_attempt_at = ?, next_attempt_at = NULL, last_error = NULL WHERE alert_id = ?",
+                            [at, at, alert_id])
+            else:
+                cur.execute("UPDATE alerts SET state = 'failed', attempts = attempts + 1, last_error = ?,"
+                            " last_attempt_at = ?, next_attempt_at = ? WHERE alert_id = ?",
+                            [error, at, next_attempt_at, alert_id])
+            _audit(cur, actor, "alert_sent" if error is None else "alert_failed",
+                   {"alert_id": alert_id, "error": error, "next_attempt_at": next_attempt_at}, at)
+
+    def acknowledge_alert(self, alert_id: int, user: str) -> bool:
+        """Record who acknowledged an alert (once; False when it was already acknowledged or is unknown)."""
+        at = dt.datetime.now().replace(microsecond=0)
+        with self.transaction() as cur:
+            row = cur.execute("SELECT acknowledged_by FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
+            if row is None or row[0] is not None:
+                return False
+            cur.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?",
+                        [user, at, alert_id])
+            _audit(cur, user, "alert_acknowledged", {"alert_id": alert_id}, at)
+        return True
+
 
     # -- saved column mappings -------------------------------------------------------------------
     def save_mapping(self, site: str, kind: str, signature: str, mapping: dict, user: str) -> int:

@@ -110,6 +110,17 @@ class ScopedStore(Store):
         frame = super().mapping_versions(site)
         return frame[frame["site"].isin(self.scope)].reset_index(drop=True)
 
+    def alerts(self, alert_ids: list[int] | None = None) -> pd.DataFrame:
+        """Alerts about these sites' patients, boundary alerts (counts, no patient) and digests that
+        list only these sites' events; never another site's patient (D98)."""
+        frame = super().alerts(alert_ids)
+        mine = frame["site"].isin(self.scope).to_numpy(dtype=bool)
+        events = frame[frame["digest_id"].notna()]
+        foreign = set(events.loc[~events["site"].isin(self.scope), "digest_id"].astype(int))
+        digest_ok = (frame["kind"] == "digest").to_numpy(dtype=bool) & ~frame["alert_id"].isin(foreign).to_numpy(dtype=bool)
+        keep = mine | (frame["kind"] == "boundary").to_numpy(dtype=bool) | digest_ok
+        return frame[keep].reset_index(drop=True)
+
     # -- the audit log: entries about these sites or their patients ------------------------------
     def _audit_filter(self, actor, action, since, until) -> tuple[str, list]:
         where, params = super()._audit_filter(actor, action, since, until)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from toxdb.i18n import _
+from toxdb.i18n import _, ngettext
 from toxdb.ingest.mapping import (
     ColumnMapping,
     apply_mapping,
@@ -30,6 +30,7 @@ from toxdb.ingest.values import (
     parse_map_args,
     unknown_values,
 )
+from toxdb.queries import sync_flag_queries
 from toxdb.store.db import CommitCounts, Store, pack_raw
 from toxdb.trial import Trial, load_trial
 from toxdb.vocab import KIND_LABELS, KINDS
@@ -77,12 +78,14 @@ class UploadPlan:
     @property
     def adds_nothing(self) -> bool:
         """True when loading would change nothing: every row is already stored with the same values
-        (whatever the file's bytes), and any rejected rows were already recorded from these very bytes
-        (decision D40)."""
+        (whatever the file's bytes), and any rejected rows or rows kept as other were already recorded
+        from these very bytes (decision D40)."""
         if self.validation is None or self.classified is None:
             return False
         s = self.summary
-        return s["new"] == 0 and s["corrections"] == 0 and (s["rejected"] == 0 or self.same_bytes_as is not None)
+        # rows kept as other (D52) are stored too: a file of only those still loads (D57)
+        return s["new"] == 0 and s["corrections"] == 0 and (
+            (s["rejected"] == 0 and s["other"] == 0) or self.same_bytes_as is not None)
 
     def changes(self) -> pd.DataFrame:
         """Each stored value the upload would change: source_row, record_key, column, stored, incoming."""
@@ -211,13 +214,18 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         raise MappingIncomplete(
             f"{plan.file_name}: map these required columns before loading: {missing}")
     v = plan.validation
-    return store.commit_upload(
+    counts = store.commit_upload(
         kind=plan.kind, file_name=plan.file_name, raw=plan.raw, sha256=plan.sha256, uploaded_by=user,
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
         packed=plan.packed, flags=v.flags, others=v.others,
     )
+    if not (counts.flagged or counts.corrections):
+        return counts
+    # every stored flag is a query to the site; a correction closes the queries it settles (D56)
+    synced = sync_flag_queries(store)
+    return replace(counts, queries_raised=len(synced.raised), queries_closed=synced.closed)
 
 
 def describe_plan(plan: UploadPlan) -> str:
@@ -257,7 +265,21 @@ class FileOutcome:
                  "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
             file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
             duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged) + (
-            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "")
+            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "") \
+            + describe_flag_queries(c)
+
+
+def describe_flag_queries(c: CommitCounts) -> str:
+    """What an upload did to the queries to the site (D56), in words; empty when nothing."""
+    parts = []
+    if c.queries_raised:
+        parts.append(ngettext("{n} query raised to the site (Queries page)", "{n} queries raised to the site "
+                              "(Queries page)", c.queries_raised).format(n=c.queries_raised))
+    if c.queries_closed:
+        parts.append(ngettext("{n} flag query closed: the correction settles it",
+                              "{n} flag queries closed: the correction settles them", c.queries_closed).format(
+            n=c.queries_closed))
+    return "".join("; " + p for p in parts)
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,

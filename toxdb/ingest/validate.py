@@ -359,7 +359,7 @@ def validate(
     duplicate = pr.dups & ~rejected
     keep = ~rejected & ~duplicate
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
-    others = _other_treatments(out[keep & other]) if other.any() else None
+    others = _other_treatments(out[keep & other], staged[keep & other]) if other.any() else None
     keep = keep & ~other
     # text columns stay categorical (coded by distinct value): the store reads them as such
     rows = out.reset_index(drop=True) if keep.all() else out[keep].reset_index(drop=True)
@@ -370,12 +370,17 @@ def validate(
     return result
 
 
-def _other_treatments(rows: pd.DataFrame) -> pd.DataFrame:
-    """Treatment rows that are not a protocol treatment (D52): kept with their name, never used to
-    place events in a phase."""
+def _other_treatments(rows: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
+    """Treatment rows that are not a protocol treatment (D52): kept with their name, and their dose and
+    unit as the site wrote them (no protocol unit applies, D57), never used to place events in a phase."""
     cols = ["source_row", "subject_id", "start_date", "end_date", "dose", "dose_unit"]
     out = rows.reindex(columns=cols).copy()
     out.insert(2, "name", as_text(rows["treatment"]).str.removeprefix("other: "))
+    if "dose" in written.columns:
+        out["dose"] = pd.to_numeric(as_text(written["dose"]).str.strip(), errors="coerce").astype("float64")
+    if "dose_unit" in written.columns:
+        unit = as_text(written["dose_unit"]).str.strip()
+        out["dose_unit"] = unit.where(unit != "", None).astype(object)
     return out.reset_index(drop=True)
 
 

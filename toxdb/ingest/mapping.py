@@ -13,10 +13,12 @@ from functools import lru_cache
 import pandas as pd
 
 from toxdb import DATA_DIR
+from toxdb.i18n import N_
 from toxdb.ingest.readers import RawTable, blank_cells
 from toxdb.vocab import KINDS
 
 SYNONYM_FILE = DATA_DIR / "column_synonyms.csv"
+FALLBACK_FILE = DATA_DIR / "column_fallbacks.csv"      # a required column read from another one (D58)
 _SDTM_DOMAINS = {"DM": "patients", "EX": "treatment", "AE": "ae", "LB": "labs"}
 _UNIT_IN_HEADER = re.compile(r"^(.*?)[\s_]*[\(\[（]\s*([^\)\]）]+?)\s*[\)\]）]\s*$")
 # a unit as a header's last word: serum_creatinine_mg_dl, height_m, weight_lb (-> the unit as written)
@@ -58,6 +60,17 @@ def load_column_synonyms() -> dict[str, list[CanonicalColumn]]:
         out[row.kind].append(CanonicalColumn(
             row.kind, row.canonical, row.required == "yes", tuple(dict.fromkeys(normalise_header(n) for n in names))
         ))
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_column_fallbacks() -> dict[str, list[tuple[str, str]]]:
+    """Per kind, (canonical, from): when a file has no column for ``canonical`` but has one for ``from``,
+    that column fills both (toxdb/data/column_fallbacks.csv says why for each)."""
+    table = pd.read_csv(FALLBACK_FILE, dtype=str, keep_default_na=False)
+    out: dict[str, list[tuple[str, str]]] = {k: [] for k in KINDS}
+    for kind, canonical, source in zip(table["kind"], table["canonical"], table["from"]):
+        out[kind].append((canonical, source))
     return out
 
 
@@ -149,9 +162,30 @@ def map_columns(table: RawTable, kind: str, saved: dict[str, str] | None = None)
         others = [h for h in candidates if h != chosen]
         if others:
             alternatives[col.name] = others
+    for canon, source in load_column_fallbacks()[kind]:
+        if canon not in columns and source in columns:
+            columns[canon] = columns[source]
     unit_hints = {canon: hints[src] for canon, src in columns.items() if src in hints}
     unmapped = [h for h in table.columns if h not in used]
     return ColumnMapping(kind, columns, unit_hints, unmapped, alternatives)
+
+
+_DATE_TEXT = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}([T ].*)?$|^\d{4}年\d{1,2}月\d{1,2}日$")
+# required dates, and how the question names them
+DATE_COLUMNS = {"enrolled_on": N_("enrolment date"), "onset_date": N_("onset date"), "start_date": N_("start date"),
+                "collected_on": N_("collection date")}
+
+
+def date_candidates(table: RawTable, mapping: ColumnMapping) -> list[str]:
+    """The unused columns whose filled cells (the first 200) are nearly all dates: the columns a
+    missing required date might be in. Which one it is, only the user can say (D58)."""
+    out = []
+    for header in mapping.unmapped:
+        values = table.data[header].iloc[:2000]
+        filled = values[~blank_cells(values)].astype(str).str.strip().iloc[:200]
+        if len(filled) and filled.str.match(_DATE_TEXT).mean() >= 0.9:
+            out.append(header)
+    return out
 
 
 def _any_filled(values: pd.Series) -> bool:

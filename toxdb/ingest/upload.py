@@ -14,8 +14,10 @@ import pandas as pd
 
 from toxdb.i18n import _, ngettext
 from toxdb.ingest.mapping import (
+    DATE_COLUMNS,
     ColumnMapping,
     apply_mapping,
+    date_candidates,
     detect_kind,
     header_signature,
     map_columns,
@@ -239,8 +241,15 @@ def describe_plan(plan: UploadPlan) -> str:
                 id=a["upload_id"], name=a["file_name"], at=a["uploaded_at"], user=a["uploaded_by"])
         return text
     if plan.mapping.missing_required:
-        return (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
+        text = (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
                 f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")
+        dates = date_candidates(plan.table, plan.mapping) if set(DATE_COLUMNS) & set(plan.mapping.missing_required) \
+            else []
+        if dates:         # the meaning is not certain: the user is asked, with the columns that could hold it
+            text += ". " + _("Columns of this file that hold dates: {columns}. Which one, if any, is the {what}?").format(
+                columns=", ".join(dates[:8]) + (" …" if len(dates) > 8 else ""),
+                what=" / ".join(_(DATE_COLUMNS[c]) for c in plan.mapping.missing_required if c in DATE_COLUMNS))
+        return text
     return _("{file} ({kind}, {rows} rows): {new} new, {corrections} corrections, {duplicates} duplicates, "
              "{rejected} rejected, {flagged} flagged").format(
         file=plan.file_name, kind=KIND_LABELS[plan.kind], rows=s["rows"], new=s["new"],

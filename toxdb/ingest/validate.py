@@ -90,6 +90,7 @@ class ValidationResult:
         }
 
 
+SOFT_PARTIAL_DATES = {"birth_date"}      # given only to the month or year: left empty, the row kept
 FLAG_COLUMNS = ("source_row", "record_key", "subject_id", "code", "column", "value", "message")
 
 
@@ -311,6 +312,7 @@ def validate(
         pr.add(unknown, "subject_id", subj, "this subject is not in the patient table; upload or fix the patients file first")
 
     # dates
+    soft = _Soft(flags)
     parsed_dates: dict[str, pd.DataFrame] = {}
     for name in DATE_COLUMNS[kind]:
         if name not in staged.columns:
@@ -324,7 +326,11 @@ def validate(
         out[name] = d["date"]
         if name != "onset_date":
             partial = (d["precision"].isin(["month", "year"])).to_numpy(dtype=bool)
-            if partial.any() and kind != "ae":
+            if partial.any() and name in SOFT_PARTIAL_DATES:
+                # an optional date nothing is placed by: the row is kept, the date left empty (D53, D58)
+                soft.add(partial, name, col(name), lambda pos, d=d: [
+                    _("birth date given only to the {precision}").format(precision=p) for p in d["precision"].iloc[pos]])
+            elif partial.any() and kind != "ae":
                 pr.add(partial, name, col(name), "a full date (day, month and year) is needed here")
             elif partial.any():
                 flags.append((partial, lambda pos, d=d, name=name: [
@@ -332,7 +338,6 @@ def validate(
 
     if allowed_sites is not None:
         _other_sites(kind, out, pr, col, allowed_sites, subject_sites)
-    soft = _Soft(flags)
     if kind == "patients":
         notes.extend(_patients(staged, out, soft, col, mapping.unit_hints))
         _birth_before_enrolment(out, pr, col)

@@ -120,6 +120,16 @@ def test_uhn_oncology_ae(store):
     assert (c.rejected, c.duplicates) == (int(early.sum()) + int((same_key & ~exact).sum()), int(exact.sum()))
     assert c.accepted == len(ae) - c.rejected - c.duplicates
     assert files["enrollment.csv"].counts.accepted == len(enrol)
+    # demography.csv is a side table (D59): its sex is added to the stored patients, nothing else changes
+    demo = pd.read_csv(REAL / "uhn_oncology_ae" / "demography.csv", dtype=str)
+    assert files["demography.csv"].counts.corrections == len(demo)
+    pts = store.read_kind("patients").set_index("subject_id")
+    assert pts["sex"].to_dict() == dict(zip(demo["Subject"], demo["GENDER_CODE"].str[0]))
+    assert pts["enrolled_on"].dt.strftime("%Y-%m-%d").to_dict() == enrol.to_dict()
+    # the drug dates and the eligibility status name no column toxdb can place with certainty: asked about
+    for name in ("drug1_admin.csv", "drug2_admin.csv", "ineligibility.csv"):
+        assert files[name].counts is None and "enrolled_on" in files[name].message
+    assert "TX1_DATE_INT" in files["drug1_admin.csv"].message
 
 
 def test_oxford_robust_toxicities(store):

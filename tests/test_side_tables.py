@@ -58,3 +58,24 @@ def test_a_birth_date_given_only_to_the_year_keeps_the_row_and_is_flagged(store)
     assert pts["birth_date"].isna().tolist() == [True, True, False]
     flags = store.flags(counts.upload_id)
     assert set(flags["code"]) == {"value_left_empty"} and flags["message"].str.contains("birth date given only").all()
+
+
+def test_a_side_table_adds_its_values_to_stored_patients_and_keeps_the_rest(loaded_store):
+    before = loaded_store.read_kind("patients").set_index("subject_id")
+    # UHN demography.csv style: the subject and one column toxdb reads; ids written with other case/spaces
+    text = "Subject,GENDER_CODE\np-001 ,Female\nP-002,Female\n"
+    plan = _plan(loaded_store, text, "demography.csv")
+    assert plan.kind == "patients" and plan.ready
+    assert any("side table" in n and "sex" in n for n in plan.notes)
+    counts = commit_upload(loaded_store, plan, "t")
+    assert (counts.accepted, counts.corrections, counts.rejected) == (0, 1, 0)   # P-002 is already F
+    after = loaded_store.read_kind("patients").set_index("subject_id")
+    assert after.loc["P-001", "sex"] == "F" and before.loc["P-001", "sex"] == "M"
+    same = ["site", "enrolled_on", "height_cm", "weight_kg", "serum_creatinine", "agent"]
+    assert after.loc["P-001", same].tolist() == before.loc["P-001", same].tolist()
+    assert sorted(after.index) == sorted(before.index)                # no new patient
+
+
+def test_a_file_naming_a_patient_not_stored_is_no_side_table_and_is_asked_about(loaded_store):
+    plan = _plan(loaded_store, "Subject,GENDER_CODE\nP-001,Female\nP-999,Male\n", "demography.csv")
+    assert plan.mapping.missing_required == ["enrolled_on"] and not plan.ready

@@ -89,12 +89,13 @@ class ColumnMapping:
     unit_hints: dict[str, str] = field(default_factory=dict)   # canonical -> unit written in the header
     unmapped: list[str] = field(default_factory=list)          # source headers not used
     alternatives: dict[str, list[str]] = field(default_factory=dict)  # canonical -> other candidate headers
+    from_store: list[str] = field(default_factory=list)    # required columns whose stored values stand (D59)
 
     @property
     def missing_required(self) -> list[str]:
         fallback = {"grade": "severity"} if self.kind == "ae" else {}
         return [c for c in required_columns(self.kind)
-                if c not in self.columns and fallback.get(c) not in self.columns]
+                if c not in self.columns and fallback.get(c) not in self.columns and c not in self.from_store]
 
     def as_source_map(self) -> dict[str, str]:
         """{source header: canonical}, the form saved with an upload."""
@@ -186,6 +187,21 @@ def date_candidates(table: RawTable, mapping: ColumnMapping) -> list[str]:
         if len(filled) and filled.str.match(_DATE_TEXT).mean() >= 0.9:
             out.append(header)
     return out
+
+
+def is_side_table(table: RawTable, mapping: ColumnMapping, stored_subjects: set[str]) -> bool:
+    """A patients file that lacks only the enrolment date, has a column toxdb reads beside the subject
+    (e.g. sex), and whose every subject is already stored (ids compared without case and outer spaces,
+    D55): its values are added to the stored patients (D59). Any other patients file lacking the date
+    is asked about."""
+    if mapping.kind != "patients" or mapping.missing_required != ["enrolled_on"]:
+        return False
+    if not set(mapping.columns) - {"subject_id", "site"} or "subject_id" not in mapping.columns:
+        return False
+    ids = table.data[mapping.columns["subject_id"]]
+    ids = ids[~blank_cells(ids)].astype(str).str.strip().str.casefold()
+    known = {str(s).strip().casefold() for s in stored_subjects}
+    return bool(len(ids)) and bool(ids.isin(known).all())
 
 
 def _any_filled(values: pd.Series) -> bool:

@@ -20,6 +20,7 @@ from toxdb.ingest.mapping import (
     date_candidates,
     detect_kind,
     header_signature,
+    is_side_table,
     map_columns,
 )
 from toxdb.ingest.readers import RawTable, ReadError, check_size, read_table
@@ -157,6 +158,10 @@ def prepare_upload(
             mapping, saved_used = found[1], True
     kind = kind or detect_kind(table)
     cmap = map_columns(table, kind, saved=mapping)
+    stored = store.known_subjects()
+    side = is_side_table(table, cmap, stored)
+    if side:                 # values for stored patients: their enrolment dates stand (D59)
+        cmap.from_store = ["enrolled_on"]
     plan = UploadPlan(file_name, raw, "", table, cmap, site, saved_mapping_used=saved_used,
                       notes=list(table.notes))
 
@@ -172,8 +177,7 @@ def prepare_upload(
     check_value_map(kind, plan.value_map)
     staged = apply_value_map(staged, kind, plan.value_map)
     plan.unknown_values = unknown_values(staged, kind)
-    stored = store.known_subjects()
-    known = None if kind == "patients" else stored
+    known = None if kind == "patients" and not side else stored
     enrolment = store.read_kind("patients")[["subject_id", "enrolled_on"]] if kind == "ae" else None
     base = getattr(store, "base", store)          # every site's patients: to say where a patient is
     subject_sites = base.read_kind("patients")[["subject_id", "site"]] if allowed_sites is not None else None
@@ -181,12 +185,32 @@ def prepare_upload(
         staged, cmap, table, known_subjects=known, enrolment=enrolment,
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
         future_tolerance_days=trial.trial.future_tolerance_days, stored_subjects=stored,
-        allowed_sites=allowed_sites, subject_sites=subject_sites,
+        allowed_sites=allowed_sites, subject_sites=subject_sites, adds_to_stored=side,
     )
     plan.notes.extend(plan.validation.notes)
+    if side:
+        plan.validation.rows = derive_stored_values(plan.validation.rows, store.read_kind("patients"),
+                                                    [c for c in cmap.columns if c != "subject_id"])
+        plan.notes.append(_("A side table of values for patients already stored: it gives {columns}; every "
+                            "other value (enrolment date, site, ...) stays as stored.").format(
+            columns=", ".join(c for c in cmap.columns if c != "subject_id")))
     fingerprint()
     _classify_plan(store, plan)
     return plan
+
+
+def derive_stored_values(rows: pd.DataFrame, stored: pd.DataFrame, given: list[str]) -> pd.DataFrame:
+    """A side table's rows (D59) with every column it does not give taken from the patient as stored,
+    so that loading it changes only the values it gives (a correction of those)."""
+    current = stored.drop_duplicates("subject_id").set_index("subject_id")
+    out = rows.copy()
+    for column in current.columns:
+        if column in given or column in ("subject_id", "record_key", "source_row"):
+            continue
+        if column in out.columns and out[column].notna().any():
+            continue                         # set by the checks from the side table's own columns
+        out[column] = out["subject_id"].astype(str).map(current[column]).to_numpy()
+    return out
 
 
 def _classify_plan(store: Store, plan: UploadPlan) -> None:
@@ -306,12 +330,15 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
                 raise ReadError(f"{path}: no such file")
             check_size(path)
             raw = path.read_bytes()
-            k = kind or detect_kind(read_table(raw, path.name))
-            staged.append((KINDS.index(k), str(path), raw, None))
+            table = read_table(raw, path.name)
+            k = kind or detect_kind(table)
+            # a patients file without its required columns may be a side table for the others (D59): after them
+            later = bool(map_columns(table, k).missing_required)
+            staged.append((KINDS.index(k), later, str(path), raw, None))
         except ReadError as exc:
-            staged.append((-1, str(path), None, str(exc)))
+            staged.append((-1, False, str(path), None, str(exc)))
     outcomes = []
-    for order, path, raw, error in sorted(staged, key=lambda s: s[0]):
+    for order, _later, path, raw, error in sorted(staged, key=lambda s: s[:2]):
         if error:
             outcomes.append(FileOutcome(path, None, None, error))
             continue

@@ -245,10 +245,13 @@ def validate(
     allowed_sites: tuple[str, ...] | None = None,
     subject_sites: pd.DataFrame | None = None,
     stored_subjects: set[str] | None = None,
+    adds_to_stored: bool = False,
 ) -> ValidationResult:
     """Check every row of a mapped upload.
 
     ``known_subjects``: the subjects already stored (None skips the check, e.g. for patients);
+    ``adds_to_stored``: a side table of values for stored patients (D59): a required column it lacks
+    is not asked for (the stored value stands);
     ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check;
     ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30);
     ``allowed_sites``: the uploader may load rows of these sites only (a coordinator, D64): a patient
@@ -281,9 +284,9 @@ def validate(
             stripped[name] = _norm_text(staged[name])
         return stripped[name]
 
-    # required columns present and filled
+    # required columns present and filled (a side table adds to stored patients: their values stand, D59)
     for name in REQUIRED[kind]:
-        if name == "grade" and "severity" in staged.columns:
+        if name == "grade" and "severity" in staged.columns or adds_to_stored and name not in staged.columns:
             continue
         empty = (col(name) == "").to_numpy(dtype=bool)
         pr.add(empty, name, None, f"{name.replace('_', ' ')} is required and is empty")

@@ -42,10 +42,16 @@ def test_a_flagged_row_is_loaded_and_the_monitoring_page_counts_it(app_env):
     assert {m.label: m.value for m in at.metric}["Flagged"] == "1"
     next(b for b in at.button if b.label.startswith("Load")).click()
     run_app(at)
-    assert any("1 stored rows flagged" in s.value for s in at.success)
+    assert any("1 stored rows flagged" in s.value and "1 query raised to the site" in s.value for s in at.success)
     at.switch_page("app/pages/monitoring.py")
     run_app(at)
-    assert any("1 with a grade CTCAE does not give the term" in c.value for c in at.caption)
+    assert any("1 with a grade CTCAE does not give the term (1 open, 0 resolved)" in c.value for c in at.caption)
+    at.switch_page("app/pages/queries.py")          # the flag is an open query to the site (D56)
+    run_app(at)
+    listed = next(d.value for d in at.dataframe if "Raised by" in d.value.columns)
+    mine = listed[listed["Raised by"] == "toxdb"]
+    assert len(mine) == 1 and "ae_flag.csv" in mine["Record"].iloc[0]
+    assert "confirm the grade" in mine["Last message"].iloc[0]
     at.switch_page("app/pages/history.py")         # the latest upload is the one shown first
     run_app(at)
     assert any("raise a query to the site: 1" in c.value for c in at.caption)

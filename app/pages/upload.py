@@ -234,6 +234,7 @@ else:
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
             "(kept with their reasons on the Uploads page). "
             + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged)
-            + describe_flag_queries(counts))
+            + (" " + describe_flag_queries(counts).removeprefix("; ").replace("; ", ". ") + "."
+               if describe_flag_queries(counts) else ""))
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

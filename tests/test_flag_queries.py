@@ -124,3 +124,12 @@ def test_a_correction_of_something_else_keeps_the_flag_and_its_query(loaded_stor
     after = after[after["source"] == "flag"]
     assert after["query_id"].tolist() == before["query_id"].tolist() and set(after["status"]) == {OPEN}
     assert counts_of(store) == (1, 0)
+
+
+def test_a_coordinators_own_upload_raises_the_query_in_their_scope(loaded_store):
+    mine = loaded_store.scoped(["SITE-A"])             # what the Upload page uses for a coordinator (D64)
+    counts = upload(mine, HEAD + NAUSEA_4_A, "site_a_ae.csv", "SITE-A")
+    assert (counts.flagged, counts.queries_raised) == (1, 1)
+    seen = read_queries(mine)
+    assert seen.loc[seen["source"] == "flag", "site"].tolist() == ["SITE-A"]
+    assert counts_of(mine) == (1, 0) and counts_of(loaded_store.scoped(["SITE-B"])) == (0, 0)

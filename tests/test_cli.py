@@ -32,7 +32,8 @@ def test_init_import_status_round_trip(tmp_path):
     status = toxdb("status", "--db", db, "--json")
     counts = json.loads(status.stdout)
     assert counts == {"patients": 3, "adverse_events": 4, "treatment_records": 0, "lab_results": 0,
-                      "uploads": 2, "rejected_rows": 1, "flagged_rows": 1}
+                      "uploads": 2, "rejected_rows": 1, "flagged_rows": 1,
+                      "flagged_rows_open": 1}
     flags = toxdb("export", "flags", "--db", db, "--csv")
     assert flags.returncode == 0 and "grade_not_allowed" in flags.stdout and "P-003" in flags.stdout
     again = toxdb("import", "--db", db, ae)

@@ -9,7 +9,7 @@ from conftest import SHARED
 from toxdb import DATA_DIR
 from toxdb.clinical.ctcae import load_ctcae
 from toxdb.ingest.report import compute_import_table
-from toxdb.ingest.upload import import_paths
+from toxdb.ingest.upload import commit_upload, import_paths, prepare_upload
 
 REAL = SHARED / "realdata"
 pytestmark = pytest.mark.skipif(not REAL.exists(), reason="shared/realdata is not beside this checkout")
@@ -120,6 +120,16 @@ def test_uhn_oncology_ae(store):
     assert (c.rejected, c.duplicates) == (int(early.sum()) + int((same_key & ~exact).sum()), int(exact.sum()))
     assert c.accepted == len(ae) - c.rejected - c.duplicates
     assert files["enrollment.csv"].counts.accepted == len(enrol)
+    # demography.csv is a side table (D59): its sex is added to the stored patients, nothing else changes
+    demo = pd.read_csv(REAL / "uhn_oncology_ae" / "demography.csv", dtype=str)
+    assert files["demography.csv"].counts.corrections == len(demo)
+    pts = store.read_kind("patients").set_index("subject_id")
+    assert pts["sex"].to_dict() == dict(zip(demo["Subject"], demo["GENDER_CODE"].str[0]))
+    assert pts["enrolled_on"].dt.strftime("%Y-%m-%d").to_dict() == enrol.to_dict()
+    # the drug dates and the eligibility status name no column toxdb can place with certainty: asked about
+    for name in ("drug1_admin.csv", "drug2_admin.csv", "ineligibility.csv"):
+        assert files[name].counts is None and "enrolled_on" in files[name].message
+    assert "TX1_DATE_INT" in files["drug1_admin.csv"].message
 
 
 def test_oxford_robust_toxicities(store):
@@ -134,9 +144,37 @@ def test_oxford_robust_toxicities(store):
 
 def test_clindata_rawplus(store):
     files, _table = _load(store, "clindata_rawplus")
-    # the demographics page has no enrolment date and the AE page no coded term: both wait for a
-    # mapping by hand, with a sentence that says so; the treatment log's patients are then unknown
-    assert files["rawplus_dm.csv"].counts is None and "enrolled_on" in files["rawplus_dm.csv"].message
-    assert files["rawplus_ae.csv"].counts is None and "term" in files["rawplus_ae.csv"].message
+    # the demographics page has no enrolment date: it waits for the user, who is asked in words which of
+    # the file's date columns (if any) is the enrolment date (D58)
+    dm_words = files["rawplus_dm.csv"].message
+    assert files["rawplus_dm.csv"].counts is None and "enrolled_on" in dm_words
+    assert "firstparticipantdate" in dm_words and "record_dt" in dm_words and "is the enrolment date?" in dm_words
+    # the AE page's only event name is aeterm, the reported term: read as the term (D58), so the file is
+    # imported; with no patient stored, every row is rejected with that reason
+    ae = pd.read_csv(REAL / "clindata_rawplus" / "rawplus_ae.csv", dtype=str)
+    c = files["rawplus_ae.csv"].counts
+    assert c is not None and (c.accepted, c.rejected) == (0, len(ae))
     ex = pd.read_csv(REAL / "clindata_rawplus" / "rawplus_ex.csv", dtype=str)
     assert files["rawplus_ex.csv"].counts.rejected == len(ex)
+
+
+def test_clindata_rawplus_after_the_user_names_the_enrolment_date(store):
+    """The user's answer to the question above: firstparticipantdate (the first day in the study)."""
+    folder = REAL / "clindata_rawplus"
+    dm = pd.read_csv(folder / "rawplus_dm.csv", dtype=str)
+    plan = prepare_upload(store, (folder / "rawplus_dm.csv").read_bytes(), "rawplus_dm.csv",
+                          mapping={"firstparticipantdate": "enrolled_on"})
+    c = commit_upload(store, plan, "new-user")
+    # a birth date given only to the year or month (1951----, 1964-06--) keeps the row, left empty, flagged
+    partial = dm["brthdat"].notna() & ~dm["brthdat"].str.fullmatch(r"\d{4}-\d{2}-\d{2}", na=False)
+    assert (c.accepted, c.rejected, c.flagged) == (len(dm), 0, int(partial.sum()))
+    assert c.queries_raised == int(partial.sum())                 # each flag is a query to the site (D56)
+    ae = pd.read_csv(folder / "rawplus_ae.csv", dtype=str)
+    plan = prepare_upload(store, (folder / "rawplus_ae.csv").read_bytes(), "rawplus_ae.csv")
+    c = commit_upload(store, plan, "new-user")
+    # the public file masks every reported term as XXX: no event can be named, each row says so
+    assert (ae["aeterm"] == "XXX").all() and (c.accepted, c.rejected) == (0, len(ae))
+    reasons = store.rejected_rows(c.upload_id)["reasons"]
+    assert reasons.str.contains("not a CTCAE v5.0 term").all()
+    print(f"\nclindata_rawplus, enrolment = firstparticipantdate: dm {len(dm)} in, {len(dm)} stored, "
+          f"{int(partial.sum())} flagged; ae {len(ae)} in, 0 stored, {len(ae)} rejected")

@@ -24,7 +24,7 @@ def test_new_store_has_the_latest_schema_version(store):
     assert store.schema_version() == LATEST_VERSION
     assert store.status_counts() == {"patients": 0, "adverse_events": 0, "treatment_records": 0,
                                      "lab_results": 0, "uploads": 0, "rejected_rows": 0,
-                                     "flagged_rows": 0}
+                                     "flagged_rows": 0, "flagged_rows_open": 0}
 
 
 def test_reopening_does_not_migrate_twice(tmp_path):

@@ -22,11 +22,14 @@ derive_query_overview(queries, messages, now)    -> queries + age and the latest
 record_choices(frame, kind)                      -> record_key, subject_id, label for the raise form
 lab_query_records(lab_query_table)               -> the lab-vs-AE queries as raisable records
 queries_for_export(queries, messages)            -> one row per message with the query's fields
+sync_flag_queries(store)                         -> raise a query per flagged stored row, close those corrected (D56)
+compute_flag_counts(flag_lines)                  -> flagged records per kind of flag: open, resolved (D56)
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -44,6 +47,7 @@ __all__ = [
     "STATUS_WORDS",
     "QueryRefused",
     "act_on_query",
+    "compute_flag_counts",
     "compute_query_counts",
     "derive_query_overview",
     "lab_query_key",
@@ -55,6 +59,7 @@ __all__ = [
     "raise_lab_queries",
     "raise_query",
     "record_choices",
+    "sync_flag_queries",
 ]
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
@@ -70,6 +75,8 @@ PERMISSION = {"raise": "query", "answer": "answer_query", "close": "query", "reo
 TEXT_REQUIRED = {"raise", "answer", "reopen"}
 RECORD_KINDS = {"ae": N_("adverse event"), "labs": N_("lab value"), "treatment": N_("treatment row"),
                 "patients": N_("patient"), "lab_query": N_("lab-vs-AE query")}
+FLAG_SOURCE = "flag"          # a query raised by a stored row's flag (D56)
+FLAG_RAISER = "toxdb"         # who raises it: the upload check itself, not a person
 STATUS_WORDS = {OPEN: N_("open"), ANSWERED: N_("answered"), CLOSED: N_("closed")}
 ACTION_WORDS = {"raise": N_("raised"), "answer": N_("answered"), "close": N_("closed"), "reopen": N_("re-opened")}
 
@@ -242,3 +249,86 @@ def queries_for_export(queries: pd.DataFrame, messages: pd.DataFrame) -> pd.Data
     for c in ("raised_at", "written_at"):
         out[c] = pd.to_datetime(out[c]).dt.strftime("%Y-%m-%d %H:%M:%S")
     return out.reset_index(drop=True)
+
+
+# -- flags as queries (D50, D56) ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlagQuerySync:
+    raised: list[int]         # numbers of the queries raised now
+    linked: int               # flagged versions tied to a query raised before (same record, same flags)
+    closed: int               # queries closed because a correction removed their flags
+
+
+def _flag_versions(lines: pd.DataFrame) -> pd.DataFrame:
+    """One row per flagged stored version: its record, whether it is current, its query, the flags'
+    fingerprint (codes, columns and values) and their words."""
+    what = lines["code"].astype(str) + "|" + lines["column_name"].fillna("").astype(str) + "|" \
+        + lines["value"].fillna("").astype(str)
+    lines = lines.assign(what=what)
+    return lines.groupby(["upload_id", "source_row"], sort=True).agg(
+        kind=("kind", "first"), record_key=("record_key", "first"), version=("version", "first"),
+        subject_id=("subject_id", "first"), site=("site", "first"), file_name=("file_name", "first"),
+        current=("current", "any"), closed_by=("closed_by", "first"), closed_by_file=("closed_by_file", "first"),
+        query_id=("query_id", "max"), query_status=("query_status", "first"),
+        fingerprint=("what", lambda w: "\n".join(sorted(set(w)))),
+        text=("message", lambda m: "; ".join(dict.fromkeys(str(x) for x in m)))).reset_index()
+
+
+def _closing_note(version: pd.Series, flagged_now: bool) -> str:
+    upload = "-" if pd.isna(version["closed_by"]) else int(version["closed_by"])
+    file = "" if pd.isna(version["closed_by_file"]) else version["closed_by_file"]
+    if flagged_now:
+        return _("Closed automatically: upload #{upload} ({file}) corrected this record; the corrected row is "
+                 "flagged for another reason and has its own query.").format(upload=upload, file=file)
+    return _("Closed automatically: upload #{upload} ({file}) corrected this record, and its value is now "
+             "accepted without a flag.").format(upload=upload, file=file)
+
+
+def sync_flag_queries(store, at: dt.datetime | None = None) -> FlagQuerySync:
+    """Make every stored flag a query to its site (D56): a current flagged version without a query gets
+    one, open, in words (or keeps the query of the version just before it when a correction left the same
+    flags, whatever that query's status); a query none of whose versions is current any more, because a
+    correction stored the record without these flags, is closed with a note saying so. Raised and
+    closed by the upload check itself; safe to run again (nothing changes the second time)."""
+    from toxdb.store.queries import read_flag_lines, write_flag_queries
+
+    lines = read_flag_lines(store)
+    if not len(lines):
+        return FlagQuerySync([], 0, 0)
+    v = _flag_versions(lines)
+    # a flag carried unchanged from the version just before (a correction of something else) keeps its query
+    known = v[v["query_id"].notna()]
+    known = dict(zip(zip(known["record_key"], known["fingerprint"], known["version"].astype(int)),
+                     known["query_id"].astype(int)))
+    todo = v[v["query_id"].isna() & v["current"]]
+    hit = [known.get((k, f, int(n) - 1)) for k, f, n in zip(todo["record_key"], todo["fingerprint"], todo["version"])]
+    todo = todo.assign(query_id=pd.array(hit, dtype="Int64"))
+    links = todo[todo["query_id"].notna()]
+    new = todo[todo["query_id"].isna()].drop(columns="query_id")
+    new = new.assign(label=[_("{kind}, row {row} of {file}").format(kind=_(RECORD_KINDS.get(k, k)), row=r, file=f)
+                            for k, r, f in zip(new["kind"], new["source_row"], new["file_name"])])
+    tied = pd.concat([v[v["query_id"].notna()], links], ignore_index=True)
+    live = tied.groupby("query_id")["current"].any()
+    stale = tied[tied["query_id"].isin(live[~live].index) & (tied["query_status"] != CLOSED)]
+    stale = stale.sort_values("upload_id").drop_duplicates("query_id", keep="last")
+    flagged_now = set(v.loc[v["current"], "record_key"])
+    closes = pd.DataFrame({"query_id": stale["query_id"].astype(int),
+                           "text": [_closing_note(r, r["record_key"] in flagged_now) for _i, r in stale.iterrows()]})
+    raised, closed = write_flag_queries(
+        store, new=new[["upload_id", "source_row", "kind", "record_key", "subject_id", "site", "label", "text"]],
+        links=links, closes=closes, user=FLAG_RAISER, at=at)
+    return FlagQuerySync(raised, len(links), closed)
+
+
+def compute_flag_counts(lines: pd.DataFrame) -> pd.DataFrame:
+    """Flagged records per kind of flag (code): ``open`` while the record's latest flagged version is
+    current and its query is not closed, else ``resolved`` (closed by a person, or corrected)."""
+    cols = ["kind", "code", "open", "resolved", "total"]
+    if not len(lines):
+        return pd.DataFrame(columns=cols)
+    last = lines.sort_values("version", kind="stable").drop_duplicates(["kind", "record_key", "code"], keep="last")
+    is_open = last["current"].astype(bool) & (last["query_status"].isna() | (last["query_status"] != CLOSED))
+    out = last.assign(open=is_open.astype(int), resolved=(~is_open).astype(int)).groupby(
+        ["kind", "code"], as_index=False)[["open", "resolved"]].sum()
+    out["total"] = out["open"] + out["resolved"]
+    return out[cols]

@@ -17,6 +17,7 @@ from toxdb.monitoring.design import (
 )
 from toxdb.monitoring.status import compute_monitoring
 from toxdb.plots.monitoring import plot_boundary_panel, plot_incidence_panel
+from toxdb.queries import compute_flag_counts
 from toxdb.reports.monitoring import (
     format_boundary_listing,
     format_cohort_patients,
@@ -26,6 +27,7 @@ from toxdb.reports.monitoring import (
     format_operating_characteristics,
     pct,
 )
+from toxdb.store.queries import read_flag_lines
 from toxdb.vocab import COHORTS
 
 store = state.get_store()
@@ -112,12 +114,19 @@ with st.expander("Compare with an alternative design (statistician)", expanded=F
     if alternative is not None and alternative == record:
         st.caption("The alternative equals the design of record.")
 
-queried = store.flag_counts("ae")
-if queried:
+flag_counts = compute_flag_counts(read_flag_lines(store))       # open vs resolved queries of flagged rows (D56)
+ae_flags = flag_counts[flag_counts["kind"] == "ae"].set_index("code")
+if len(ae_flags):
+    def _n(code: str, column: str) -> int:
+        return int(ae_flags[column].get(code, 0))
+
     st.caption(_("Adverse-event rows stored with a query to the site: {n} with a grade CTCAE does not give the "
-                 "term, {m} with a term outside CTCAE (stored under its organ class's 'Other, specify'). They are "
-                 "counted here as recorded; the list: python -m toxdb export flags --csv").format(
-        n=queried.get("grade_not_allowed", 0), m=queried.get("term_outside_ctcae", 0)))
+                 "term ({n_open} open, {n_done} resolved), {m} with a term outside CTCAE, stored under its organ "
+                 "class's 'Other, specify' ({m_open} open, {m_done} resolved). They are counted here as "
+                 "recorded; the queries are on the Queries page, the list: python -m toxdb export flags --csv").format(
+        n=_n("grade_not_allowed", "total"), n_open=_n("grade_not_allowed", "open"),
+        n_done=_n("grade_not_allowed", "resolved"), m=_n("term_outside_ctcae", "total"),
+        m_open=_n("term_outside_ctcae", "open"), m_done=_n("term_outside_ctcae", "resolved")))
 
 key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 results = _monitoring(*key, record)

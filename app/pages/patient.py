@@ -115,6 +115,19 @@ with tab_course:
     else:
         st.caption("No adverse event recorded by this cut.")
 
+    others = store.other_treatments_of(subject, cut.frozen_upload, cut.cut_date)
+    if len(others):
+        # kept at upload as "not a protocol treatment" (D52, D57): shown as written, never protocol exposure
+        st.subheader(_("Other treatments recorded"))
+        st.caption(_("Not protocol treatments: mapped at upload as 'keep as other'. Shown as the site wrote them; "
+                     "never counted as protocol exposure, never used to place events in a phase or to advise a dose."))
+        st.dataframe(others.rename(columns={
+            "name": _("Name"), "start_date": _("Start"), "end_date": _("End"), "dose": _("Dose"),
+            "dose_unit": _("Dose unit"), "upload_id": _("Upload"), "file_name": _("File")}),
+                     hide_index=True, width="stretch", key="patient_other_treatments",
+                     column_config={_("Start"): st.column_config.DateColumn(format="YYYY-MM-DD"),
+                                    _("End"): st.column_config.DateColumn(format="YYYY-MM-DD")})
+
     st.subheader(_("Queries to the site"))
     about = derive_query_overview(read_queries(store), read_query_messages(store), dt.datetime.now())
     about = about[about["subject_id"] == subject]

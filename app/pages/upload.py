@@ -13,7 +13,7 @@ from toxdb.ingest.mapping import (
     required_columns,
 )
 from toxdb.ingest.readers import ReadError, SettingError, max_file_mb
-from toxdb.ingest.upload import commit_upload, describe_plan, prepare_upload
+from toxdb.ingest.upload import commit_upload, describe_flag_queries, describe_plan, prepare_upload
 from toxdb.ingest.values import KEEP_AS_OTHER, ValueMapError, merge_value_maps, targets
 from toxdb.reports.export import (
     frame_to_csv_bytes,
@@ -236,7 +236,9 @@ else:
             f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
             f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
             "(kept with their reasons on the Uploads page). "
-            + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged))
+            + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged)
+            + (" " + describe_flag_queries(counts).removeprefix("; ").replace("; ", ". ") + "."
+               if describe_flag_queries(counts) else ""))
         st.session_state["upload_alerts"] = plan.alerts.message if plan.alerts is not None else None
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

@@ -13,10 +13,12 @@ from functools import lru_cache
 import pandas as pd
 
 from toxdb import DATA_DIR
+from toxdb.i18n import N_
 from toxdb.ingest.readers import RawTable, blank_cells
 from toxdb.vocab import KINDS
 
 SYNONYM_FILE = DATA_DIR / "column_synonyms.csv"
+FALLBACK_FILE = DATA_DIR / "column_fallbacks.csv"      # a required column read from another one (D58)
 _SDTM_DOMAINS = {"DM": "patients", "EX": "treatment", "AE": "ae", "LB": "labs"}
 _UNIT_IN_HEADER = re.compile(r"^(.*?)[\s_]*[\(\[（]\s*([^\)\]）]+?)\s*[\)\]）]\s*$")
 # a unit as a header's last word: serum_creatinine_mg_dl, height_m, weight_lb (-> the unit as written)
@@ -61,6 +63,17 @@ def load_column_synonyms() -> dict[str, list[CanonicalColumn]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def load_column_fallbacks() -> dict[str, list[tuple[str, str]]]:
+    """Per kind, (canonical, from): when a file has no column for ``canonical`` but has one for ``from``,
+    that column fills both (toxdb/data/column_fallbacks.csv says why for each)."""
+    table = pd.read_csv(FALLBACK_FILE, dtype=str, keep_default_na=False)
+    out: dict[str, list[tuple[str, str]]] = {k: [] for k in KINDS}
+    for kind, canonical, source in zip(table["kind"], table["canonical"], table["from"]):
+        out[kind].append((canonical, source))
+    return out
+
+
 def canonical_columns(kind: str) -> list[str]:
     return [c.name for c in load_column_synonyms()[kind]]
 
@@ -76,12 +89,13 @@ class ColumnMapping:
     unit_hints: dict[str, str] = field(default_factory=dict)   # canonical -> unit written in the header
     unmapped: list[str] = field(default_factory=list)          # source headers not used
     alternatives: dict[str, list[str]] = field(default_factory=dict)  # canonical -> other candidate headers
+    from_store: list[str] = field(default_factory=list)    # required columns whose stored values stand (D59)
 
     @property
     def missing_required(self) -> list[str]:
         fallback = {"grade": "severity"} if self.kind == "ae" else {}
         return [c for c in required_columns(self.kind)
-                if c not in self.columns and fallback.get(c) not in self.columns]
+                if c not in self.columns and fallback.get(c) not in self.columns and c not in self.from_store]
 
     def as_source_map(self) -> dict[str, str]:
         """{source header: canonical}, the form saved with an upload."""
@@ -149,9 +163,45 @@ def map_columns(table: RawTable, kind: str, saved: dict[str, str] | None = None)
         others = [h for h in candidates if h != chosen]
         if others:
             alternatives[col.name] = others
+    for canon, source in load_column_fallbacks()[kind]:
+        if canon not in columns and source in columns:
+            columns[canon] = columns[source]
     unit_hints = {canon: hints[src] for canon, src in columns.items() if src in hints}
     unmapped = [h for h in table.columns if h not in used]
     return ColumnMapping(kind, columns, unit_hints, unmapped, alternatives)
+
+
+_DATE_TEXT = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}([T ].*)?$|^\d{4}年\d{1,2}月\d{1,2}日$")
+# required dates, and how the question names them
+DATE_COLUMNS = {"enrolled_on": N_("enrolment date"), "onset_date": N_("onset date"), "start_date": N_("start date"),
+                "collected_on": N_("collection date")}
+
+
+def date_candidates(table: RawTable, mapping: ColumnMapping) -> list[str]:
+    """The unused columns whose filled cells (the first 200) are nearly all dates: the columns a
+    missing required date might be in. Which one it is, only the user can say (D58)."""
+    out = []
+    for header in mapping.unmapped:
+        values = table.data[header].iloc[:2000]
+        filled = values[~blank_cells(values)].astype(str).str.strip().iloc[:200]
+        if len(filled) and filled.str.match(_DATE_TEXT).mean() >= 0.9:
+            out.append(header)
+    return out
+
+
+def is_side_table(table: RawTable, mapping: ColumnMapping, stored_subjects: set[str]) -> bool:
+    """A patients file that lacks only the enrolment date, has a column toxdb reads beside the subject
+    (e.g. sex), and whose every subject is already stored (ids compared without case and outer spaces,
+    D55): its values are added to the stored patients (D59). Any other patients file lacking the date
+    is asked about."""
+    if mapping.kind != "patients" or mapping.missing_required != ["enrolled_on"]:
+        return False
+    if not set(mapping.columns) - {"subject_id", "site"} or "subject_id" not in mapping.columns:
+        return False
+    ids = table.data[mapping.columns["subject_id"]]
+    ids = ids[~blank_cells(ids)].astype(str).str.strip().str.casefold()
+    known = {str(s).strip().casefold() for s in stored_subjects}
+    return bool(len(ids)) and bool(ids.isin(known).all())
 
 
 def _any_filled(values: pd.Series) -> bool:

@@ -37,14 +37,14 @@ def compute_import_table(outcomes) -> pd.DataFrame:
         name = plan.file_name if plan is not None else str(o.path).rsplit("/", 1)[-1]
         if o.counts is None:
             rows.append({"file": name, "kind": plan.kind if plan else "", "rows in": len(plan.table.data) if plan else 0,
-                         "stored": 0, "flagged": 0, "rejected": 0, "duplicates": 0, "kept as other": 0,
+                         "stored": 0, "corrected": 0, "flagged": 0, "rejected": 0, "duplicates": 0, "kept as other": 0,
                          "not imported": o.message.split(": ", 1)[-1] if o.message else _("not imported")})
             continue
         c = o.counts
         groups = compute_reason_groups(plan.validation.problems, name)
         rows.append({"file": name, "kind": plan.kind, "rows in": len(plan.table.data), "stored": c.accepted,
-                     "flagged": c.flagged, "rejected": c.rejected, "duplicates": c.duplicates,
-                     "kept as other": c.other,
+                     "corrected": c.corrections, "flagged": c.flagged, "rejected": c.rejected,
+                     "duplicates": c.duplicates, "kept as other": c.other,
                      "rejected because": "; ".join(f"{n} × {why}" for why, n in groups.items()),
                      "flags": "; ".join(f"{n} × {code}" for code, n in
                                         plan.validation.flags.drop_duplicates(["source_row", "code"])["code"]

@@ -8,17 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from toxdb.i18n import _
+from toxdb.i18n import _, ngettext
 from toxdb.alerts.notify import AlertReport, notify_after_import
 from toxdb.ingest.mapping import (
+    DATE_COLUMNS,
     ColumnMapping,
     apply_mapping,
+    date_candidates,
     detect_kind,
     header_signature,
+    is_side_table,
     map_columns,
 )
 from toxdb.ingest.readers import RawTable, ReadError, check_size, read_table
@@ -31,6 +34,7 @@ from toxdb.ingest.values import (
     parse_map_args,
     unknown_values,
 )
+from toxdb.queries import sync_flag_queries
 from toxdb.store.db import CommitCounts, Store, pack_raw
 from toxdb.trial import Trial, load_trial
 from toxdb.vocab import KIND_LABELS, KINDS
@@ -80,12 +84,14 @@ class UploadPlan:
     @property
     def adds_nothing(self) -> bool:
         """True when loading would change nothing: every row is already stored with the same values
-        (whatever the file's bytes), and any rejected rows were already recorded from these very bytes
-        (decision D40)."""
+        (whatever the file's bytes), and any rejected rows or rows kept as other were already recorded
+        from these very bytes (decision D40)."""
         if self.validation is None or self.classified is None:
             return False
         s = self.summary
-        return s["new"] == 0 and s["corrections"] == 0 and (s["rejected"] == 0 or self.same_bytes_as is not None)
+        # rows kept as other (D52) are stored too: a file of only those still loads (D57)
+        return s["new"] == 0 and s["corrections"] == 0 and (
+            (s["rejected"] == 0 and s["other"] == 0) or self.same_bytes_as is not None)
 
     def changes(self) -> pd.DataFrame:
         """Each stored value the upload would change: source_row, record_key, column, stored, incoming."""
@@ -155,6 +161,10 @@ def prepare_upload(
             mapping, saved_used = found[1], True
     kind = kind or detect_kind(table)
     cmap = map_columns(table, kind, saved=mapping)
+    stored = store.known_subjects()
+    side = is_side_table(table, cmap, stored)
+    if side:                 # values for stored patients: their enrolment dates stand (D59)
+        cmap.from_store = ["enrolled_on"]
     plan = UploadPlan(file_name, raw, "", table, cmap, site, saved_mapping_used=saved_used,
                       notes=list(table.notes), trial=trial)
 
@@ -170,8 +180,7 @@ def prepare_upload(
     check_value_map(kind, plan.value_map)
     staged = apply_value_map(staged, kind, plan.value_map)
     plan.unknown_values = unknown_values(staged, kind)
-    stored = store.known_subjects()
-    known = None if kind == "patients" else stored
+    known = None if kind == "patients" and not side else stored
     enrolment = store.read_kind("patients")[["subject_id", "enrolled_on"]] if kind == "ae" else None
     base = getattr(store, "base", store)          # every site's patients: to say where a patient is
     subject_sites = base.read_kind("patients")[["subject_id", "site"]] if allowed_sites is not None else None
@@ -179,12 +188,32 @@ def prepare_upload(
         staged, cmap, table, known_subjects=known, enrolment=enrolment,
         screening_window_days=trial.trial.screening_window_days, today=today, day_first=day_first,
         future_tolerance_days=trial.trial.future_tolerance_days, stored_subjects=stored,
-        allowed_sites=allowed_sites, subject_sites=subject_sites,
+        allowed_sites=allowed_sites, subject_sites=subject_sites, adds_to_stored=side,
     )
     plan.notes.extend(plan.validation.notes)
+    if side:
+        plan.validation.rows = derive_stored_values(plan.validation.rows, store.read_kind("patients"),
+                                                    [c for c in cmap.columns if c != "subject_id"])
+        plan.notes.append(_("A side table of values for patients already stored: it gives {columns}; every "
+                            "other value (enrolment date, site, ...) stays as stored.").format(
+            columns=", ".join(c for c in cmap.columns if c != "subject_id")))
     fingerprint()
     _classify_plan(store, plan)
     return plan
+
+
+def derive_stored_values(rows: pd.DataFrame, stored: pd.DataFrame, given: list[str]) -> pd.DataFrame:
+    """A side table's rows (D59) with every column it does not give taken from the patient as stored,
+    so that loading it changes only the values it gives (a correction of those)."""
+    current = stored.drop_duplicates("subject_id").set_index("subject_id")
+    out = rows.copy()
+    for column in current.columns:
+        if column in given or column in ("subject_id", "record_key", "source_row"):
+            continue
+        if column in out.columns and out[column].notna().any():
+            continue                         # set by the checks from the side table's own columns
+        out[column] = out["subject_id"].astype(str).map(current[column]).to_numpy()
+    return out
 
 
 def _classify_plan(store: Store, plan: UploadPlan) -> None:
@@ -221,6 +250,10 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
         packed=plan.packed, flags=v.flags, others=v.others,
     )
+    if counts.flagged or counts.corrections:
+        # every stored flag is a query to the site; a correction closes the queries it settles (D56)
+        synced = sync_flag_queries(store)
+        counts = replace(counts, queries_raised=len(synced.raised), queries_closed=synced.closed)
     plan.alerts = notify_after_import(store, plan.trial or load_trial(), counts.upload_id, plan.kind, user)
     return counts
 
@@ -236,8 +269,15 @@ def describe_plan(plan: UploadPlan) -> str:
                 id=a["upload_id"], name=a["file_name"], at=a["uploaded_at"], user=a["uploaded_by"])
         return text
     if plan.mapping.missing_required:
-        return (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
+        text = (f"{plan.file_name}: read as {KIND_LABELS[plan.kind]}, but no column was recognised for "
                 f"{', '.join(plan.mapping.missing_required)}; map them by hand (Upload page) or pass --kind")
+        dates = date_candidates(plan.table, plan.mapping) if set(DATE_COLUMNS) & set(plan.mapping.missing_required) \
+            else []
+        if dates:         # the meaning is not certain: the user is asked, with the columns that could hold it
+            text += ". " + _("Columns of this file that hold dates: {columns}. Which one, if any, is the {what}?").format(
+                columns=", ".join(dates[:8]) + (" …" if len(dates) > 8 else ""),
+                what=" / ".join(_(DATE_COLUMNS[c]) for c in plan.mapping.missing_required if c in DATE_COLUMNS))
+        return text
     return _("{file} ({kind}, {rows} rows): {new} new, {corrections} corrections, {duplicates} duplicates, "
              "{rejected} rejected, {flagged} flagged").format(
         file=plan.file_name, kind=KIND_LABELS[plan.kind], rows=s["rows"], new=s["new"],
@@ -262,9 +302,23 @@ class FileOutcome:
                  "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
             file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
             duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged) + (
-            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "")
+            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "") \
+            + describe_flag_queries(c)
         alerts = self.plan.alerts.message if self.plan.alerts is not None else None
         return text + "\n  " + _("alerts: {alerts}").format(alerts=alerts) if alerts else text
+
+
+def describe_flag_queries(c: CommitCounts) -> str:
+    """What an upload did to the queries to the site (D56), in words; empty when nothing."""
+    parts = []
+    if c.queries_raised:
+        parts.append(ngettext("{n} query raised to the site (Queries page)", "{n} queries raised to the site "
+                              "(Queries page)", c.queries_raised).format(n=c.queries_raised))
+    if c.queries_closed:
+        parts.append(ngettext("{n} flag query closed: the correction settles it",
+                              "{n} flag queries closed: the correction settles them", c.queries_closed).format(
+            n=c.queries_closed))
+    return "".join("; " + p for p in parts)
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,
@@ -282,12 +336,15 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
                 raise ReadError(f"{path}: no such file")
             check_size(path)
             raw = path.read_bytes()
-            k = kind or detect_kind(read_table(raw, path.name))
-            staged.append((KINDS.index(k), str(path), raw, None))
+            table = read_table(raw, path.name)
+            k = kind or detect_kind(table)
+            # a patients file without its required columns may be a side table for the others (D59): after them
+            later = bool(map_columns(table, k).missing_required)
+            staged.append((KINDS.index(k), later, str(path), raw, None))
         except ReadError as exc:
-            staged.append((-1, str(path), None, str(exc)))
+            staged.append((-1, False, str(path), None, str(exc)))
     outcomes = []
-    for order, path, raw, error in sorted(staged, key=lambda s: s[0]):
+    for order, _later, path, raw, error in sorted(staged, key=lambda s: s[:2]):
         if error:
             outcomes.append(FileOutcome(path, None, None, error))
             continue

@@ -90,6 +90,7 @@ class ValidationResult:
         }
 
 
+SOFT_PARTIAL_DATES = {"birth_date"}      # given only to the month or year: left empty, the row kept
 FLAG_COLUMNS = ("source_row", "record_key", "subject_id", "code", "column", "value", "message")
 
 
@@ -244,10 +245,13 @@ def validate(
     allowed_sites: tuple[str, ...] | None = None,
     subject_sites: pd.DataFrame | None = None,
     stored_subjects: set[str] | None = None,
+    adds_to_stored: bool = False,
 ) -> ValidationResult:
     """Check every row of a mapped upload.
 
     ``known_subjects``: the subjects already stored (None skips the check, e.g. for patients);
+    ``adds_to_stored``: a side table of values for stored patients (D59): a required column it lacks
+    is not asked for (the stored value stands);
     ``enrolment``: subject_id, enrolled_on of stored patients for the screening-window check;
     ``future_tolerance_days``: dates up to this many days after ``today`` are accepted (D30);
     ``allowed_sites``: the uploader may load rows of these sites only (a coordinator, D64): a patient
@@ -280,9 +284,9 @@ def validate(
             stripped[name] = _norm_text(staged[name])
         return stripped[name]
 
-    # required columns present and filled
+    # required columns present and filled (a side table adds to stored patients: their values stand, D59)
     for name in REQUIRED[kind]:
-        if name == "grade" and "severity" in staged.columns:
+        if name == "grade" and "severity" in staged.columns or adds_to_stored and name not in staged.columns:
             continue
         empty = (col(name) == "").to_numpy(dtype=bool)
         pr.add(empty, name, None, f"{name.replace('_', ' ')} is required and is empty")
@@ -311,6 +315,7 @@ def validate(
         pr.add(unknown, "subject_id", subj, "this subject is not in the patient table; upload or fix the patients file first")
 
     # dates
+    soft = _Soft(flags)
     parsed_dates: dict[str, pd.DataFrame] = {}
     for name in DATE_COLUMNS[kind]:
         if name not in staged.columns:
@@ -324,7 +329,11 @@ def validate(
         out[name] = d["date"]
         if name != "onset_date":
             partial = (d["precision"].isin(["month", "year"])).to_numpy(dtype=bool)
-            if partial.any() and kind != "ae":
+            if partial.any() and name in SOFT_PARTIAL_DATES:
+                # an optional date nothing is placed by: the row is kept, the date left empty (D53, D58)
+                soft.add(partial, name, col(name), lambda pos, d=d: [
+                    _("birth date given only to the {precision}").format(precision=p) for p in d["precision"].iloc[pos]])
+            elif partial.any() and kind != "ae":
                 pr.add(partial, name, col(name), "a full date (day, month and year) is needed here")
             elif partial.any():
                 flags.append((partial, lambda pos, d=d, name=name: [
@@ -332,7 +341,6 @@ def validate(
 
     if allowed_sites is not None:
         _other_sites(kind, out, pr, col, allowed_sites, subject_sites)
-    soft = _Soft(flags)
     if kind == "patients":
         notes.extend(_patients(staged, out, soft, col, mapping.unit_hints))
         _birth_before_enrolment(out, pr, col)
@@ -359,7 +367,7 @@ def validate(
     duplicate = pr.dups & ~rejected
     keep = ~rejected & ~duplicate
     problems = _problem_frame(raw, staged, pr, rejected, duplicate)
-    others = _other_treatments(out[keep & other]) if other.any() else None
+    others = _other_treatments(out[keep & other], staged[keep & other]) if other.any() else None
     keep = keep & ~other
     # text columns stay categorical (coded by distinct value): the store reads them as such
     rows = out.reset_index(drop=True) if keep.all() else out[keep].reset_index(drop=True)
@@ -370,12 +378,17 @@ def validate(
     return result
 
 
-def _other_treatments(rows: pd.DataFrame) -> pd.DataFrame:
-    """Treatment rows that are not a protocol treatment (D52): kept with their name, never used to
-    place events in a phase."""
+def _other_treatments(rows: pd.DataFrame, written: pd.DataFrame) -> pd.DataFrame:
+    """Treatment rows that are not a protocol treatment (D52): kept with their name, and their dose and
+    unit as the site wrote them (no protocol unit applies, D57), never used to place events in a phase."""
     cols = ["source_row", "subject_id", "start_date", "end_date", "dose", "dose_unit"]
     out = rows.reindex(columns=cols).copy()
     out.insert(2, "name", as_text(rows["treatment"]).str.removeprefix("other: "))
+    if "dose" in written.columns:
+        out["dose"] = pd.to_numeric(as_text(written["dose"]).str.strip(), errors="coerce").astype("float64")
+    if "dose_unit" in written.columns:
+        unit = as_text(written["dose_unit"]).str.strip()
+        out["dose_unit"] = unit.where(unit != "", None).astype(object)
     return out.reset_index(drop=True)
 
 

@@ -123,6 +123,8 @@ CREATE TABLE IF NOT EXISTS boundary_states (
     upload_id  INTEGER
 );
 """),
+    # 17: each stored flag belongs to the query it raised to the site (D56)
+    (17, "ALTER TABLE row_flags ADD COLUMN query_id INTEGER"),
 ]
 LATEST_VERSION = max([SCHEMA_VERSION, *(v for v, _ in MIGRATIONS)])
 RAW_CODEC = "zstd"
@@ -156,6 +158,8 @@ class CommitCounts:
     rejected: int
     flagged: int = 0           # stored rows that carry a query to the site (D50)
     other: int = 0             # treatment rows kept as "not a protocol treatment" (D52)
+    queries_raised: int = 0    # queries to the site raised by this upload's flags (D56)
+    queries_closed: int = 0    # flag queries closed because this upload corrected their rows (D56)
 
 
 def _json_once(objects: list) -> list[str]:
@@ -463,6 +467,9 @@ class Store:
         ).fetchone()[0]
         counts["flagged_rows"] = cur.execute(
             "SELECT count(DISTINCT (upload_id, source_row)) FROM row_flags").fetchone()[0]
+        counts["flagged_rows_open"] = cur.execute(       # their query to the site not closed yet (D56)
+            "SELECT count(DISTINCT (f.upload_id, f.source_row)) FROM row_flags f JOIN site_queries q"
+            " USING (query_id) WHERE q.status <> 'closed'").fetchone()[0]
         return counts
 
     def data_version(self) -> tuple:
@@ -528,7 +535,7 @@ class Store:
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         return self.cursor().execute(
             "SELECT f.upload_id, u.file_name, u.site, f.kind, f.source_row, f.subject_id, f.code,"
-            " f.column_name, f.value, f.message FROM row_flags f JOIN uploads u USING (upload_id)"
+            " f.column_name, f.value, f.message, f.query_id FROM row_flags f JOIN uploads u USING (upload_id)"
             f" {clause} ORDER BY f.upload_id, f.source_row, f.code",
             params,
         ).df()
@@ -951,6 +958,23 @@ class Store:
             f" o.end_date, o.dose, o.dose_unit FROM other_treatments o JOIN uploads u USING (upload_id) {clause}"
             " ORDER BY o.upload_id, o.source_row", params).df()
 
+    def other_treatments_of(self, subject_id: str, as_of_upload: int | None = None,
+                            until: dt.date | None = None) -> pd.DataFrame:
+        """One patient's treatments kept as "not a protocol treatment" (D52, D57): each distinct row once
+        (a file loaded again keeps its rows again), from the first upload that held it, up to
+        ``as_of_upload`` (a saved cut) and started by ``until`` (the cut date), by start date."""
+        where, params = ["o.subject_id = ?"], [subject_id]
+        if as_of_upload is not None:
+            where.append("o.upload_id <= ?")
+            params.append(as_of_upload)
+        if until is not None:
+            where.append("(o.start_date IS NULL OR o.start_date <= ?)")
+            params.append(until)
+        return self.cursor().execute(
+            "SELECT name, start_date, end_date, dose, dose_unit, min(o.upload_id) AS upload_id,"
+            " arg_min(u.file_name, o.upload_id) AS file_name FROM other_treatments o JOIN uploads u USING (upload_id)"
+            f" WHERE {' AND '.join(where)} GROUP BY ALL ORDER BY start_date NULLS LAST, name", params).df()
+
     # -- data cuts -------------------------------------------------------------------------------
     def save_data_cut(self, name: str, cut_date: dt.date, user: str) -> None:
         """Freeze the data as stored now: the cut holds the last upload number (D41)."""
@@ -1134,7 +1158,7 @@ def _insert_flags(cur, upload_id: int, kind: str, flags: pd.DataFrame | None) ->
     cur.register("incoming_flags", pa.Table.from_pandas(flags.astype({"source_row": "int64"}), preserve_index=False))
     cur.execute(
         "INSERT INTO row_flags SELECT ?, ?, f.source_row, f.record_key, f.subject_id, f.code, f.column,"
-        " f.value, f.message FROM incoming_flags f LEFT JOIN classified k ON k.source_row = f.source_row"
+        " f.value, f.message, NULL FROM incoming_flags f LEFT JOIN classified k ON k.source_row = f.source_row"
         " WHERE k.status IS NULL OR k.status = 'correction'",
         [upload_id, kind],
     )

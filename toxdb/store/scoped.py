@@ -69,6 +69,11 @@ class ScopedStore(Store):
     def sites(self) -> list[str]:
         return list(self.scope)
 
+    def other_treatments_of(self, subject_id: str, as_of_upload: int | None = None, until=None) -> pd.DataFrame:
+        frame = super().other_treatments_of(subject_id, as_of_upload, until)
+        mine = set(self.query(self._subjects_sql())["subject_id"])
+        return frame if subject_id in mine else frame.iloc[0:0]
+
     def flags(self, upload_id: int | None = None, site: str | None = None) -> pd.DataFrame:
         frame = super().flags(upload_id, site)
         mine = set(self.query(self._subjects_sql())["subject_id"])

@@ -788,6 +788,13 @@ class Store:
             out.setdefault(column, {})[written] = target
         return out
 
+    def saved_value_maps(self, site: str | None = None) -> pd.DataFrame:
+        """The values saved per site (D52): site, kind, column, value as written, what it means, who, when."""
+        clause, params = ("WHERE site = ?", [site]) if site is not None else ("", [])
+        return self.cursor().execute(
+            "SELECT site, kind, column_name, written, target, saved_by, saved_at FROM saved_value_maps"
+            f" {clause} ORDER BY saved_at DESC, site, kind, column_name, written", params).df()
+
     def other_treatments(self, site: str | None = None) -> pd.DataFrame:
         """Treatment rows kept as "not a protocol treatment" (D52), with the file they came from."""
         clause, params = ("WHERE u.site = ?", [site]) if site is not None else ("", [])

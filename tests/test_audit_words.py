@@ -59,6 +59,7 @@ WRITTEN = {
     "user_added": {"identity": "c@a", "role": "coordinator", "sites": ["S"], "active": True},
     "user_changed": {"identity": "c@a", "role": "coordinator", "sites": ["S"], "active": False, "before": {}},
     "user_disabled": {"identity": "c@a", "role": "coordinator", "sites": ["S"], "active": False},
+    "users_listed": {"rows": 4, "format": "text"},
     "week_reviewed": {"reference": "my last review", "cut": "live", "items": {"new_ae": 2}},
     "review": {"kind": "ae", "record_key": "P-1|AE-1", "version": "2", "subject_id": "P-1"},
     "query_raise": {"query_id": 4, "kind": "ae", "record_key": "k", "subject_id": "P-1", "site": "S", "text": "grade?"},

@@ -91,3 +91,10 @@ def test_an_export_that_cannot_be_recorded_writes_nothing_and_says_so(db, tmp_pa
     assert "did not come free within 1 s" in run.stderr and "Traceback" not in run.stderr
     assert not out.exists() and run.stdout == ""
     assert _entries(db, "export") == []
+
+
+def test_listing_the_users_is_audited(db, capsys, monkeypatch):
+    monkeypatch.setenv("TOXDB_USER", "dm-os")
+    assert main(["users", "list", "--db", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert _entries(db, "users_listed") == [("dm-os", {"rows": 0, "format": "json"})]

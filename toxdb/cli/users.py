@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from toxdb.access import AccessDenied, local_person, require
-from toxdb.cli.common import add_db_arg
+from toxdb.cli.common import add_db_arg, record_cli_action
 from toxdb.i18n import _
 from toxdb.store.audit import Anchor, parse_anchor, read_anchors
 from toxdb.store.db import default_db_path, open_store
@@ -48,8 +48,10 @@ def _change(args) -> int:
 
 
 def _list(args) -> int:
-    with open_store(args.db or default_db_path(), read_only=True) as store:
+    db = args.db or default_db_path()
+    with open_store(db, read_only=True) as store:
         users = store.users()
+    record_cli_action(db, "users_listed", {"rows": len(users), "format": "json" if args.json else "text"})   # D67
     rows = [{"identity": r.identity, "name": r.name, "role": r.role, "sites": list(r.sites), "active": bool(r.active),
              "changed_at": str(r.changed_at), "changed_by": r.changed_by} for r in users.itertuples(index=False)]
     if args.json:

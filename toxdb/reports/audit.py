@@ -22,7 +22,8 @@ ACTION_LABELS: dict[str, str] = {
     "acknowledge_advice": N_("dose advice acknowledged"), "sign_in": N_("sign-in"), "sign_out": N_("sign-out"),
     "download": N_("file downloaded"), "export": N_("export (command line)"), "diff": N_("cut comparison (command line)"),
     "report": N_("committee report built"), "user_added": N_("user added"), "user_changed": N_("user changed"),
-    "user_disabled": N_("user disabled"), "week_reviewed": N_("This week marked reviewed"),
+    "user_disabled": N_("user disabled"), "users_listed": N_("users listed (command line)"),
+    "week_reviewed": N_("This week marked reviewed"),
     "review": N_("record marked reviewed"), "query_raise": N_("query raised"), "query_answer": N_("query answered"),
     "query_close": N_("query closed"), "query_reopen": N_("query re-opened"),
 }
@@ -101,6 +102,8 @@ def _describe_more(action: str, d: dict, get) -> str | None:
         return _("Exported {kind} from the command line {cut}, sites: {sites}: {rows} rows as {format} {where}.").format(
             kind=get("export"), cut=cut, sites=_sites_words(d.get("sites")), rows=get("rows"), format=get("format"),
             where=where)
+    if action == "users_listed":
+        return _("Listed the users from the command line ({n}).").format(n=get("rows"))
     if action == "diff":
         return _("Compared data cuts from the command line: {a} to {b}, {n} changes.").format(
             a=get("from"), b=get("to"), n=get("changes"))

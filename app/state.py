@@ -161,20 +161,32 @@ def gate() -> Person:
                      "manager to add you.") if me is None else
                    _("You are signed in as {identity}, but your account is disabled. Ask a data manager."))
         st.warning(message.format(identity=identity), icon=":material/person_off:")
-        if st.button(_("Sign out"), key="sign_out_unknown"):
-            st.logout()
+        sign_out("sign_out_unknown")
         st.stop()
     return me
 
 
-def download_button(container, label: str, data, file_name: str, key: str, action: str = "report"):
+def download_button(container, label: str, data, file_name: str, key: str, action: str = "report", **kwargs):
     """A download the person may make (``action``: "report" for tables and exports, "download_raw"
-    for uploaded files and rejected rows), written to the audit log when pressed; nothing is shown to
-    a person who may not."""
+    for uploaded files and rejected rows), written to the audit log when pressed (the file, the right
+    it used, the data cut in view and the sites the person sees); nothing is shown to a person who may
+    not. Every download button of the dashboard is this one (tests/test_audit_app.py, D69)."""
     if not allowed(action):
         return None
+    sites = scope(person(), get_trial())
+    detail = {"file": file_name, "kind": action, "cut": data_cut().label,
+              "sites": "all" if sites is None else list(sites)}
     return container.download_button(label, data, file_name=file_name, key=key, on_click=audit,
-                                      args=("download", {"file": file_name, "kind": action}))
+                                      args=("download", detail), **kwargs)
+
+
+def sign_out(key: str) -> None:
+    """The sign-out button: the audit log records the sign-out, then Streamlit signs the person out."""
+    if st.button(_("Sign out"), key=key):
+        identity = signed_in_identity() or user()     # as sign-in: the provider's identity, users row or not
+        base_store().record_audit(identity, "sign_out", {"identity": identity})
+        st.session_state.pop("signed_in_as", None)
+        st.logout()
 
 
 def run_page(navigation) -> None:
@@ -301,8 +313,7 @@ def sidebar(store: Store) -> DataCut:
         elif me is not None:
             sites = ", ".join(me.sites) if me.sites else _("all sites")
             st.caption(_("Signed in as **{user}** ({role}; {sites})").format(user=me.label, role=me.role, sites=sites))
-            if st.button(_("Sign out"), key="sign_out"):
-                st.logout()
+            sign_out("sign_out")
         alerts_sidebar(store)
     return cut
 

@@ -110,3 +110,26 @@ def test_a_role_without_report_may_not_build(db, tmp_path):
                            "--out", str(tmp_path / "x.html")], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env=env)
     assert done.returncode == 5 and "viewer" in done.stderr and not (tmp_path / "x.html").exists()
+
+
+def test_the_report_carries_the_audit_head_it_was_built_at(db, tmp_path):
+    # D68: a kept report is an anchor; the log cut back below its head is found out with it
+    with Store(db, read_only=True) as s:
+        before = s.audit_head()
+    done = _report(db, tmp_path / "anchor.html", "--format", "html", user="chair")
+    assert done.returncode == 0, done.stderr
+    assert f"audit head: {before}" in done.stdout
+    page = (tmp_path / "anchor.html").read_text(encoding="utf-8")
+    assert str(before) in page and not (tmp_path / "anchor.html.part").exists()
+    with Store(db, read_only=True) as s:
+        newest = s.audit_log(1)
+    assert newest["action"].iloc[0] == "report" and json.loads(newest["detail"].iloc[0])["audit_head"] == str(before)
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(db, copy)
+    import duckdb
+    con = duckdb.connect(str(copy))
+    con.execute("DELETE FROM audit_log WHERE seq >= ?", [before.seq])
+    con.close()
+    check = subprocess.run([sys.executable, "-m", "toxdb", "audit", "verify", "--db", str(copy), "--anchors",
+                            str(tmp_path / "anchor.html")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 1 and f"ends at entry #{before.seq - 1}" in check.stderr

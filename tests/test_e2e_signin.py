@@ -107,6 +107,16 @@ def _sign_in(browser, url: str, email: str):
     return context, page
 
 
+def _sign_out(page):
+    """The sidebar's Sign out: the provider's end-session page, then back to the sign-in button."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click(timeout=60_000)
+    wait_for_run(page)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+
+
 def _go(page, url: str, path: str):
     page.goto(f"{url}/{path}")
     wait_for_run(page)
@@ -132,6 +142,12 @@ def test_each_person_sees_their_part_and_the_log_names_them(provider, browser, t
     assert log.loc[log["action"] == "acknowledge_advice", "actor"].tolist() == ["pi@cams.cn"]
     uploads = log[log["action"] == "upload"]
     assert "coord@sysu.cn" in set(uploads["actor"])
+    downloads = log[log["action"] == "download"]
+    [(actor, detail)] = zip(downloads["actor"], downloads["detail"])
+    assert actor == "coord@sysu.cn" and json.loads(detail)["file"] == "ae_sysu.csv"
+    assert json.loads(detail)["sites"] == ["SYSU"] and json.loads(detail)["kind"] == "download_raw"
+    signed_out = log[log["action"] == "sign_out"]
+    assert set(signed_out["actor"]) == {"coord@sysu.cn", STRANGER}
     assert check.ok, check.problem
 
 
@@ -159,6 +175,12 @@ def _journeys(browser, url: str, tmp: Path) -> None:
     expect(page.get_by_text("Loaded ae_sysu.csv as upload #", exact=False)).to_be_visible(timeout=60_000)
     _go(page, url, "patient")
     expect(page.get_by_text(other)).to_have_count(0)
+    _go(page, url, "history")                        # a raw file downloaded: in the log with the site
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Download the raw file as uploaded").click()
+    assert got.value.suggested_filename == "ae_sysu.csv"
+    wait_for_run(page)
+    _sign_out(page)
     ctx.close()
 
     # the committee: read-only, no upload page, no acknowledgement
@@ -183,6 +205,7 @@ def _journeys(browser, url: str, tmp: Path) -> None:
     expect(page.get_by_text("you are not a user of this dashboard", exact=False)).to_be_visible()
     expect(page.locator("[data-testid=stSidebarNav]")).to_have_count(0)
     page.screenshot(path=str(tmp / "no_access.png"), full_page=True)
+    _sign_out(page)
     ctx.close()
 
 

@@ -47,9 +47,8 @@ summary = d.summary.assign(table=d.summary["table"].map(lambda k: _(TABLE_LABELS
 st.dataframe(summary.rename(columns={"table": _("Table"), "added": _(CHANGE_LABELS["added"]),
                                      "corrected": _(CHANGE_LABELS["corrected"]),
                                      "withdrawn": _(CHANGE_LABELS["withdrawn"])}), hide_index=True)
-st.download_button(_("Download the changes (CSV, one row per change)"), frame_to_csv_bytes(d.table),
-                   file_name=f"changes_{a.cut_date}_{b.cut_date}.csv", mime="text/csv", key="cmp_csv",
-                   disabled=not len(d.table))
+state.download_button(st, _("Download the changes (CSV, one row per change)"), frame_to_csv_bytes(d.table),
+                      f"changes_{a.cut_date}_{b.cut_date}.csv", "cmp_csv", mime="text/csv", disabled=not len(d.table))
 
 tabs = st.tabs([f"{_(TABLE_LABELS[k])} ({len(d.rows[k])})" for k in KINDS])
 for tab, kind in zip(tabs, KINDS):

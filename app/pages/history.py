@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import state
 from toxdb.i18n import _
-from toxdb.reports.audit import derive_audit_words
+from toxdb.reports.audit import action_label, derive_audit_words
 from app.text import md
 from toxdb.reports.export import (
     frame_to_csv_bytes,
@@ -47,10 +47,10 @@ else:
         st.caption(_("Stored rows of this upload that raise a query to the site: {n}").format(
             n=flagged["source_row"].nunique()))
         f1, f2 = st.columns(2)
-        f1.download_button(_("Flagged rows .xlsx"), frame_to_xlsx_bytes(flagged, "flags"),
-                           file_name=f"flags_upload_{pick}.xlsx", key="dl_flags_xlsx")
-        f2.download_button(_("Flagged rows .csv"), frame_to_csv_bytes(flagged),
-                           file_name=f"flags_upload_{pick}.csv", key="dl_flags_csv")
+        state.download_button(f1, _("Flagged rows .xlsx"), frame_to_xlsx_bytes(flagged, "flags"),
+                              f"flags_upload_{pick}.xlsx", "dl_flags_xlsx", "download_raw")
+        state.download_button(f2, _("Flagged rows .csv"), frame_to_csv_bytes(flagged),
+                              f"flags_upload_{pick}.csv", "dl_flags_csv", "download_raw")
         st.dataframe(flagged[["source_row", "subject_id", "code", "column_name", "value", "message"]],
                      hide_index=True, width="stretch")
 
@@ -77,8 +77,8 @@ people, actions = store.audit_people_and_actions()
 f = st.columns(4)
 who = f[0].selectbox(_("Person"), [None] + people, format_func=lambda v: _("everyone") if v is None else v,
                      key="audit_who")
-what = f[1].selectbox(_("Action"), [None] + actions, format_func=lambda v: _("every action") if v is None else v,
-                      key="audit_what")
+what = f[1].selectbox(_("Action"), [None] + actions,
+                      format_func=lambda v: _("every action") if v is None else action_label(v), key="audit_what")
 since = f[2].date_input(_("From"), value=None, key="audit_since")
 until = f[3].date_input(_("To"), value=None, key="audit_until")
 filters = dict(actor=who, action=what, since=since, until=until)
@@ -87,6 +87,7 @@ PAGE = 50
 pages = max(1, -(-total // PAGE))
 page = st.number_input(_("Page"), min_value=1, max_value=pages, value=1, step=1, key="audit_page")
 entries = derive_audit_words(store.audit_log(PAGE, (int(page) - 1) * PAGE, **filters))
+entries["action"] = entries["action"].map(action_label)
 st.caption(_("{total} entries; page {page} of {pages}, newest first.").format(total=total, page=int(page), pages=pages))
 st.dataframe(entries.rename(columns={"seq": _("No."), "logged_at": _("When"), "actor": _("Who"),
                                      "action": _("Action"), "what": _("What")}),

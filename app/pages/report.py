@@ -68,10 +68,10 @@ if result is not None:
     st.markdown(_("Data hash (the same for every rebuild of this cut):"))
     st.code(summary["data_hash"], language=None)
     d1, d2 = st.columns(2)
-    d1.download_button(_("Download HTML"), html.encode("utf-8"), file_name=f"{stem}.html", mime="text/html",
-                       key="rep_dl_html", icon=":material/download:")
+    state.download_button(d1, _("Download HTML"), html.encode("utf-8"), f"{stem}.html", "rep_dl_html",
+                          mime="text/html", icon=":material/download:")
     if pdf is not None:
-        d2.download_button(_("Download PDF"), pdf, file_name=f"{stem}.pdf", mime="application/pdf",
-                           key="rep_dl_pdf", icon=":material/picture_as_pdf:")
+        state.download_button(d2, _("Download PDF"), pdf, f"{stem}.pdf", "rep_dl_pdf", mime="application/pdf",
+                              icon=":material/picture_as_pdf:")
     elif problem:
         d2.warning(problem)

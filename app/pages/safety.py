@@ -25,10 +25,10 @@ def _listings(db: str, version: tuple, cut_key: tuple, rules: str):
 
 def _downloads(frame, stem: str, key: str) -> None:
     c1, c2, _spacer = st.columns([2, 2, 3])
-    c1.download_button(_("Download CSV"), frame_to_csv_bytes(frame), file_name=f"{stem}.csv", mime="text/csv",
-                       key=f"{key}_csv", icon=":material/download:")
-    c2.download_button(_("Download Excel"), frame_to_xlsx_bytes(frame, stem), file_name=f"{stem}.xlsx",
-                       key=f"{key}_xlsx", icon=":material/download:")
+    state.download_button(c1, _("Download CSV"), frame_to_csv_bytes(frame), f"{stem}.csv", f"{key}_csv",
+                          mime="text/csv", icon=":material/download:")
+    state.download_button(c2, _("Download Excel"), frame_to_xlsx_bytes(frame, stem), f"{stem}.xlsx", f"{key}_xlsx",
+                          icon=":material/download:")
 
 
 sae, deaths = _listings(str(store.path), store.data_version(), cut.key(), state.trial_key())

@@ -15,6 +15,7 @@ from toxdb.ingest.mapping import (
 from toxdb.ingest.readers import ReadError, SettingError, max_file_mb
 from toxdb.ingest.upload import commit_upload, describe_flag_queries, describe_plan, prepare_upload
 from toxdb.ingest.values import KEEP_AS_OTHER, ValueMapError, merge_value_maps, targets
+from toxdb.reports.audit import derive_mapping_history
 from toxdb.reports.export import (
     frame_to_csv_bytes,
     frame_to_xlsx_bytes,
@@ -61,6 +62,25 @@ with c2:
     order = st.radio("Dates like 03/06/2025 are", ["detect from the file", "day-first", "month-first"],
                      key="upload_order", horizontal=True)
 day_first = {"detect from the file": None, "day-first": True, "month-first": False}[order]
+
+versions = derive_mapping_history(store.mapping_versions())      # a coordinator's store: their site(s) only
+value_maps = store.saved_value_maps()
+with st.expander(_("Saved mappings: every version ({n})").format(n=len(versions) + len(value_maps))):
+    st.caption(_("A saved mapping is never overwritten: a new save adds a version and the newest is used. "
+                 "Every save is also in the audit log."))
+    if versions.empty and value_maps.empty:
+        st.caption(_("No mapping saved yet."))
+    if len(versions):
+        st.dataframe(versions.rename(columns={
+            "site": _("Site"), "kind": _("Kind"), "version": _("Version"), "in_use": _("In use"),
+            "saved_by": _("Saved by"), "saved_at": _("Saved at"), "columns": _("File column → toxdb column")}),
+            hide_index=True, width="stretch", key="mapping_versions")
+    if len(value_maps):
+        st.caption(_("Values mapped (the newest meaning of each written value):"))
+        st.dataframe(value_maps.rename(columns={
+            "site": _("Site"), "kind": _("Kind"), "column_name": _("Column"), "written": _("Written in the file"),
+            "target": _("Means"), "saved_by": _("Saved by"), "saved_at": _("Saved at")}),
+            hide_index=True, width="stretch", key="value_maps")
 
 if uploaded is None:
     st.info("Choose a file to see what it holds. Patients first, then treatment logs, adverse events and labs: "

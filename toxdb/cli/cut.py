@@ -6,7 +6,8 @@ between two cuts.
     python -m toxdb diff "DSMB 2026-09" "DSMB 2026-12" --csv > changes.csv
 
 A cut in ``diff`` is a saved cut's name or a date YYYY-MM-DD (the trial as of that day, with the
-data as stored by the end of it; today = live data), decision D70.
+data as stored by the end of it; today = live data), decision D70. A diff is recorded in the audit
+log under the OS user before it is printed (D67).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from toxdb.cli.common import add_db_arg, parse_date
+from toxdb.cli.common import add_db_arg, parse_date, record_cli_action
 from toxdb.identity import current_user
 from toxdb.reports.diff import diff_cuts
 from toxdb.reports.export import frame_to_csv_bytes
@@ -58,13 +59,16 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_diff(args) -> int:
-    with open_store(args.db or default_db_path(), read_only=True) as store:
+    db = args.db or default_db_path()
+    with open_store(db, read_only=True) as store:
         try:
             a, b = resolve_cut(store, args.cut_a), resolve_cut(store, args.cut_b)
         except UnknownCut as exc:
             print(f"toxdb: {exc}; list saved cuts with: python -m toxdb cut list", file=sys.stderr)
             return 2
         d = diff_cuts(store, a, b)
+    record_cli_action(db, "diff", {"from": a.label, "to": b.label, "changes": len(d.table), "sites": "all",
+                                   "format": "csv" if args.csv else "text", "to_file": "stdout"})
     if args.csv:
         sys.stdout.buffer.write(frame_to_csv_bytes(d.table))
         sys.stdout.flush()

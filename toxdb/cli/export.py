@@ -5,7 +5,8 @@
     python -m toxdb export rejects --db trial.duckdb --upload 7 --csv          # rejected rows to fix
     python -m toxdb export flags --db trial.duckdb --site SITE-A --csv         # stored rows to query
 
-The store is opened read-only. ``--csv`` writes UTF-8 CSV (with BOM, formula-safe) to stdout or
+The store is read with a read-only connection; then one audit entry (who, which export, the cut, the
+site scope, how many rows, where to) is written before any row is (D67). ``--csv writes UTF-8 CSV (with BOM, formula-safe) to stdout or
 ``--out FILE``; without it a plain-text table is printed. ``--cut DATE`` shows the trial as of that
 clinical date (default: today).
 
@@ -24,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from toxdb.cli.common import add_db_arg, say_waiting, cut_from_args, parse_date
+from toxdb.cli.common import add_db_arg, cut_from_args, parse_date, record_cli_action, say_waiting, scope_words
 from toxdb.cli.export_advice import advice_args, build_advice
 from toxdb.cli.export_labs import (
     build_lab_values,
@@ -157,10 +158,22 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def audit_detail(args, frame: pd.DataFrame) -> dict:
+    """What the audit log records of an export (D67): kind, cut, site scope, rows, format, target."""
+    detail = {"export": args.export, "cut": cut_from_args(args).cut_date.isoformat() if EXPORTS[args.export].uses_cut
+              else None, "sites": scope_words(getattr(args, "site", None)), "rows": len(frame),
+              "format": "csv" if args.csv else "text", "to": str(args.out) if args.out else "stdout"}
+    if getattr(args, "upload", None) is not None:
+        detail["upload_id"] = args.upload
+    return detail
+
+
 def run(args) -> int:
     kind = EXPORTS[args.export]
-    with open_store(args.db or default_db_path(), read_only=True, on_wait=say_waiting) as store:
+    db = args.db or default_db_path()
+    with open_store(db, read_only=True, on_wait=say_waiting) as store:
         frame = kind.build(store.scoped(getattr(args, "site", None)), args)
+    record_cli_action(db, "export", audit_detail(args, frame))      # before any row leaves (D67)
     if frame.empty:
         print(_("No rows to export ({kind}) in this database as of this cut.").format(kind=args.export),
               file=sys.stderr)

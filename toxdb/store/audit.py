@@ -2,13 +2,15 @@
 
 An entry's hash is SHA-256 over the previous entry's hash, its sequence number, time, actor, action
 and detail (the JSON text as stored). ``append`` writes an entry inside the caller's transaction;
-``verify_chain`` walks the whole log and names the first entry that does not fit.
+``verify_chain`` walks the whole log and names the first entry that does not fit; given anchors
+(heads recorded outside the store: ``N:HASH``, D68) it also names newest entries deleted.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -108,3 +110,63 @@ def verify_chain(cur) -> ChainCheck:
                 f"entry #{seq} does not follow entry #{prev_seq}: the entry before it was altered or replaced"))
         prev_seq, prev_hash = seq, stored
     return ChainCheck(True, len(rows), prev_hash)
+
+
+# ------------------------------------------------------------------------------------------------
+# anchors: heads kept outside the store (D68)
+# ------------------------------------------------------------------------------------------------
+ANCHOR_RE = re.compile(r"(?<![0-9A-Za-z])#?(\d+):([0-9a-f]{64})(?![0-9a-f])")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A head of the log as it was once: entry number ``seq`` had hash ``head``."""
+    seq: int
+    head: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.head}"
+
+
+def parse_anchor(text: str) -> Anchor:
+    """``N:HASH`` (as ``audit head`` prints it and every committee report shows it) as an Anchor;
+    ValueError in words otherwise."""
+    m = ANCHOR_RE.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"not an audit head: {text.strip()[:80]!r}; expected N:HASH (a number, a colon and "
+                         "64 hexadecimal characters), as `python -m toxdb audit head` prints it")
+    return Anchor(int(m.group(1)), m.group(2))
+
+
+def read_anchors(text: str) -> list[Anchor]:
+    """Every ``N:HASH`` in a text (a file of heads appended by a nightly job, a saved HTML report)."""
+    return [Anchor(int(m.group(1)), m.group(2)) for m in ANCHOR_RE.finditer(text)]
+
+
+def head(cur) -> Anchor:
+    """The newest entry's number and hash (0 and GENESIS for an empty log)."""
+    row = cur.execute("SELECT seq, entry_hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
+                      ).fetchone()
+    return Anchor(0, GENESIS) if row is None else Anchor(int(row[0]), row[1])
+
+
+def check_anchors(cur, check: ChainCheck, anchors: list[Anchor]) -> ChainCheck:
+    """An intact chain against heads recorded outside the store: an anchor past the newest entry means
+    the newest entries were deleted; an anchored entry with another hash means the log was rewritten
+    up to it. A broken chain is returned as it is (its first problem comes first)."""
+    if not check.ok or not anchors:
+        return check
+    last = head(cur)
+    for anchor in sorted(anchors, key=lambda a: -a.seq):
+        if anchor.seq > last.seq:
+            n = anchor.seq - last.seq
+            gone = f"#{anchor.seq}" if n == 1 else f"#{last.seq + 1} to #{anchor.seq}"
+            return ChainCheck(False, check.entries, check.head, last.seq + 1, (
+                f"the newest {n} {'entry was' if n == 1 else 'entries were'} deleted: the log ends at entry "
+                f"#{last.seq}, but a head recorded earlier ({anchor}) shows entry {gone}"))
+        row = cur.execute("SELECT entry_hash FROM audit_log WHERE seq = ?", [anchor.seq]).fetchone()
+        if row is None or row[0] != anchor.head:
+            return ChainCheck(False, check.entries, check.head, anchor.seq, (
+                f"entry #{anchor.seq} is not the one recorded earlier ({anchor}): the log up to it was "
+                "rewritten and its hashes recomputed"))
+    return check

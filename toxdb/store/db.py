@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from toxdb.store.audit import ChainCheck, append, migrate_chain, verify_chain
+from toxdb.store.audit import Anchor, ChainCheck, append, check_anchors, head, migrate_chain, verify_chain
 from toxdb.i18n import _
 from toxdb.vocab import KIND_TABLES
 
@@ -745,9 +745,15 @@ class Store:
                 params.append(value)
         return ("WHERE " + " AND ".join(where)) if where else "", params
 
-    def verify_audit(self) -> ChainCheck:
-        """Recompute the audit log's hash chain (D65)."""
-        return verify_chain(self.cursor())
+    def verify_audit(self, anchors: list[Anchor] | None = None) -> ChainCheck:
+        """Recompute the audit log's hash chain (D65), and hold it against heads recorded elsewhere
+        (D68): without them, deleting the newest entries leaves a chain that is intact."""
+        cur = self.cursor()
+        return check_anchors(cur, verify_chain(cur), list(anchors or []))
+
+    def audit_head(self) -> Anchor:
+        """The newest audit entry's number and hash: the anchor to keep outside the store (D68)."""
+        return head(self.cursor())
 
     # -- people (D61) ----------------------------------------------------------------------------
     def users(self) -> pd.DataFrame:
@@ -949,6 +955,13 @@ class Store:
                 " ORDER BY saved_at", [site, kind]).fetchall():
             out.setdefault(column, {})[written] = target
         return out
+
+    def saved_value_maps(self, site: str | None = None) -> pd.DataFrame:
+        """The values saved per site (D52): site, kind, column, value as written, what it means, who, when."""
+        clause, params = ("WHERE site = ?", [site]) if site is not None else ("", [])
+        return self.cursor().execute(
+            "SELECT site, kind, column_name, written, target, saved_by, saved_at FROM saved_value_maps"
+            f" {clause} ORDER BY saved_at DESC, site, kind, column_name, written", params).df()
 
     def other_treatments(self, site: str | None = None) -> pd.DataFrame:
         """Treatment rows kept as "not a protocol treatment" (D52), with the file they came from."""

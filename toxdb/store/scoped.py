@@ -126,6 +126,10 @@ class ScopedStore(Store):
         keep = mine | (frame["kind"] == "boundary").to_numpy(dtype=bool) | digest_ok
         return frame[keep].reset_index(drop=True)
 
+    def saved_value_maps(self, site: str | None = None) -> pd.DataFrame:
+        frame = super().saved_value_maps(site)
+        return frame[frame["site"].isin(self.scope)].reset_index(drop=True)
+
     # -- the audit log: entries about these sites or their patients ------------------------------
     def _audit_filter(self, actor, action, since, until) -> tuple[str, list]:
         where, params = super()._audit_filter(actor, action, since, until)

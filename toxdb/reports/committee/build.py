@@ -51,6 +51,7 @@ def compute_committee_report(store: Store, cut: DataCut, trial, section: str = "
         "cut_date": cut.cut_date, "frozen_at": cut.frozen_at, "section": section, "built_by": user,
         "built_at": (now or dt.datetime.now()).replace(microsecond=0), "language": current_language(),
         "data_hash": compute_report_hash(sections, facts),
+        "audit_head": str(store.audit_head()),     # the log's head when built: an anchor kept on paper (D68)
     }
     return CommitteeReport(sections, summary)
 
@@ -60,4 +61,5 @@ def record_report_built(store: Store, report: CommitteeReport, fmt: str, target:
     s = report.summary
     store.record_audit(s["built_by"], "report", {
         "cut": s["cut_name"], "cut_date": str(s["cut_date"]), "frozen_at": str(s["frozen_at"] or ""),
-        "section": s["section"], "format": fmt, "data_hash": s["data_hash"], "file": target})
+        "section": s["section"], "format": fmt, "data_hash": s["data_hash"], "file": target,
+        "audit_head": s.get("audit_head", "")})

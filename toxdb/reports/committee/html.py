@@ -160,9 +160,17 @@ def _cover(report: CommitteeReport) -> str:
             (_("Built by"), s["built_by"]), (_("Built at"), f"{s['built_at']:%Y-%m-%d %H:%M}")]
     facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     facts += "<tr><th>" + _("Data hash") + f'</th><td class="hash">{html.escape(s["data_hash"])}</td></tr>'
+    hash_note = _("The data hash is computed from the numbers of every table and figure, not from when or by whom "
+                  "the report was built: the same data give the same hash.")
+    head_note = _("The audit log head is the number and hash of the newest audit entry when the report was built. "
+                  "Keep this report: python -m toxdb audit verify --expect with that head finds entries deleted "
+                  "from the log since (D68).")
+    if s.get("audit_head"):
+        facts += "<tr><th>" + _("Audit log head") + f'</th><td class="hash">{html.escape(s["audit_head"])}</td></tr>'
     return (f'<header class="cover"><h1>{html.escape(_("Data-safety committee report"))}</h1>'
             f'<p class="subtitle">{html.escape(s["title"])}</p><table class="facts">{facts}</table>'
-            f'<p class="footnote">{html.escape(_("The data hash is computed from the numbers of every table and figure, not from when or by whom the report was built: the same data give the same hash."))}</p></header>')
+            f'<p class="footnote">{html.escape(hash_note)}</p>'
+            f'<p class="footnote">{html.escape(head_note)}</p></header>')
 
 
 def render_report_html(report: CommitteeReport) -> str:

@@ -104,6 +104,7 @@ texts = st.builds(lambda l, w, r: l + w + r, st.sampled_from(SPACES), word, st.s
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.none(), texts), max_size=40), st.booleans())
 def test_strip_blank_and_contains_equal_pythons_own_string_methods(values, categorical):
+    """D46: the Arrow shortcuts give exactly what str.strip and `in` give."""
     s = _series(values, categorical)
     plain = [_plain(v) for v in s]
     assert [_plain(v) for v in strip_distinct(s)] == ["" if v is None else v.strip() for v in plain]

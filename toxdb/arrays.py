@@ -68,7 +68,7 @@ def strip_distinct(values: pd.Series) -> pd.Series:
     """Outer spaces removed (str.strip), empty string for a missing cell, as a categorical Series; the
     same as map_distinct(values, lambda v: "" if v is None else str(v).strip()), but a million distinct
     ids are tested in Arrow and only the few with a space or an unusual character at an end go
-    through Python."""
+    through Python (D46)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         return map_distinct(values, _strip_or_empty)
     arr = categories_arrow(values)

@@ -13,8 +13,11 @@ from toxdb.arrays import (
     combine_distinct,
     group_codes,
     map_distinct,
+    blank_categories,
     mask_distinct,
+    strip_distinct,
     take_category,
+    text_contains,
 )
 
 cells = st.one_of(st.none(), st.sampled_from(["", " a", "a", "A ", "b", "Nausea", "nausea", "x|y"]))
@@ -89,3 +92,34 @@ def test_coded_and_as_text_round_trip():
     assert [values[c] if c >= 0 else None for c in codes] == ["b", None, "a", "b"]
     text = as_text(s)
     assert str(text.dtype) == "string" and text.tolist()[0] == "b" and pd.isna(text.iloc[1])
+
+
+# texts whose ends str.strip() treats differently from a plain ASCII test: Unicode spaces (no-break,
+# ideographic), the ASCII separators \x1c-\x1f that Python counts as whitespace, and none at all
+SPACES = ["", " ", "\t", "\u00a0", "\u3000", "\x1f", "\x1c", "\u2028", "\x85", "\u200b"]
+word = st.sampled_from(["a", "Nausea", "x|y", "恶心", "é", "#1", "", "ref:a", "b c"])
+texts = st.builds(lambda l, w, r: l + w + r, st.sampled_from(SPACES), word, st.sampled_from(SPACES))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), texts), max_size=40), st.booleans())
+def test_strip_blank_and_contains_equal_pythons_own_string_methods(values, categorical):
+    """D46: the Arrow shortcuts give exactly what str.strip and `in` give."""
+    s = _series(values, categorical)
+    plain = [_plain(v) for v in s]
+    assert [_plain(v) for v in strip_distinct(s)] == ["" if v is None else v.strip() for v in plain]
+    if categorical:
+        cats = s.cat.categories.tolist()
+        assert blank_categories(s).tolist() == [not c.strip() for c in cats]
+        some = np.arange(len(cats))[::2]
+        assert blank_categories(s, some).tolist() == [not cats[i].strip() for i in some]
+        assert text_contains(s, "|") == any("|" in c for c in cats)
+
+
+def test_take_category_merges_a_million_style_list_of_texts_like_the_slow_path():
+    values = ["b", "a", None, "b", "c", "a"]
+    out = take_category(values, np.array([5, 4, 3, 2, 1, 0, -1]))
+    assert [_plain(v) for v in out] == ["a", "c", "b", None, "a", "b", None]
+    assert list(out.cat.categories) == ["b", "a", "c"]          # order of first appearance, merged
+    mixed = take_category([1, "1", None], np.array([0, 1, 2]))  # not all text: merged on str(value)
+    assert mixed.cat.codes.tolist() == [0, 0, -1]

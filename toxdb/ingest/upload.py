@@ -137,6 +137,7 @@ def prepare_upload(
     today: dt.date | None = None,
     allowed_sites: tuple[str, ...] | None = None,
     value_map: dict[str, dict[str, str]] | None = None,
+    table: RawTable | None = None,
 ) -> UploadPlan:
     """Read and check a file against the store without writing anything.
 
@@ -146,10 +147,11 @@ def prepare_upload(
     ``mapping`` is a confirmed {source header: canonical} mapping (from the page or a saved one);
     ``value_map`` {column: {written: target}} maps a site's own coded values, on top of the map saved
     for the site (D52). Raises ReadError when the file cannot be read as a table at all.
+    ``table``: these bytes already read (read_table of ``raw``, ``file_name``, ``sheet``), not read again.
 
     """
     trial = trial or load_trial()
-    table = read_table(raw, file_name, sheet)
+    table = table if table is not None else read_table(raw, file_name, sheet)
     # while the rows are checked (one core), another thread hashes and compresses the file
     keeping = _FILE_JOBS.submit(_fingerprint_and_pack, raw)
     signature = header_signature(table.columns)
@@ -328,7 +330,9 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
     from pathlib import Path
 
     trial = trial or load_trial()
-    staged: list[tuple[int, str, bytes | None, str | None]] = []
+    paths = list(paths)
+    staged: list[tuple[int, bool, str, bytes | None, str | None]] = []
+    read: dict[str, RawTable] = {}      # one file: the table read to find its kind is the one imported
     for p in paths:
         path = Path(p)
         try:
@@ -336,10 +340,16 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
                 raise ReadError(f"{path}: no such file")
             check_size(path)
             raw = path.read_bytes()
-            table = read_table(raw, path.name)
-            k = kind or detect_kind(table)
+            table = None
+            if kind and kind != "patients":
+                k = kind
+            else:
+                table = read_table(raw, path.name)
+                k = kind or detect_kind(table)
+                if len(paths) == 1:          # several files: not all held in memory at once
+                    read[str(path)] = table
             # a patients file without its required columns may be a side table for the others (D59): after them
-            later = bool(map_columns(table, k).missing_required)
+            later = table is not None and bool(map_columns(table, k).missing_required)
             staged.append((KINDS.index(k), later, str(path), raw, None))
         except ReadError as exc:
             staged.append((-1, False, str(path), None, str(exc)))
@@ -351,7 +361,7 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
         try:
             vmap = parse_map_args(KINDS[order], map_args, strict=False) if map_args else None
             plan = prepare_upload(store, raw, Path(path).name, kind=kind, site=site, day_first=day_first,
-                                  trial=trial, value_map=vmap)
+                                  trial=trial, value_map=vmap, table=read.pop(path, None))
             if plan.mapping.missing_required:
                 outcomes.append(FileOutcome(path, plan, None, describe_plan(plan)))
                 continue

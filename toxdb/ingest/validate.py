@@ -25,7 +25,9 @@ from toxdb.arrays import (
     group_codes,
     map_distinct,
     mask_distinct,
+    strip_distinct,
     take_category,
+    text_contains,
 )
 from toxdb.clinical import ctcae
 from toxdb.i18n import _
@@ -174,7 +176,7 @@ class _Soft:
 
 def _norm_text(s: pd.Series) -> pd.Series:
     """Cells with outer spaces removed, empty string for a missing cell; categorical (coded) text."""
-    return map_distinct(s, lambda v: "" if v is None else str(v).strip())
+    return strip_distinct(s)
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
@@ -651,7 +653,10 @@ def _ae_event(staged, out, pr, col, flags) -> None:
     # the verbatim text as written, else the description after "Other, specify", else (a term stored
     # under its SOC's "Other, specify") the term the site wrote
     verbatim = col("verbatim") if "verbatim" in staged.columns else col("")
-    out["verbatim"] = combine_distinct(lambda v, spec: v or spec or None, verbatim, terms["specified"])
+    if not any(coded(terms["specified"])[1]):        # no 'Other, specify: ...' description in the file
+        out["verbatim"] = _blank_to_na(verbatim)
+    else:
+        out["verbatim"] = combine_distinct(lambda v, spec: v or spec or None, verbatim, terms["specified"])
     if by_soc.any():
         out["verbatim"] = combine_distinct(lambda v, w: v or w, out["verbatim"],
                                            written.where(pd.Series(by_soc, index=written.index)))
@@ -802,14 +807,27 @@ def _record_key(kind: str, out: pd.DataFrame, parsed_dates: dict[str, pd.DataFra
         parts = [subj, _norm_text(out["test"]), day("collected_on")]
     else:
         ref = out["ae_ref"] if "ae_ref" in out else blank()
-        who = combine_distinct(lambda r, t: f"ref:{r}" if r else f"term:{(t or '').lower()}", ref, out["term"])
+        who = _event_identity(ref, out["term"])
         parts = [subj, who, day("onset_date")]
-    if any("|" in str(v) for p in parts[:-1] for v in categories_list(p)):
+    if any(text_contains(p, "|") for p in parts[:-1]):
         # a '|' inside a part could make two different part-tuples one key: group on the text itself
         done: Future = Future()
         done.set_result(_join_key(parts, out.index))
         return done, pd.factorize(done.result())[0]
     return _KEY_JOINER.submit(_join_key, parts, out.index), group_codes(*[p.cat.codes.to_numpy() for p in parts])
+
+
+def _event_identity(ref: pd.Series, term: pd.Series) -> pd.Series:
+    """'ref:<site reference>' when the row has one, else 'term:<term in lower case>'. The same as
+    combine_distinct over both columns, but built from each column's distinct values: with a unique
+    reference per row there are as many combinations as rows."""
+    ref_codes, refs = coded(ref)
+    term_codes, terms = coded(term)
+    ref_codes, term_codes = ref_codes.astype(np.int64), term_codes.astype(np.int64)     # not int8 codes
+    has_ref = np.append(np.asarray([bool(r) for r in refs], dtype=bool), False)[ref_codes]
+    texts = [f"ref:{r}" for r in refs] + [f"term:{(t or '').lower()}" for t in terms] + ["term:"]
+    term_pos = np.where(term_codes < 0, len(refs) + len(terms), len(refs) + term_codes)
+    return take_category(texts, np.where(has_ref, ref_codes, term_pos), ref.index)
 
 
 _KEY_JOINER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-keys")

@@ -266,7 +266,8 @@ def printable_link() -> None:
     cut = data_cut()
     which = cut.name or cut.cut_date.isoformat()
     query = urllib.parse.urlencode({PRINT_PARAM: "1", LANGUAGE_PARAM: current_language(), CUT_PARAM: which})
-    st.markdown(f"[:material/print: {_('Printable view')}](?{query})")
+    words = _("Printable view")         # outside the f-string, so that pybabel finds it
+    st.markdown(f"[:material/print: {words}](?{query})")
 
 
 def sidebar(store: Store) -> DataCut:

@@ -55,7 +55,7 @@ COHORTS = ("all", "concurrent", "maintenance")
 # -- grades and attribution ----------------------------------------------------------------------
 GRADES = (1, 2, 3, 4, 5)
 # weakest first: an event's attribution is the strongest recorded on any of its rows
-ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
+ATTRIBUTION_ORDER = (N_("unrelated"), N_("unlikely"), N_("possible"), N_("probable"), N_("definite"))   # shown as _(a)
 AE_ACTIONS = ("none", "dose reduced", "interrupted", "withdrawn")
 
 # the vocabularies of data/value_synonyms.csv, and what each stored value may be

@@ -21,7 +21,7 @@ PAGES = sorted(p.name for p in (ROOT / "app" / "pages").glob("*.py"))
 # Latin words a Chinese clinical reader sees as they are: units, abbreviations, formats, products
 ALLOWED_WORDS = {
     # units
-    "mg", "mL", "min", "µmol", "umol", "mmol", "g/L", "Gy", "cGy", "day", "days",
+    "mg", "mL", "min", "µmol", "mol", "umol", "mmol", "g/L", "Gy", "cGy", "day", "days",
     # clinical abbreviations and scales used as-is in Chinese clinical writing
     "CTCAE", "MedDRA", "SAE", "SAEs", "ECOG", "ALT", "AST", "ANC", "ALP", "GGT", "BSA", "CrCl", "ULN", "LLN",
     "WBC", "PLT", "HGB", "CREAT", "BILI", "ALB", "INR", "CRP", "LYM", "NEUT", "RBC", "TBIL", "IMRT", "VMAT",
@@ -59,7 +59,8 @@ def data_words() -> tuple[re.Pattern, frozenset[str]]:
     for name in ("patients.csv", "treatment.csv", "adverse_events.csv", "labs.csv"):
         with open(ROOT / "sample_data" / name, encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
-                for col in ("site", "agent", "treatment", "test", "unit", "dose_unit", "term", "verbatim"):
+                for col in ("site", "agent", "treatment", "test", "unit", "dose_unit", "term", "verbatim",
+                            "off_treatment_reason"):       # free text as the site wrote it
                     if row.get(col):
                         phrases.add(row[col])
         words.add(name)

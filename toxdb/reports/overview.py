@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from toxdb.clinical.treatment import derive_treatment_status
+from toxdb.i18n import _
 from toxdb.store.cuts import Snapshot
+from toxdb.vocab import KIND_LABELS
 
 GRADES = [1, 2, 3, 4, 5]
 
@@ -75,6 +77,8 @@ def describe_latest_upload(uploads: pd.DataFrame) -> str | None:
         return None
     u = uploads.iloc[-1]
     when = pd.Timestamp(u["uploaded_at"]).strftime("%Y-%m-%d %H:%M")
-    return (f"#{u['upload_id']} {u['file_name']} ({u['kind']}) by {u['uploaded_by']} on {when}: "
-            f"{u['n_accepted']} accepted, {u['n_corrections']} corrected, {u['n_duplicates']} duplicates, "
-            f"{u['n_rejected']} rejected")
+    return _("#{upload} {file} ({kind}) by {who} on {when}: {accepted} accepted, {corrected} corrected, "
+             "{duplicates} duplicates, {rejected} rejected").format(
+        upload=u["upload_id"], file=u["file_name"], kind=_(KIND_LABELS.get(u["kind"], u["kind"])), who=u["uploaded_by"],
+        when=when, accepted=u["n_accepted"], corrected=u["n_corrections"], duplicates=u["n_duplicates"],
+        rejected=u["n_rejected"])

@@ -26,7 +26,8 @@ ALLOWED_WORDS = {
     "CTCAE", "MedDRA", "SAE", "SAEs", "ECOG", "ALT", "AST", "ANC", "ALP", "GGT", "BSA", "CrCl", "ULN", "LLN",
     "WBC", "PLT", "HGB", "CREAT", "BILI", "ALB", "INR", "CRP", "LYM", "NEUT", "RBC", "TBIL", "IMRT", "VMAT",
     "Child", "Pugh", "Mosteller", "Cockcroft", "Gault", "Kaplan", "Meier", "Aalen", "Johansen", "Pocock",
-    "Brien", "Fleming", "Ivanova", "DSMB", "NCI", "ICC", "NCT", "SOC", "RECIST",
+    "Brien", "O'Brien", "Fleming", "Ivanova", "DSMB", "NCI", "ICC", "NCT", "SOC", "RECIST", "Child-Pugh", "Beta",
+    "Greenwood", "KM", "Hy's",
     # file formats and tools
     "CSV", "csv", "Excel", "xlsx", "xls", "xpt", "PDF", "pdf", "SDTM", "SHA", "toxdb", "toml", "trial.toml",
     "utf", "UTF", "gbk", "GBK", "gb18030", "python", "duckdb", "DuckDB", "html", "png",
@@ -40,6 +41,9 @@ IGNORED_SPANS = [re.compile(p) for p in (
     r"`[^`]*`", r"\]\([^)]*\)", r"\(\?[^)]*\)", r"%\{[^}]*\}", r"<[^>]+>", r"[\w./-]+\.(?:csv|xlsx|xpt|duckdb|toml|md|pdf)\b",
     r"（[^（）]*）",                      # NCI's English name in brackets beside the Chinese (ctcae_display_name)
     r"\b[A-Z]{2,}-\d+(?:-\d+)*\b", r"\bS-1\b", r"#\d+",
+    r"\[[a-z_.]+\]",                   # a trial.toml section, e.g. [eligibility]
+    r"\b[0-9a-f]{16,}\b",              # a file's SHA-256
+    r"\bold_",                          # the prefix of a replaced value's column (old_<column>)
 )]
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]")
 
@@ -75,6 +79,7 @@ def data_words() -> tuple[re.Pattern, frozenset[str]]:
 def english_words(text: str) -> list[str]:
     """The words of ``text`` a Chinese reader would meet untranslated."""
     phrases, words = data_words()
+    text = re.sub(r"\\(.)", r"\1", text)        # Markdown escapes (user text is shown escaped, D44)
     text = phrases.sub(" ", text)
     for span in IGNORED_SPANS:
         text = span.sub(" ", text)

@@ -42,6 +42,7 @@ except SettingError as exc:
     st.error(md(exc), icon=":material/settings:")
     st.stop()
 sites = store.sites()
+SITE_WORDS = (N_("(not given)"), N_("(new site)"))     # choices shown translated
 c1, c2 = st.columns([2, 1])
 with c1:
     # the widget states and enforces toxdb's own size limit (TOXDB_MAX_FILE_MB), not Streamlit's default
@@ -51,8 +52,7 @@ with c1:
 with c2:
     choices = sites if own_sites is not None else ["(not given)"] + sites + ["(new site)"]
     site = st.selectbox(_("Site"), choices, key="upload_site",
-                        format_func=lambda c: _(c) if c in ("(not given)", "(new site)") else c)
-    N_("(not given)"), N_("(new site)")
+                        format_func=lambda c: _(c) if c in SITE_WORDS else c)
     if site == "(new site)":
         site = st.text_input(_("New site code"), key="upload_new_site").strip() or None
     elif site == "(not given)":

@@ -151,9 +151,9 @@ def plot_cumulative_incidence(
     times = t["time"].to_numpy(dtype=float)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.82, 0.18], vertical_spacing=0.06)
     x, y = _step_points(times, t["cif"].to_numpy(dtype=float))
-    _, lo = _step_points(times, t["lower"].to_numpy(dtype=float))
-    _, hi = _step_points(times, t["upper"].to_numpy(dtype=float))
-    _, km = _step_points(times, t["one_minus_km"].to_numpy(dtype=float))
+    __, lo = _step_points(times, t["lower"].to_numpy(dtype=float))
+    __, hi = _step_points(times, t["upper"].to_numpy(dtype=float))
+    __, km = _step_points(times, t["one_minus_km"].to_numpy(dtype=float))
     level = int(round(100 * cif.summary.get("conf_level", 0.95)))
     fig.add_trace(
         go.Scatter(x=x, y=lo, mode="lines", line=dict(width=0, shape="hv"), showlegend=False,
@@ -179,7 +179,7 @@ def plot_cumulative_incidence(
         row=1, col=1,
     )
     if show_competing:
-        _, comp = _step_points(times, t["cif_competing"].to_numpy(dtype=float))
+        __, comp = _step_points(times, t["cif_competing"].to_numpy(dtype=float))
         fig.add_trace(
             go.Scatter(x=x, y=comp, mode="lines",
                        line=dict(color=OKABE_ITO["purple"], width=1.5, dash="dot", shape="hv"),

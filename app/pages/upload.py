@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import state
 from app.text import md, md_frame
+from toxdb.clinical.ctcae_v6 import compute_terms_version, describe_terms_version
 from toxdb.i18n import N_, _
 from toxdb.ingest.mapping import (
     canonical_columns,
@@ -96,6 +97,9 @@ st.caption(_("Read as {reader}; {rows} data rows, {columns} columns.").format(
     + (" " + _("Using the mapping saved for this site.") if plan.saved_mapping_used else ""))
 for note in plan.notes:
     st.caption(_("Note: {note}").format(note=md(note)))
+term_column = plan.mapping.columns.get("term") if plan.kind == "ae" else None
+if term_column in table.data.columns:          # which CTCAE version the file's terms are written in
+    st.caption(md(describe_terms_version(compute_terms_version(table.data[term_column]), trial.ctcae.version)))
 
 if plan.adds_nothing:
     st.warning(md(describe_plan(plan)), icon=":material/content_copy:")

@@ -5,8 +5,9 @@ import streamlit as st
 
 from app import state
 from toxdb.i18n import _
+from toxdb.ingest.readers import describe_reader
 from toxdb.vocab import KIND_LABELS, column_words
-from toxdb.reports.audit import derive_audit_words
+from toxdb.reports.audit import action_words, derive_audit_words
 from app.text import md
 from toxdb.reports.export import (
     frame_to_csv_bytes,
@@ -30,7 +31,7 @@ else:
                         key="hist_upload")
     row = uploads.set_index("upload_id").loc[pick]
     st.caption(_("SHA-256 {sha} · {size} bytes · read as {reader}").format(
-        sha=row["sha256"], size=f"{row['size_bytes']:,}", reader=md(row["reader"])))
+        sha=row["sha256"], size=f"{row['size_bytes']:,}", reader=md(describe_reader(row["reader"]))))
     c1, c2, c3 = st.columns(3)
     raw = store.upload_raw(int(pick))
     if raw is not None:
@@ -86,7 +87,7 @@ people, actions = store.audit_people_and_actions()
 f = st.columns(4)
 who = f[0].selectbox(_("Person"), [None] + people, format_func=lambda v: _("everyone") if v is None else v,
                      key="audit_who")
-what = f[1].selectbox(_("Action"), [None] + actions, format_func=lambda v: _("every action") if v is None else v,
+what = f[1].selectbox(_("Action"), [None] + actions, format_func=lambda v: _("every action") if v is None else action_words(v),
                       key="audit_what")
 since = f[2].date_input(_("From"), value=None, key="audit_since")
 until = f[3].date_input(_("To"), value=None, key="audit_until")

@@ -12,7 +12,18 @@ import json
 
 import pandas as pd
 
-from toxdb.i18n import _
+from toxdb.i18n import N_, _
+
+
+# the audit log's actions as a reader sees them (an action not listed shows its name)
+ACTION_WORDS = {"upload": N_("upload"), "upload_repeated": N_("upload repeated"), "data_cut": N_("data cut saved"),
+                "download": N_("download"), "save_mapping": N_("column mapping saved"),
+                "save_value_map": N_("value mapping saved"), "sign_in": N_("sign-in"),
+                "acknowledge_advice": N_("dose advice handled"), "query_raise": N_("query raised")}
+
+
+def action_words(action: str) -> str:
+    return _(ACTION_WORDS[action]) if action in ACTION_WORDS else action
 
 
 def _mapping_words(mapping: dict | None) -> str:

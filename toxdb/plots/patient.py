@@ -225,9 +225,8 @@ SWIM_MARKS = {   # column, name, symbol, colour
 def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
     """All treated patients, one lane each (first treated at the top), x = days since first treatment:
     RT / concurrent / maintenance bars, grade >= 3 AEs as markers coloured by grade, symbols for off
-    treatment, recurrence and death, an arrow at the cut for patients still on treatment.
-
-    One trace per category (bars use base/x arrays), so hundreds of patients stay fast."""
+    treatment, recurrence and death, an arrow at the cut for patients still on treatment. One trace
+    per category (bars use base/x arrays), so hundreds of patients stay fast."""
     tab = lanes.table
     n = len(tab)
     cut = pd.Timestamp(lanes.summary.get("cut")) if lanes.summary.get("cut") is not None else None
@@ -243,9 +242,8 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
     def day(col):
         return (pd.to_datetime(tab[col]) - ft).dt.days
 
-    for key, ((c0, c1), name, colour, width) in SWIM_BARS.items():
+    for (c0, c1), name, colour, width in ((cols, _(w), co, wd) for cols, w, co, wd in SWIM_BARS.values()):
         s0, s1 = day(c0), day(c1)
-        name = _(name)
         ok = s0.notna() & s1.notna()
         if not ok.any():
             continue
@@ -271,8 +269,7 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
                                  marker=dict(color=GRADE_COLOURS[g], size=10, symbol="circle",
                                              line=dict(color="white", width=1)),
                                  hovertext=hover.tolist(), hoverinfo="text"))
-    for col, (name, symbol, colour) in SWIM_MARKS.items():
-        name = _(name)
+    for col, (name, symbol, colour) in ((c, (_(w), sy, co)) for c, (w, sy, co) in SWIM_MARKS.items()):
         d = day(col)
         ok = d.notna()
         if not ok.any():

@@ -34,7 +34,8 @@ m[2].metric(_("Something unknown"), summary["patients_unknown_only"],
 m[3].metric(_("All checks ok"), summary["patients_ok"])
 
 only_flags = st.toggle(_("Only patients with a flag"), value=False, key="elig_only_flags")
-STATUS = {"outside protocol": N_("⛔ outside protocol"), "unknown": N_("❔ unknown"), "ok": N_("✅ ok")}
+# marks every common font has (an emoji showed as a box where no emoji font is installed)
+STATUS = {"outside protocol": N_("✗ outside protocol"), "unknown": N_("? unknown"), "ok": N_("✓ ok")}
 shown = patients[patients["flag"] != "ok"] if only_flags else patients
 names = {"subject_id": _("Patient"), "site": _("Site"), "enrolled_on": _("Enrolled"),
          "first_treatment": _("First treatment"), "flag": _("Overall"), **{k: _(v) for k, v in CHECKS.items()}}

@@ -100,7 +100,7 @@ else:
     selection = st.dataframe(
         shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
         on_select="rerun", selection_mode=["single-row", "single-cell"],
-        column_config={_("Level"): st.column_config.TextColumn(width="small"),
+        column_config={_("Level"): st.column_config.TextColumn(),
                        _("At risk"): st.column_config.NumberColumn(width="small")},
     )
 st.caption(result.summary["footnote"])

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from toxdb.i18n import _
+from toxdb.i18n import N_, _
 
 __all__ = [
     "FREQUENTIST",
@@ -297,7 +297,7 @@ def _frequentist_design(look_arr: np.ndarray, n_max: int, p0: float, cp0: float,
     stop, alpha, alpha_next, c0 = _calibrate_frequentist(look_arr, n_max, p0, delta, cp0)
     alpha_n = compute_alpha_n(alpha, look_arr, n_max, delta) if alpha > 0 else np.zeros(look_arr.size)
     summary.update(
-        design="Pocock-type" if delta == 0 else ("O'Brien-Fleming-type" if delta == 0.5 else f"delta={delta:g}"),
+        design=N_("Pocock-type") if delta == 0 else (N_("O'Brien-Fleming-type") if delta == 0.5 else f"delta={delta:g}"),
         delta=delta,
         cp0=cp0,
         alpha=alpha,

@@ -111,7 +111,7 @@ def plot_boundary(
     lines = textwrap.wrap(subtitle, 36 if any("\u4e00" <= ch <= "\u9fff" for ch in subtitle) else 72) or [""]
     fig.update_layout(
         title=dict(text=f"{main}<br>" + "<br>".join(f"<sup>{line}</sup>" for line in lines)),
-        margin=dict(t=60 + 18 * len(lines)),
+        margin=dict(t=64 + 21 * len(lines)),
         xaxis=dict(title=_("Evaluable patients enrolled (n, ordered by treatment start)"), range=[0.5, n_max + 0.5]),
         yaxis=dict(title=_("Patients with a qualifying event (X_n)"), range=[0, y_top], rangemode="tozero"),
         legend=dict(orientation="h", yanchor="bottom", y=-0.3, x=0),

@@ -66,14 +66,14 @@ st.subheader(_("Data cuts"))
 st.caption(_("Saving a cut freezes the data as stored now: reports made from it give the same numbers later."))
 cuts = store.data_cuts()
 if len(cuts):
-    st.dataframe(cuts.rename(columns={"name": _("Name"), "cut_date": _("Cut date"), "frozen_at": _("Frozen at"),
+    st.dataframe(cuts.rename(columns={"name": _("Cut name"), "cut_date": _("Cut date"), "frozen_at": _("Frozen at"),
                                       "made_by": _("Saved by"), "frozen_upload": _("Last upload held")}),
                  hide_index=True)
 if not state.allowed("cuts"):
     st.caption(state.denial_text("cuts"))
 else:
     with st.form("new_cut"):
-        name = st.text_input(_("Name"), placeholder=_("e.g. DSMB 2026-12"))
+        name = st.text_input(_("Cut name"), placeholder=_("e.g. DSMB 2026-12"))
         day = st.date_input(_("Cut date"), value=dt.date.today(), max_value=dt.date.today())
         if st.form_submit_button(_("Save data cut")) and name.strip():
             if name.strip() in set(cuts["name"]):

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import state
 from app.text import md
+from toxdb.clinical.ctcae_names import derive_ctcae_display
 from toxdb.clinical.lab_queries import (
     compute_lab_queries,
     filter_lab_queries,
@@ -65,7 +66,8 @@ LABELS = {"subject_id": _("Patient"), "site": _("Site"), "collected_on": _("Lab 
           "n_labs": _("Values"), "ae_onset": _("AE onset")}
 DATE = st.column_config.DateColumn(format="YYYY-MM-DD")
 if len(shown):
-    st.dataframe(shown[list(LABELS)].rename(columns=LABELS), hide_index=True, width="stretch", key="labq_table",
+    shown_terms = shown.assign(ctcae_term=derive_ctcae_display(shown["ctcae_term"], "term"))
+    st.dataframe(shown_terms[list(LABELS)].rename(columns=LABELS), hide_index=True, width="stretch", key="labq_table",
                  column_config={_("Lab date"): DATE, _("First"): DATE, _("Last"): DATE, _("AE onset"): DATE,
                                 _("Query"): st.column_config.TextColumn(width="large")})
     export = lab_queries_for_export(shown)

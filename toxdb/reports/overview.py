@@ -51,7 +51,7 @@ def compute_overview(snapshot: Snapshot, phases) -> OverviewResult:
     worst = ae.groupby(["site", "subject_id"])["grade"].max().reset_index()
     g3 = worst[worst["grade"] >= 3].groupby("site")["subject_id"].nunique().rename("patients_grade_3_plus")
     table = by_site.join(events, how="left").join(g3, how="left").fillna(0).astype(int).reset_index()
-    total = table.drop(columns="site").sum().to_frame().T.assign(site="All sites")
+    total = table.drop(columns="site").sum().to_frame().T.assign(site=_("All sites"))
     table = pd.concat([table, total[table.columns]], ignore_index=True)
     rows = []
     for (site, grade), grp in ae.groupby(["site", "grade"]):

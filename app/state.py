@@ -274,7 +274,7 @@ def sidebar(store: Store) -> DataCut:
     trial = get_trial()
     with st.sidebar:
         st.selectbox(_("Language") + " / Language", list(LANGUAGES), format_func=LANGUAGES.get, key="language")
-        st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title}")
+        st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title_in(current_language())}")
         st.caption(_("Database: `{path}`").format(path=store.path))
         saved = list_saved_cuts(store)
         options = ["live", "date"] + [c.name for c in saved]

@@ -1,5 +1,5 @@
 """Every page in Chinese (AppTest, the sample trial, local mode = data_manager): no exception, and no
-element text left in English. "English" = a word of three or more ASCII letters that is not on the
+element text left in English (D34). "English" = a word of three or more ASCII letters that is not on the
 allow-list below: units, identifiers and abbreviations clinicians write in Latin letters in Chinese
 too, CTCAE names in NCI's English (shown beside the Chinese name, or alone where the translation
 table has none), and the user's own data (sites, patient ids, file names, drug names as recorded)."""

@@ -40,6 +40,7 @@ class _Section(BaseModel):
 class TrialInfo(_Section):
     id: str
     title: str
+    title_zh: str = ""              # the title in Chinese (the sidebar and reports in Chinese); empty: the title
     planned_n: int = Field(gt=0)
     start_date: dt.date
     sponsor: str = ""
@@ -56,6 +57,10 @@ class TrialInfo(_Section):
         if code not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
         return code
+
+    def title_in(self, language: str) -> str:
+        """The trial's title in ``language`` (the English title where the file gives no other)."""
+        return self.title_zh if language == "zh_CN" and self.title_zh else self.title
 
 
 class Phases(_Section):

@@ -250,7 +250,7 @@ def _dictionary_keys() -> tuple[frozenset, frozenset]:
 def compute_terms_version(terms) -> TermsVersion:
     """The CTCAE version a list of terms is written in, from the terms one dictionary has and the other
     lacks (case and spacing ignored): "Thrombocytopenia" is v6 only, "Platelet count decreased" v5 only;
-    "Fatigue" is in both and tells nothing. A file with terms of both kinds is mixed (version None)."""
+    "Fatigue" is in both and tells nothing. A file with terms of both kinds is mixed (version None); D35."""
     v5, v6 = _dictionary_keys()
     distinct = {str(t).strip() for t in pd.Series(list(terms), dtype=object).dropna() if str(t).strip()}
     only_v5 = tuple(sorted(t for t in distinct if _key(t) in v5 and _key(t) not in v6))

@@ -2,8 +2,17 @@
 only v6 has (Thrombocytopenia, NCI's new name for Platelet count decreased) says v6; a term only v5 has
 (Platelet count decreased, renamed in v6) says v5; a term in both (Fatigue) says nothing. Expected
 values are read from NCI's v6.0 workbook ("CTCAE v5.0 to v6.0 Mapping": Platelet count decreased ->
-Thrombocytopenia, a Deletion; Fatigue: No change)."""
+Thrombocytopenia, a Deletion; Fatigue: No change). The version is kept with the upload (D35, migration 9)."""
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import PATIENTS_CSV, ROOT, write
+
 from toxdb.clinical.ctcae_v6 import compute_terms_version
+from toxdb.ingest.upload import import_paths
+from toxdb.store.db import Store
 
 
 def test_a_term_only_v6_has_says_v6():
@@ -39,3 +48,61 @@ def test_the_uploader_reads_which_version_and_what_happens_to_its_terms():
     with language("zh_CN"):
         zh = describe_terms_version(v6, "5")
     assert "Thrombocytopenia" in zh and "v6.0" in zh and "术语" in zh
+
+
+# -- the version kept with an adverse-event upload (migration 9) ----------------------------------------
+
+V6_AE = """subject_id,ae_ref,term,grade,onset_date,end_date,serious,attribution
+P-001,AE-1,Thrombocytopenia,2,2025-06-25,2025-06-30,N,probable
+P-001,AE-2,Fatigue,1,2025-06-20,,N,possible
+"""
+BOTH_AE = """subject_id,ae_ref,term,grade,onset_date,end_date,serious,attribution
+P-002,AE-1,Fatigue,2,2025-07-10,2025-07-20,N,possible
+"""
+
+
+def _upload_versions(store) -> list:
+    return [None if v is None or v != v else v for v in store.uploads()["ctcae_version"]]
+
+
+def test_the_version_is_kept_with_the_upload_told_by_the_terms_or_the_version_of_record(store, tmp_path):
+    files = [write(tmp_path / "patients.csv", PATIENTS_CSV), write(tmp_path / "v6.csv", V6_AE),
+             write(tmp_path / "plain.csv", BOTH_AE)]
+    out = import_paths(store, files, "tester", kind=None)
+    assert [o.error for o in out] == [None, None, None]
+    # patients carry no terms; Thrombocytopenia is v6 only; Fatigue tells nothing: the version of record
+    assert _upload_versions(store) == [None, "6.0", "5.0"]
+    assert "CTCAE v6.0" in out[1].message and "CTCAE v5.0" in out[2].message
+
+
+def test_a_declared_version_wins_and_a_contradiction_is_noted(store, tmp_path):
+    import_paths(store, [write(tmp_path / "patients.csv", PATIENTS_CSV)], "tester")
+    out = import_paths(store, [write(tmp_path / "v6.csv", V6_AE)], "tester", ctcae="5")
+    assert _upload_versions(store)[-1] == "5.0"
+    assert any("declared CTCAE v5.0, but 1 terms are only in v6.0 (e.g. Thrombocytopenia)" in n
+               for n in out[0].plan.notes)
+
+
+def test_a_store_from_before_gets_the_column(tmp_path):
+    path = tmp_path / "old.duckdb"
+    s = Store(path)
+    cur = s.cursor()
+    cur.execute("ALTER TABLE uploads DROP COLUMN ctcae_version")
+    cur.execute("DELETE FROM schema_version WHERE version = 9")
+    s.close()
+    s = Store(path)
+    assert "ctcae_version" in s.uploads().columns
+    s.close()
+
+
+@pytest.mark.cli
+def test_import_declares_the_version_on_the_command_line(tmp_path):
+    db = tmp_path / "t.duckdb"
+    patients, ae = write(tmp_path / "patients.csv", PATIENTS_CSV), write(tmp_path / "ae.csv", BOTH_AE)
+    run = subprocess.run([sys.executable, "-m", "toxdb", "import", "--db", str(db), "--ctcae", "6", str(patients),
+                          str(ae)], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "TOXDB_USER": "ci"})
+    assert run.returncode == 0, run.stderr
+    assert "terms in CTCAE v6.0" in run.stdout
+    s = Store(db)
+    assert _upload_versions(s) == [None, "6.0"]
+    s.close()

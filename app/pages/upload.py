@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import state
 from app.text import md, md_frame
-from toxdb.clinical.ctcae_v6 import compute_terms_version, describe_terms_version
+from toxdb.clinical.ctcae_v6 import describe_terms_version
 from toxdb.i18n import N_, _
 from toxdb.ingest.mapping import (
     canonical_columns,
@@ -77,7 +77,8 @@ chosen_map = st.session_state.get(map_key)
 try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
                           sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial,
-                          allowed_sites=own_sites, value_map=st.session_state.get(f"vmap_{file_key}"))
+                          allowed_sites=own_sites, value_map=st.session_state.get(f"vmap_{file_key}"),
+                          ctcae=st.session_state.get("upload_ctcae") or None)
 except (ReadError, ValueMapError) as exc:
     st.error(md(exc), icon=":material/block:")
     st.stop()
@@ -97,9 +98,13 @@ st.caption(_("Read as {reader}; {rows} data rows, {columns} columns.").format(
     + (" " + _("Using the mapping saved for this site.") if plan.saved_mapping_used else ""))
 for note in plan.notes:
     st.caption(_("Note: {note}").format(note=md(note)))
-term_column = plan.mapping.columns.get("term") if plan.kind == "ae" else None
-if term_column in table.data.columns:          # which CTCAE version the file's terms are written in
-    st.caption(md(describe_terms_version(compute_terms_version(table.data[term_column]), trial.ctcae.version)))
+if plan.kind == "ae":                # which CTCAE version the file's terms are written in (D35)
+    st.radio(_("CTCAE version of the terms"), ["", "5.0", "6.0"], key="upload_ctcae", horizontal=True,
+             format_func=lambda v: _("as the terms tell") if not v else f"CTCAE v{v}",
+             help=_("Declare the version the site's file uses, or let its terms tell (terms only one version "
+                    "has). It is kept with the upload."))
+    if plan.terms_version is not None:
+        st.caption(md(describe_terms_version(plan.terms_version, trial.ctcae.version)))
 
 if plan.adds_nothing:
     st.warning(md(describe_plan(plan)), icon=":material/content_copy:")
@@ -245,6 +250,8 @@ else:
               "{rejected} rejected (kept with their reasons on the Uploads page).").format(
                 file=uploaded.name, upload=counts.upload_id, new=counts.accepted, corrected=counts.corrections,
                 duplicates=counts.duplicates, rejected=counts.rejected) + " "
-            + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged))
+            + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged)
+            + (" " + _("Terms kept as CTCAE v{version}.").format(version=plan.ctcae_version) if plan.ctcae_version
+               else ""))
         st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from toxdb.clinical.ctcae_v6 import compute_terms_version
+from toxdb.clinical.ctcae_versions import ctcae_version
 from toxdb.i18n import _
 from toxdb.ingest.mapping import (
     ColumnMapping,
@@ -64,6 +66,8 @@ class UploadPlan:
     store_version: tuple | None = None       # the store's data version when the rows were classified
     packed: tuple | None = None              # (codec, bytes): the raw file as the store keeps it
     changed: pd.DataFrame | None = None      # see changes()
+    ctcae_version: str | None = None         # an AE file: the CTCAE version of its terms (D35), kept with it
+    terms_version: object = None             # an AE file: what its terms tell (compute_terms_version)
 
     def rows_with_status(self) -> pd.DataFrame:
         """The valid rows with what loading would do to each: new, correction or duplicate."""
@@ -128,6 +132,7 @@ def prepare_upload(
     today: dt.date | None = None,
     allowed_sites: tuple[str, ...] | None = None,
     value_map: dict[str, dict[str, str]] | None = None,
+    ctcae: str | None = None,
 ) -> UploadPlan:
     """Read and check a file against the store without writing anything.
 
@@ -136,7 +141,8 @@ def prepare_upload(
 
     ``mapping`` is a confirmed {source header: canonical} mapping (from the page or a saved one);
     ``value_map`` {column: {written: target}} maps a site's own coded values, on top of the map saved
-    for the site (D52). Raises ReadError when the file cannot be read as a table at all.
+    for the site (D52). ``ctcae``: the CTCAE version an adverse-event file declares (else its terms
+    tell, else the version of record; D35). Raises ReadError when the file cannot be read as a table.
 
     """
     trial = trial or load_trial()
@@ -179,9 +185,24 @@ def prepare_upload(
         allowed_sites=allowed_sites, subject_sites=subject_sites,
     )
     plan.notes.extend(plan.validation.notes)
+    if kind == "ae":
+        _set_ctcae_version(plan, staged, ctcae, trial)
     fingerprint()
     _classify_plan(store, plan)
     return plan
+
+
+def _set_ctcae_version(plan: UploadPlan, staged: pd.DataFrame, declared: str | None, trial: Trial) -> None:
+    """The CTCAE version an adverse-event file is written in (D35): as declared, else as its terms tell,
+    else the trial's version of record; a declaration the terms contradict gets a note."""
+    found = compute_terms_version(staged["term"]) if "term" in staged else None
+    plan.terms_version = found
+    told = found.version if found is not None else None
+    plan.ctcae_version = ctcae_version(declared) if declared else (told or ctcae_version(trial.ctcae.version))
+    if declared and told and told != plan.ctcae_version:
+        terms = found.only_v6 if told == "6.0" else found.only_v5
+        plan.notes.append(_("declared CTCAE v{declared}, but {n} terms are only in v{told} (e.g. {terms})").format(
+            declared=plan.ctcae_version, n=len(terms), told=told, terms=", ".join(terms[:3])))
 
 
 def _classify_plan(store: Store, plan: UploadPlan) -> None:
@@ -216,7 +237,7 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
-        packed=plan.packed, flags=v.flags, others=v.others,
+        packed=plan.packed, flags=v.flags, others=v.others, ctcae_version=plan.ctcae_version,
     )
 
 
@@ -257,13 +278,16 @@ class FileOutcome:
                  "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
             file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
             duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged) + (
-            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "")
+            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "") + (
+            _("; terms in CTCAE v{version}").format(version=self.plan.ctcae_version)
+            if self.plan.ctcae_version else "")
 
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,
                  day_first: bool | None = None, trial: Trial | None = None,
-                 map_args: list[str] | None = None) -> list[FileOutcome]:
-    """Import files in dependency order (patients before the rows that refer to them)."""
+                 map_args: list[str] | None = None, ctcae: str | None = None) -> list[FileOutcome]:
+    """Import files in dependency order (patients before the rows that refer to them); ``ctcae``: the
+    CTCAE version adverse-event files declare (D35)."""
     from pathlib import Path
 
     trial = trial or load_trial()
@@ -287,7 +311,7 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
         try:
             vmap = parse_map_args(KINDS[order], map_args, strict=False) if map_args else None
             plan = prepare_upload(store, raw, Path(path).name, kind=kind, site=site, day_first=day_first,
-                                  trial=trial, value_map=vmap)
+                                  trial=trial, value_map=vmap, ctcae=ctcae)
             if plan.mapping.missing_required:
                 outcomes.append(FileOutcome(path, plan, None, describe_plan(plan)))
                 continue

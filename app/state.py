@@ -362,6 +362,29 @@ def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEve
     return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)
 
 
+def ctcae_terms_choice(container, key: str) -> str:
+    """A switch between the CTCAE versions for adverse-event terms in a table (the version of record,
+    as the sites report, first); returns "5.0" or "6.0" (D35: other terms through NCI's mapping)."""
+    record = ctcae_version(get_trial().ctcae.version)
+    options = [record, other_version(record)]
+    labels = {record: _("CTCAE v{version} (as reported)").format(version=record),
+              options[1]: _("CTCAE v{version} (NCI's mapping)").format(version=options[1])}
+    chosen = container.radio(_("AE terms in"), options, format_func=labels.get, key=key, horizontal=True,
+                             help=_("Show the adverse events under the other version's terms, through NCI's "
+                                    "mapping of v5.0 to v6.0; the counts are made again with the mapped terms."))
+    return chosen or record
+
+
+def ctcae_terms_note(version: str) -> str:
+    """The footnote that names the version of a table's AE terms."""
+    record = ctcae_version(get_trial().ctcae.version)
+    if version == record:
+        return _("AE terms as the sites reported them, CTCAE v{version}.").format(version=version)
+    return _("AE terms in CTCAE v{version} through NCI's v{record} to v{version} mapping (renamed, merged and "
+             "split terms; a removed term under its organ class's 'Other, specify'); the sites reported them in "
+             "CTCAE v{record}.").format(version=version, record=record)
+
+
 def ctcae_choice(container, key: str) -> str:
     """A switch between the CTCAE versions for lab grades on one page (the version of record first and
     preselected); returns the chosen version ("5.0" or "6.0")."""

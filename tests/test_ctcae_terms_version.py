@@ -106,3 +106,62 @@ def test_import_declares_the_version_on_the_command_line(tmp_path):
     s = Store(db)
     assert _upload_versions(s) == [None, "6.0"]
     s.close()
+
+
+# -- tables in v5.0 or v6.0 terms (NCI's mapping sheet, written out by hand here) -----------------------
+def _events():
+    import pandas as pd
+
+    return pd.DataFrame({
+        "subject_id": ["A", "B", "B", "C"], "event_id": [1, 2, 3, 4],
+        "term": ["Platelet count decreased", "Anal hemorrhage", "Rectal hemorrhage", "Fatigue"],
+        "soc": ["Investigations", "Gastrointestinal disorders", "Gastrointestinal disorders",
+                "General disorders and administration site conditions"],
+        "worst_grade": [3, 1, 2, 2], "onset_date": pd.to_datetime(["2025-07-01"] * 4),
+        "emergent_phase": ["concurrent"] * 4, "treatment_emergent": [True] * 4})
+
+
+def test_events_in_v6_terms_follow_nci_mapping():
+    from toxdb.clinical.ctcae_v6 import derive_events_in_version
+
+    ev = derive_events_in_version(_events(), "6")
+    assert ev["term"].tolist() == ["Thrombocytopenia", "Hematochezia", "Hematochezia", "Fatigue"]
+    # Thrombocytopenia sits under Blood and lymphatic system disorders in v6 (Investigations in v5)
+    assert ev["soc"].tolist()[:2] == ["Blood and lymphatic system disorders", "Gastrointestinal disorders"]
+    assert derive_events_in_version(_events(), "5.0")["term"].tolist()[0] == "Platelet count decreased"
+
+
+def test_incidence_in_v6_terms_counts_a_patient_once_under_a_merged_term():
+    import pandas as pd
+
+    from toxdb.clinical.ctcae_v6 import derive_events_in_version
+    from toxdb.clinical.incidence import compute_incidence
+
+    milestones = pd.DataFrame({"subject_id": ["A", "B", "C"], "first_treatment": pd.to_datetime(["2025-06-01"] * 3),
+                               "concurrent_start": pd.to_datetime(["2025-06-01"] * 3),
+                               "maintenance_start": pd.NaT})
+    result = compute_incidence(derive_events_in_version(_events(), "6.0"), milestones, phases=("concurrent",),
+                               window_days=30)
+    terms = result.table[result.table["level"] == "term"].set_index("term")
+    # patient B had anal (grade 1) and rectal (grade 2) hemorrhage: one patient with Hematochezia, worst grade 2
+    hematochezia = terms.loc["Hematochezia"]
+    assert (hematochezia["n_any"], hematochezia["n_g2"], hematochezia["n_g1"]) == (1, 1, 0)
+    assert (terms.at["Thrombocytopenia", "n_any"], terms.at["Thrombocytopenia", "n_g3"]) == (1, 1)
+    assert "Platelet count decreased" not in terms.index
+
+
+@pytest.mark.app
+def test_toxicity_table_in_v6_terms_names_the_version_in_its_footnote(app_env):
+    from conftest import run_app
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.switch_page("app/pages/toxicity.py")
+    run_app(at)
+    terms = lambda: set(at.dataframe[0].value["Term"])  # noqa: E731
+    assert "Platelet count decreased" in terms() and "Thrombocytopenia" not in terms()
+    at.radio(key="tox_terms").set_value("6.0")
+    run_app(at)
+    assert "Thrombocytopenia" in terms() and "Platelet count decreased" not in terms()
+    footnote = " ".join(c.value for c in at.caption)
+    assert "AE terms in CTCAE v6.0 through NCI's v5.0 to v6.0 mapping" in footnote

@@ -14,6 +14,7 @@ from toxdb.clinical.course import (
 from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.dosing.words import derive_advice_words
 from toxdb.clinical.ctcae_names import derive_ctcae_display
+from toxdb.clinical.ctcae_v6 import derive_events_in_version
 from toxdb.i18n import _, current_language
 from toxdb.plots.patient import plot_patient_course, plot_swimmer
 from toxdb.queries import STATUS_WORDS, derive_query_overview
@@ -109,8 +110,9 @@ with tab_course:
         names = {"term": _("Term"), "worst_grade": _("Worst grade"), "onset_date": _("Onset"), "end_date": _("End"),
                  "ongoing": _("Ongoing"), "phase": _("Phase"), "treatment_emergent": _("Treatment-emergent"),
                  "serious": _("Serious"), "attribution": _("Attribution"), "soc": _("SOC"), "n_rows": _("Rows")}
-        ev = t.events.assign(**{c_: derive_ctcae_display(t.events[c_], c_) for c_ in ("term", "soc")
-                                if c_ in t.events.columns})
+        terms_version = state.ctcae_terms_choice(st, "patient_terms")
+        ev = derive_events_in_version(t.events, terms_version)          # NCI's mapping (D35)
+        ev = ev.assign(**{c_: derive_ctcae_display(ev[c_], c_) for c_ in ("term", "soc") if c_ in ev.columns})
         if "phase" in ev:
             ev["phase"] = ev["phase"].map(_, na_action="ignore")
         if "attribution" in ev:
@@ -119,7 +121,7 @@ with tab_course:
         st.dataframe(ev[show].rename(columns=names), hide_index=True, width="stretch",
                      column_config={_("Onset"): st.column_config.DateColumn(format="YYYY-MM-DD"),
                                     _("End"): st.column_config.DateColumn(format="YYYY-MM-DD")})
-        st.caption(_("Terms as recorded, CTCAE v{version}.").format(version=trial.ctcae.version))
+        st.caption(state.ctcae_terms_note(terms_version))
     else:
         st.caption(_("No adverse event recorded by this cut."))
 

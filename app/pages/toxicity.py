@@ -6,11 +6,14 @@ from app import state
 from app.text import md
 from toxdb.i18n import _, current_language
 from toxdb.clinical.ctcae_names import derive_ctcae_display
+from toxdb.clinical.ctcae_v6 import derive_events_in_version
+from toxdb.clinical.ctcae_versions import ctcae_version
 from toxdb.clinical.events_sql import compute_incidence_sql
 from toxdb.clinical.incidence import (
     ANY_AE,
     GRADE_COLUMNS,
     INCIDENCE_PHASES,
+    compute_incidence,
     format_incidence,
     incidence_source_rows,
     select_cell_events,
@@ -29,6 +32,16 @@ def _incidence(db: str, version: tuple, cut_key: tuple, window: int, sites: tupl
                serious_only: bool, lang: str):      # lang: the footnote is in the reader's language
     return compute_incidence_sql(store, cut, window, sites=list(sites), attribution=list(attribution),
                                  serious_only=serious_only)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _incidence_in(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
+                  serious_only: bool, lang: str, terms_version: str):
+    """The incidence table with the AE terms in another CTCAE version (NCI's mapping, D35)."""
+    d = state.derived_events()
+    return compute_incidence(derive_events_in_version(d.events, terms_version), d.milestones, patients=d.patients,
+                             sites=list(sites), attribution=list(attribution), serious_only=serious_only,
+                             window_days=window)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -50,9 +63,11 @@ key = (str(store.path), store.data_version(), cut.key(), WINDOW)
 
 state.use_print_view()
 st.title(_("Toxicity"))
+terms_version = state.ctcae_terms_choice(st, "tox_terms")
 st.caption(_("{trial} · {cut} · treatment-emergent adverse events, CTCAE v{version}").format(
-    trial=trial.trial.id, cut=md(cut.label), version=trial.ctcae.version))
+    trial=trial.trial.id, cut=md(cut.label), version=terms_version))
 state.printable_link()
+record = ctcae_version(trial.ctcae.version)
 
 f = st.columns([2, 3, 2, 1])
 site_choices = _sites(*key)
@@ -74,7 +89,8 @@ for k, param, default, _choices, kind in ADDRESS:
     state.widget_to_address(k, param, default, kind)
 filters = (tuple(sorted(sites)), tuple(a for a in ATTRIBUTION_ORDER if a in attribution), bool(serious_only))
 
-result = _incidence(*key, *filters, current_language())
+result = (_incidence(*key, *filters, current_language()) if terms_version == record
+          else _incidence_in(*key, *filters, current_language(), terms_version))
 table = result.table[result.table["phase"] == phase].reset_index(drop=True)
 at_risk = result.summary["at_risk"]
 
@@ -103,7 +119,7 @@ else:
         column_config={_("Level"): st.column_config.TextColumn(),
                        _("At risk"): st.column_config.NumberColumn(width="small")},
     )
-st.caption(result.summary["footnote"])
+st.caption(result.summary["footnote"] + " " + state.ctcae_terms_note(terms_version))
 
 # ---- drill-down (on screen only): a selected cell (or row = any grade), else the pickers below
 def _drill_down() -> None:
@@ -149,8 +165,11 @@ def _drill_down() -> None:
                      "together); Upload and Row in file point to the uploaded file on the Uploads & audit page."))
 
 
-if not state.print_view():
+if not state.print_view() and terms_version == record:
     _drill_down()
+elif not state.print_view():
+    st.caption(_("The source rows behind a count are listed in the terms as reported (CTCAE v{version}).").format(
+        version=record))
 
 left, right = st.columns(2)
 with left:

@@ -41,7 +41,7 @@ MAPPING_CSV = DATA_DIR / "ctcae_v5_to_v6.csv"
 OTHER_SPECIFY_SUFFIX = " - Other, specify"
 RELATIONS = ("same", "renamed", "merged", "split", "removed")
 
-__all__ = ["RELATIONS", "TermMapping", "TermsVersion", "compute_terms_version", "describe_terms_version", "allowed_grades_in", "derive_grade_allowed_v6", "derive_terms_v6",
+__all__ = ["RELATIONS", "TermMapping", "TermsVersion", "compute_terms_version", "derive_events_in_version", "describe_terms_version", "allowed_grades_in", "derive_grade_allowed_v6", "derive_terms_v6",
            "load_ctcae_dictionary", "load_ctcae_v6", "load_v5_to_v6_mapping", "map_term_v5_to_v6",
            "v5_term_relations"]
 
@@ -288,3 +288,19 @@ def describe_terms_version(found: TermsVersion, record: Any, examples: int = 3) 
                    "records CTCAE v{record}: such a term is not a v{record} term and is flagged or rejected as the "
                    "check below says; NCI's mapping names the v{record} term to write.").format(
         version=found.version, n=len(terms), terms=some(terms), record=record)
+
+
+def derive_events_in_version(events: pd.DataFrame, version: Any, term_col: str = "term", soc_col: str = "soc",
+                             grade_col: str = "worst_grade") -> pd.DataFrame:
+    """``events`` (terms stored in CTCAE v5.0) with their term and SOC in CTCAE ``version``. v6.0
+    through NCI's mapping: a renamed term takes its new name (Platelet count decreased ->
+    Thrombocytopenia), merged terms become one (Anal hemorrhage, Rectal hemorrhage -> Hematochezia), a
+    split term goes by the event's grade, a removed term to its SOC's "Other, specify"; the SOC is the
+    v6 term's in the v6 dictionary. A term the mapping does not know stays as recorded. v5.0: as is."""
+    if ctcae_version(version) == "5.0" or not len(events):
+        return events
+    mapped = derive_terms_v6(events[[term_col, grade_col]], term_col, grade_col)
+    term = mapped["term_v6"].astype(object).where(mapped["term_v6"].notna(), events[term_col])
+    v6 = _v6_terms()
+    soc = term.map(dict(zip(v6["term"], v6["soc"])))
+    return events.assign(**{term_col: term, soc_col: soc.where(soc.notna(), events[soc_col])})

@@ -274,7 +274,9 @@ def sidebar(store: Store) -> DataCut:
     trial = get_trial()
     with st.sidebar:
         st.selectbox(_("Language") + " / Language", list(LANGUAGES), format_func=LANGUAGES.get, key="language")
-        st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title_in(current_language())}")
+        info = trial.trial
+        title = info.title_zh if current_language() == "zh_CN" and info.title_zh else info.title   # [trial] title_zh
+        st.markdown(f"**{info.id}**  \n{title}")
         st.caption(_("Database: `{path}`").format(path=store.path))
         saved = list_saved_cuts(store)
         options = ["live", "date"] + [c.name for c in saved]

@@ -58,10 +58,6 @@ class TrialInfo(_Section):
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
         return code
 
-    def title_in(self, language: str) -> str:
-        """The trial's title in ``language`` (the English title where the file gives no other)."""
-        return self.title_zh if language == "zh_CN" and self.title_zh else self.title
-
 
 class Phases(_Section):
     post_treatment_window_days: int = Field(ge=0)

@@ -280,14 +280,17 @@ def printable_link() -> None:
     cut = data_cut()
     which = cut.name or cut.cut_date.isoformat()
     query = urllib.parse.urlencode({PRINT_PARAM: "1", LANGUAGE_PARAM: current_language(), CUT_PARAM: which})
-    st.markdown(f"[:material/print: {_('Printable view')}](?{query})")
+    words = _("Printable view")         # outside the f-string, so that pybabel finds it
+    st.markdown(f"[:material/print: {words}](?{query})")
 
 
 def sidebar(store: Store) -> DataCut:
     trial = get_trial()
     with st.sidebar:
         st.selectbox(_("Language") + " / Language", list(LANGUAGES), format_func=LANGUAGES.get, key="language")
-        st.markdown(f"**{trial.trial.id}**  \n{trial.trial.title}")
+        info = trial.trial
+        title = info.title_zh if current_language() == "zh_CN" and info.title_zh else info.title   # [trial] title_zh
+        st.markdown(f"**{info.id}**  \n{title}")
         st.caption(_("Database: `{path}`").format(path=store.path))
         saved = list_saved_cuts(store)
         options = ["live", "date"] + [c.name for c in saved]
@@ -408,6 +411,29 @@ def derived_events() -> DerivedEvents:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _derived(db: str, version: tuple, cut_key: tuple, window: int) -> DerivedEvents:
     return derive_snapshot_events(load_snapshot(get_store(), data_cut(), with_labs=False), window)
+
+
+def ctcae_terms_choice(container, key: str) -> str:
+    """A switch between the CTCAE versions for adverse-event terms in a table (the version of record,
+    as the sites report, first); returns "5.0" or "6.0" (D35: other terms through NCI's mapping)."""
+    record = ctcae_version(get_trial().ctcae.version)
+    options = [record, other_version(record)]
+    labels = {record: _("CTCAE v{version} (as reported)").format(version=record),
+              options[1]: _("CTCAE v{version} (NCI's mapping)").format(version=options[1])}
+    chosen = container.radio(_("AE terms in"), options, format_func=labels.get, key=key, horizontal=True,
+                             help=_("Show the adverse events under the other version's terms, through NCI's "
+                                    "mapping of v5.0 to v6.0; the counts are made again with the mapped terms."))
+    return chosen or record
+
+
+def ctcae_terms_note(version: str) -> str:
+    """The footnote that names the version of a table's AE terms."""
+    record = ctcae_version(get_trial().ctcae.version)
+    if version == record:
+        return _("AE terms as the sites reported them, CTCAE v{version}.").format(version=version)
+    return _("AE terms in CTCAE v{version} through NCI's v{record} to v{version} mapping (renamed, merged and "
+             "split terms; a removed term under its organ class's 'Other, specify'); the sites reported them in "
+             "CTCAE v{record}.").format(version=version, record=record)
 
 
 def ctcae_choice(container, key: str) -> str:

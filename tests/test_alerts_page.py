@@ -45,7 +45,7 @@ def test_without_a_mail_server_the_page_and_sidebar_say_so(app_env, monkeypatch)
     run_app(at)
     # the name is user text, so the message is escaped for Markdown (D44); read it as shown
     assert any(f"Alert #{first} acknowledged by coordinator-test" in _shown(s.value) for s in at.success)
-    assert "acknowledged by coordinator-test" in at.dataframe[0].value.set_index("Alert").loc[first, "Status"]
+    assert "acknowledged by coordinator-test" in at.dataframe[0].value.set_index("Alert").loc[first, "Details"]
     with _reader(at) as store:
         log = store.audit_log()
     acks = log[log["action"] == "alert_acknowledged"]

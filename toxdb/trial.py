@@ -40,6 +40,7 @@ class _Section(BaseModel):
 class TrialInfo(_Section):
     id: str
     title: str
+    title_zh: str = ""              # the title in Chinese (the sidebar and reports in Chinese); empty: the title
     planned_n: int = Field(gt=0)
     start_date: dt.date
     sponsor: str = ""

@@ -55,7 +55,7 @@ COHORTS = ("all", "concurrent", "maintenance")
 # -- grades and attribution ----------------------------------------------------------------------
 GRADES = (1, 2, 3, 4, 5)
 # weakest first: an event's attribution is the strongest recorded on any of its rows
-ATTRIBUTION_ORDER = ("unrelated", "unlikely", "possible", "probable", "definite")
+ATTRIBUTION_ORDER = (N_("unrelated"), N_("unlikely"), N_("possible"), N_("probable"), N_("definite"))   # shown as _(a)
 AE_ACTIONS = ("none", "dose reduced", "interrupted", "withdrawn")
 
 # the vocabularies of data/value_synonyms.csv, and what each stored value may be
@@ -143,3 +143,43 @@ def accepted_text(vocabulary: str) -> str:
     """The stored values of a vocabulary as a user reads them in a message: "RT, capecitabine or S-1"."""
     values = [str(v) for v in VOCABULARIES[vocabulary]]
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+
+
+# -- column names as a reader sees them (pages show _(COLUMN_WORDS[c]); files and exports keep the names) ----
+COLUMN_WORDS = MappingProxyType({
+    "subject_id": N_("Patient"), "site": N_("Site"), "enrolled_on": N_("Enrolled"), "sex": N_("Sex"),
+    "birth_date": N_("Birth date"), "age": N_("Age"), "height_cm": N_("Height (cm)"), "weight_kg": N_("Weight (kg)"),
+    "serum_creatinine": N_("Serum creatinine"), "serum_creatinine_unit": N_("Serum creatinine unit"),
+    "agent": N_("Agent"), "surgery_date": N_("Surgery date"), "off_treatment_on": N_("Off treatment on"),
+    "off_treatment_reason": N_("Reason off treatment"), "recurrence_on": N_("Recurrence on"),
+    "death_on": N_("Death on"), "last_contact_on": N_("Last contact"), "ecog": "ECOG", "ascites": N_("Ascites"),
+    "encephalopathy": N_("Encephalopathy"), "treatment": N_("Treatment"), "phase": N_("Phase"),
+    "cycle": N_("Cycle"), "start_date": N_("Start"), "end_date": N_("End"), "dose": N_("Dose"),
+    "dose_unit": N_("Dose unit"), "fractions": N_("Fractions"), "ae_ref": N_("AE reference"), "term": N_("Term"),
+    "soc": N_("System organ class"), "meddra_code": N_("MedDRA code"), "verbatim": N_("Verbatim term"),
+    "grade": N_("Grade"), "grade_source": N_("Grade source"), "severity": N_("Severity"),
+    "onset_date": N_("Onset"), "onset_precision": N_("Onset precision"), "serious": N_("Serious"),
+    "attribution": N_("Attribution"), "attributed_to": N_("Attributed to"), "action_taken": N_("Action taken"),
+    "outcome": N_("Outcome"), "flags": N_("Flags"), "reported_term": N_("Term as reported"),
+    "collected_on": N_("Collected on"), "test": N_("Test"), "value": N_("Value"), "unit": N_("Unit"),
+    "lln": "LLN", "uln": "ULN", "record_key": N_("Record key"), "upload_id": N_("Upload"),
+    "file_name": N_("File"), "kind": N_("Kind"), "size_bytes": N_("Size (bytes)"), "uploaded_by": N_("Uploaded by"),
+    "uploaded_at": N_("Uploaded at"), "reader": N_("Read as"), "n_rows": N_("Rows"), "n_accepted": N_("Accepted"),
+    "n_duplicates": N_("Duplicates"), "n_corrections": N_("Corrections"), "n_rejected": N_("Rejected"),
+    "n_flagged": N_("Flagged"), "source_row": N_("Row in file"), "ctcae_version": N_("CTCAE version"),
+})
+
+
+def column_words(columns) -> dict[str, str]:
+    """{column: its name in the reader's language} for a DataFrame's columns (``df.rename(columns=...)``);
+    a replaced value's column old_<name> reads "<name> (old)"; a column not listed keeps its name."""
+    from toxdb.i18n import gettext
+
+    out = {}
+    for c in columns:
+        if c in COLUMN_WORDS:
+            out[c] = gettext(COLUMN_WORDS[c])
+        elif isinstance(c, str) and c.startswith("old_") and c[4:] in COLUMN_WORDS:
+            out[c] = gettext("{column} (old)").format(column=gettext(COLUMN_WORDS[c[4:]]))
+    return out
+

@@ -46,7 +46,7 @@ if not len(alerts):
     st.info(_("No alert has been raised."))
     st.stop()
 
-columns = {"alert_id": _("Alert"), "created_at": _("Raised"), "state_label": _("State"), "status": _("Status"),
+columns = {"alert_id": _("Alert"), "created_at": _("Raised"), "state_label": _("State"), "status": _("Details"),
            "what": _("Why"), "subject_id": _("Patient"), "site": _("Site"), "phase": _("Phase"),
            "role": _("To (role)"), "recipients": _("Addresses")}
 shown = alerts[list(columns)].astype({"subject_id": object, "site": object, "phase": object})
@@ -54,11 +54,11 @@ shown[["subject_id", "site", "phase"]] = shown[["subject_id", "site", "phase"]].
 st.dataframe(shown.rename(columns=columns), hide_index=True, width="stretch")
 
 ids = alerts["alert_id"].tolist()
-subjects = dict(zip(ids, alerts["subject"]))
-pick = st.selectbox(_("Alert"), ids, format_func=lambda i: f"#{i} · {subjects[i]}", key="alert_pick")
+labels = dict(zip(ids, alerts["label"]))
+pick = st.selectbox(_("Alert"), ids, format_func=lambda i: f"#{i} · {labels[i]}", key="alert_pick")
 row = alerts.set_index("alert_id").loc[pick]
 st.caption(_("The message as written (plain text), to {recipients}:").format(recipients=md(row["recipients"])))
-st.text(f"{row['subject']}\n\n{row['body']}")
+st.code(f"{row['subject']}\n\n{row['body']}", language=None, wrap_lines=True)   # as sent: the trial file's language
 
 left, right = st.columns(2)
 site = row["site"] if isinstance(row["site"], str) else None

@@ -9,7 +9,7 @@ from toxdb.i18n import _
 from toxdb.reports.diff import CHANGE_LABELS, TABLE_LABELS, diff_cuts
 from toxdb.reports.export import frame_to_csv_bytes
 from toxdb.store.cuts import DataCut, list_saved_cuts
-from toxdb.vocab import KINDS
+from toxdb.vocab import KINDS, column_words
 
 store = state.get_store()
 today = dt.date.today()
@@ -59,7 +59,7 @@ for tab, kind in zip(tabs, KINDS):
             continue
         out = rows.assign(change=rows["change"].map(lambda c: _(CHANGE_LABELS[c])),
                           subject_id=rows["subject_id"].astype(str).map(state.patient_link))
-        st.dataframe(out.rename(columns={"change": _("Change"), "subject_id": _("Patient"),
+        st.dataframe(out.rename(columns={**column_words(out.columns), "change": _("Change"), "subject_id": _("Patient"),
                                          "changed_columns": _("Changed columns")}),
                      hide_index=True, width="stretch", key=f"cmp_rows_{kind}",
                      column_config={_("Patient"): st.column_config.LinkColumn(display_text=r"subject=([^&]*)")})

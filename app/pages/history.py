@@ -6,6 +6,8 @@ import streamlit as st
 from app import state
 from toxdb.i18n import _
 from toxdb.reports.audit import action_label, derive_audit_words
+from toxdb.ingest.readers import describe_reader
+from toxdb.vocab import KIND_LABELS, column_words
 from app.text import md
 from toxdb.reports.export import (
     frame_to_csv_bytes,
@@ -14,34 +16,38 @@ from toxdb.reports.export import (
 )
 
 store = state.get_store()
-st.title("Uploads & audit")
+st.title(_("Uploads & audit"))
 
 uploads = store.uploads()
-st.subheader("Uploads")
+st.subheader(_("Uploads"))
 if uploads.empty:
-    st.info("Nothing uploaded yet.")
+    st.info(_("Nothing uploaded yet."))
 else:
-    st.dataframe(uploads.drop(columns=["sha256"]).iloc[::-1], hide_index=True, width="stretch")
-    pick = st.selectbox("Upload", uploads["upload_id"].iloc[::-1].tolist(),
+    listed = uploads.drop(columns=["sha256"]).iloc[::-1]
+    listed = listed.assign(kind=listed["kind"].map(lambda k: _(KIND_LABELS.get(k, k))))
+    st.dataframe(listed.rename(columns=column_words(listed.columns)), hide_index=True, width="stretch")
+    pick = st.selectbox(_("Upload"), uploads["upload_id"].iloc[::-1].tolist(),
                         format_func=lambda i: f"#{i} {uploads.set_index('upload_id').loc[i, 'file_name']}",
                         key="hist_upload")
     row = uploads.set_index("upload_id").loc[pick]
-    st.caption(f"SHA-256 {row['sha256']} · {row['size_bytes']:,} bytes · read as {md(row['reader'])}")
+    st.caption(_("SHA-256 {sha} · {size} bytes · read as {reader}").format(
+        sha=row["sha256"], size=f"{row['size_bytes']:,}", reader=md(describe_reader(row["reader"]))))
     c1, c2, c3 = st.columns(3)
     raw = store.upload_raw(int(pick))
     if raw is not None:
-        state.download_button(c1, "Download the raw file as uploaded", raw, row["file_name"], "dl_raw", "download_raw")
+        state.download_button(c1, _("Download the raw file as uploaded"), raw, row["file_name"], "dl_raw", "download_raw")
     rejected = store.rejected_rows(int(pick))
     if len(rejected):
         fix = rejected_rows_for_fixing(rejected)
-        state.download_button(c2, f"Rejected rows ({len(rejected)}) .xlsx", frame_to_xlsx_bytes(fix, "rejected"),
+        state.download_button(c2, _("Rejected rows ({n}) .xlsx").format(n=len(rejected)), frame_to_xlsx_bytes(fix, "rejected"),
                               f"rejected_upload_{pick}.xlsx", "dl_hist_xlsx", "download_raw")
-        state.download_button(c3, f"Rejected rows ({len(rejected)}) .csv", frame_to_csv_bytes(fix),
+        state.download_button(c3, _("Rejected rows ({n}) .csv").format(n=len(rejected)), frame_to_csv_bytes(fix),
                               f"rejected_upload_{pick}.csv", "dl_hist_csv", "download_raw")
-        st.dataframe(rejected[["source_row", "reasons"]].rename(columns={"source_row": "row"}), hide_index=True,
+        st.dataframe(rejected[["source_row", "reasons"]].rename(columns={"source_row": _("row"), "reasons": _("why")}),
+                     hide_index=True,
                      width="stretch")
     else:
-        st.success("No rejected rows in this upload.")
+        st.success(_("No rejected rows in this upload."))
     flagged = store.flags(int(pick))         # rows stored with a query to the site (D50)
     if len(flagged):
         st.caption(_("Stored rows of this upload that raise a query to the site: {n}").format(
@@ -51,23 +57,27 @@ else:
                               f"flags_upload_{pick}.xlsx", "dl_flags_xlsx", "download_raw")
         state.download_button(f2, _("Flagged rows .csv"), frame_to_csv_bytes(flagged),
                               f"flags_upload_{pick}.csv", "dl_flags_csv", "download_raw")
-        st.dataframe(flagged[["source_row", "subject_id", "code", "column_name", "value", "message"]],
+        st.dataframe(flagged[["source_row", "subject_id", "code", "column_name", "value", "message"]].rename(columns={
+            "source_row": _("Row in file"), "subject_id": _("Patient"), "code": _("Code"), "column_name": _("Column"),
+            "value": _("Value"), "message": _("Message")}),
                      hide_index=True, width="stretch")
 
-st.subheader("Data cuts")
-st.caption("Saving a cut freezes the data as stored now: reports made from it give the same numbers later.")
+st.subheader(_("Data cuts"))
+st.caption(_("Saving a cut freezes the data as stored now: reports made from it give the same numbers later."))
 cuts = store.data_cuts()
 if len(cuts):
-    st.dataframe(cuts, hide_index=True)
+    st.dataframe(cuts.rename(columns={"name": _("Cut name"), "cut_date": _("Cut date"), "frozen_at": _("Frozen at"),
+                                      "made_by": _("Saved by"), "frozen_upload": _("Last upload held")}),
+                 hide_index=True)
 if not state.allowed("cuts"):
     st.caption(state.denial_text("cuts"))
 else:
     with st.form("new_cut"):
-        name = st.text_input("Name", placeholder="e.g. DSMB 2026-12")
-        day = st.date_input("Cut date", value=dt.date.today(), max_value=dt.date.today())
-        if st.form_submit_button("Save data cut") and name.strip():
+        name = st.text_input(_("Cut name"), placeholder=_("e.g. DSMB 2026-12"))
+        day = st.date_input(_("Cut date"), value=dt.date.today(), max_value=dt.date.today())
+        if st.form_submit_button(_("Save data cut")) and name.strip():
             if name.strip() in set(cuts["name"]):
-                st.error(f"A cut named {md(repr(name.strip()))} exists already; choose another name.")
+                st.error(_("A cut named {name} exists already; choose another name.").format(name=md(repr(name.strip()))))
             else:
                 store.save_data_cut(name.strip(), day, state.user())
                 st.rerun()

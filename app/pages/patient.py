@@ -13,7 +13,9 @@ from toxdb.clinical.course import (
 )
 from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.dosing.words import derive_advice_words
-from toxdb.i18n import _
+from toxdb.clinical.ctcae_names import derive_ctcae_display
+from toxdb.clinical.ctcae_v6 import derive_events_in_version
+from toxdb.i18n import _, current_language
 from toxdb.plots.patient import plot_patient_course, plot_swimmer
 from toxdb.queries import STATUS_WORDS, derive_query_overview
 from toxdb.store.cuts import load_snapshot
@@ -29,34 +31,35 @@ def _choices(db: str, version: tuple, cut_key: tuple, rules: str):
     return subject_choices(load_snapshot(store, cut, with_labs=False).patients)
 
 
-@st.cache_data(show_spinner="Building this patient's course…", max_entries=64)
-def _course(db: str, version: tuple, cut_key: tuple, rules: str, subject: str, ctcae: str):
+@st.cache_data(show_spinner=False, max_entries=64)
+def _course(db: str, version: tuple, cut_key: tuple, rules: str, subject: str, ctcae: str, lang: str):
     return compute_patient_course(load_snapshot(store, cut), subject, trial, ctcae_version=ctcae)
 
 
-@st.cache_data(show_spinner="Building the swimmer plot…", max_entries=8)
-def _lanes(db: str, version: tuple, cut_key: tuple, rules: str):
+@st.cache_data(show_spinner=False, max_entries=8)
+def _lanes(db: str, version: tuple, cut_key: tuple, rules: str, lang: str):     # lang: words in the result
     return compute_swimmer_lanes(load_snapshot(store, cut, with_labs=False), trial)
 
 
 key = (str(store.path), store.data_version(), cut.key(), state.trial_key())
 
-st.title("Patient")
-st.caption(f"{trial.trial.id} · {md(cut.label)} · one patient's course; the dose hints follow the rules in "
-           "trial.toml and the treating physician decides.")
+st.title(_("Patient"))
+st.caption(_("{trial} · {cut} · one patient's course; the dose hints follow the rules in trial.toml and the "
+             "treating physician decides.").format(trial=trial.trial.id, cut=md(cut.label)))
 
 choices = _choices(*key)
 if not len(choices):
-    st.info("No patient is in the database at this data cut.")
+    st.info(_("No patient is in the database at this data cut."))
     st.stop()
 labels = dict(zip(choices["subject_id"], choices["label"]))
 state.subject_from_address(list(labels), "patient_subject")      # a followed link: ?subject=ID
-subject = st.selectbox("Patient", list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
-                       key="patient_subject", help="Patients in the patient table at this data cut (ID · site).")
+subject = st.selectbox(_("Patient"), list(labels), format_func=lambda sid: labels.get(sid, str(sid)),
+                       key="patient_subject", help=_("Patients in the patient table at this data cut (ID · site)."))
 
 state.subject_to_address(subject)
 ctcae = state.ctcae_choice(st, "patient_ctcae")
-course = _course(*key, subject, ctcae)
+with st.spinner(_("Building this patient's course…")):
+    course = _course(*key, subject, ctcae, current_language())
 s = course.summary
 t = course.table
 
@@ -66,27 +69,28 @@ def _num(v, fmt):
 
 
 c = st.columns(5)
-c[0].metric("Site", s["site"] or "–")
-c[1].metric("BSA (m²)", _num(s["bsa"], ".2f"), help=f"{trial.formulas.bsa.capitalize()} formula")
-c[2].metric("CrCl (mL/min)", _num(s["crcl"], ".0f"), help=f"Cockcroft–Gault; {s['crcl_note']}")
-c[3].metric("Worst grade", "–" if s["worst_grade"] is None else f"G{s['worst_grade']}",
-            help=f"Worst CTCAE grade of the treatment-emergent adverse events ({s['n_events_te']} of "
-                 f"{s['n_events']} events; {s['ongoing_events']} ongoing at the cut)")
-c[4].metric("Cycles", f"{s['n_concurrent_cycles']} + {s['n_maintenance_cycles']}",
-            help="concurrent + maintenance chemotherapy cycles started by the cut (trial plan: "
-                 f"{trial.phases.concurrent_cycles} + {trial.phases.maintenance_cycles})")
-st.markdown(f"**Agent:** {md(s['agent'] or '–')}  ·  **Now:** {md(s['phase_now'])}")
+c[0].metric(_("Site"), s["site"] or "–")
+c[1].metric(_("BSA (m²)"), _num(s["bsa"], ".2f"), help=_("{name} formula").format(name=trial.formulas.bsa.capitalize()))
+c[2].metric(_("CrCl (mL/min)"), _num(s["crcl"], ".0f"), help=f"Cockcroft–Gault; {s['crcl_note']}")
+c[3].metric(_("Worst grade"), "–" if s["worst_grade"] is None else f"G{s['worst_grade']}",
+            help=_("Worst CTCAE grade of the treatment-emergent adverse events ({te} of {n} events; {ongoing} "
+                   "ongoing at the cut)").format(te=s["n_events_te"], n=s["n_events"], ongoing=s["ongoing_events"]))
+c[4].metric(_("Cycles"), f"{s['n_concurrent_cycles']} + {s['n_maintenance_cycles']}",
+            help=_("concurrent + maintenance chemotherapy cycles started by the cut (trial plan: {c} + {m})").format(
+                c=trial.phases.concurrent_cycles, m=trial.phases.maintenance_cycles))
+st.markdown(_("**Agent:** {agent}  ·  **Now:** {now}").format(agent=md(s["agent"] or "–"), now=md(s["phase_now"])))
 for flag in s["pi_flags"]:
     st.warning(md(flag), icon=":material/flag:")
 
-tab_course, tab_swim = st.tabs(["This patient", "All patients (swimmer plot)"])
+tab_course, tab_swim = st.tabs([_("This patient"), _("All patients (swimmer plot)")])
 with tab_course:
     st.plotly_chart(plot_patient_course(course), width="stretch", key="patient_course_chart")
-    st.caption("Bars: radiotherapy and each chemotherapy cycle (hover for dates and dose). Dots: adverse events at "
-               "onset, coloured by worst CTCAE grade, with a line for their duration; ▶ = ongoing at the cut. "
-               f"Dashed lines: first treatment, maintenance start and last dose + {s['window_days']} days (end of "
-               "the treatment-emergent window, drawn once treatment has stopped). Lab panels: values in SI units, "
-               "shaded by CTCAE v5.0 grade band from the patient's latest LLN/ULN (or baseline when abnormal).")
+    st.caption(_("Bars: radiotherapy and each chemotherapy cycle (hover for dates and dose). Dots: adverse events at "
+                 "onset, coloured by worst CTCAE grade, with a line for their duration; ▶ = ongoing at the cut. "
+                 "Dashed lines: first treatment, maintenance start and last dose + {days} days (end of the "
+                 "treatment-emergent window, drawn once treatment has stopped). Lab panels: values in SI units, "
+                 "shaded by CTCAE v{version} grade band from the patient's latest LLN/ULN (or baseline when "
+                 "abnormal).").format(days=s["window_days"], version=ctcae))
 
     st.subheader(_("Dose advice"))
     if len(t.advice):
@@ -99,21 +103,27 @@ with tab_course:
                      column_config={_("Advice"): st.column_config.TextColumn(width="medium"),
                                     _("Reason"): st.column_config.TextColumn(width="large")})
     else:
-        st.caption("Not on capecitabine, S-1 or RT at this cut, so there is no dose advice.")
+        st.caption(_("Not on capecitabine, S-1 or RT at this cut, so there is no dose advice."))
 
-    st.subheader(f"Adverse events ({len(t.events)})")
+    st.subheader(_("Adverse events ({n})").format(n=len(t.events)))
     if len(t.events):
-        ev = t.events.rename(columns={
-            "term": "Term", "worst_grade": "Worst grade", "onset_date": "Onset", "end_date": "End",
-            "ongoing": "Ongoing", "phase": "Phase", "treatment_emergent": "Treatment-emergent",
-            "serious": "Serious", "attribution": "Attribution", "soc": "SOC", "n_rows": "Rows"})
-        show = [c_ for c_ in ["Term", "Worst grade", "Onset", "End", "Ongoing", "Phase", "Treatment-emergent",
-                              "Serious", "Attribution", "SOC", "Rows"] if c_ in ev.columns]
-        st.dataframe(ev[show], hide_index=True, width="stretch",
-                     column_config={"Onset": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                                    "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
+        names = {"term": _("Term"), "worst_grade": _("Worst grade"), "onset_date": _("Onset"), "end_date": _("End"),
+                 "ongoing": _("Ongoing"), "phase": _("Phase"), "treatment_emergent": _("Treatment-emergent"),
+                 "serious": _("Serious"), "attribution": _("Attribution"), "soc": _("SOC"), "n_rows": _("Rows")}
+        terms_version = state.ctcae_terms_choice(st, "patient_terms")
+        ev = derive_events_in_version(t.events, terms_version)          # NCI's mapping (D35)
+        ev = ev.assign(**{c_: derive_ctcae_display(ev[c_], c_) for c_ in ("term", "soc") if c_ in ev.columns})
+        if "phase" in ev:
+            ev["phase"] = ev["phase"].map(_, na_action="ignore")
+        if "attribution" in ev:
+            ev["attribution"] = ev["attribution"].map(_, na_action="ignore")
+        show = [c_ for c_ in names if c_ in ev.columns]
+        st.dataframe(ev[show].rename(columns=names), hide_index=True, width="stretch",
+                     column_config={_("Onset"): st.column_config.DateColumn(format="YYYY-MM-DD"),
+                                    _("End"): st.column_config.DateColumn(format="YYYY-MM-DD")})
+        st.caption(state.ctcae_terms_note(terms_version))
     else:
-        st.caption("No adverse event recorded by this cut.")
+        st.caption(_("No adverse event recorded by this cut."))
 
     others = store.other_treatments_of(subject, cut.frozen_upload, cut.cut_date)
     if len(others):
@@ -143,15 +153,16 @@ with tab_course:
                  icon=":material/forum:")
 
 with tab_swim:
-    lanes = _lanes(*key)
+    with st.spinner(_("Building the swimmer plot…")):
+        lanes = _lanes(*key, current_language())
     ls = lanes.summary
     m = st.columns(4)
-    m[0].metric("Treated patients", ls["n_patients"])
-    m[1].metric("On treatment at the cut", ls.get("on_treatment_at_cut", 0))
-    m[2].metric("With a grade ≥ 3 AE", ls.get("with_ge3", 0))
-    m[3].metric("Recurrence / death", f"{ls.get('recurrence', 0)} / {ls.get('death', 0)}")
+    m[0].metric(_("Treated patients"), ls["n_patients"])
+    m[1].metric(_("On treatment at the cut"), ls.get("on_treatment_at_cut", 0))
+    m[2].metric(_("With a grade ≥ 3 AE"), ls.get("with_ge3", 0))
+    m[3].metric(_("Recurrence / death"), f"{ls.get('recurrence', 0)} / {ls.get('death', 0)}")
     st.plotly_chart(plot_swimmer(lanes), width="stretch", key="patient_swimmer_chart")
-    st.caption("One lane per treated patient, first treated at the top; x = days since first treatment. Thin dark "
-               "bar: radiotherapy; bars: concurrent and maintenance chemotherapy periods; dots: adverse events of "
-               "grade ≥ 3 at onset (all phases); ✕ off treatment, ◇ recurrence, ■ death; ▶ still on treatment at "
-               "the cut. " + describe_on_treatment_rule(trial.phases))
+    st.caption(_("One lane per treated patient, first treated at the top; x = days since first treatment. Thin dark "
+                 "bar: radiotherapy; bars: concurrent and maintenance chemotherapy periods; dots: adverse events of "
+                 "grade ≥ 3 at onset (all phases); ✕ off treatment, ◇ recurrence, ■ death; ▶ still on treatment at "
+                 "the cut.") + " " + describe_on_treatment_rule(trial.phases))

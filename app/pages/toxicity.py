@@ -4,11 +4,16 @@ import streamlit as st
 
 from app import state
 from app.text import md
-from toxdb.i18n import _
+from toxdb.i18n import _, current_language
+from toxdb.clinical.ctcae_names import derive_ctcae_display
+from toxdb.clinical.ctcae_v6 import derive_events_in_version
+from toxdb.clinical.ctcae_versions import ctcae_version
 from toxdb.clinical.events_sql import compute_incidence_sql
 from toxdb.clinical.incidence import (
+    ANY_AE,
     GRADE_COLUMNS,
     INCIDENCE_PHASES,
+    compute_incidence,
     format_incidence,
     incidence_source_rows,
     select_cell_events,
@@ -24,9 +29,19 @@ WINDOW = trial.phases.post_treatment_window_days
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _incidence(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
-               serious_only: bool):
+               serious_only: bool, lang: str):      # lang: the footnote is in the reader's language
     return compute_incidence_sql(store, cut, window, sites=list(sites), attribution=list(attribution),
                                  serious_only=serious_only)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _incidence_in(db: str, version: tuple, cut_key: tuple, window: int, sites: tuple, attribution: tuple,
+                  serious_only: bool, lang: str, terms_version: str):
+    """The incidence table with the AE terms in another CTCAE version (NCI's mapping, D35)."""
+    d = state.derived_events()
+    return compute_incidence(derive_events_in_version(d.events, terms_version), d.milestones, patients=d.patients,
+                             sites=list(sites), attribution=list(attribution), serious_only=serious_only,
+                             window_days=window)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -47,9 +62,12 @@ def _sites(db: str, version: tuple, cut_key: tuple, window: int) -> list[str]:
 key = (str(store.path), store.data_version(), cut.key(), WINDOW)
 
 state.use_print_view()
-st.title("Toxicity")
-st.caption(f"{trial.trial.id} · {md(cut.label)} · treatment-emergent adverse events, CTCAE v5.0")
+st.title(_("Toxicity"))
+terms_version = state.ctcae_terms_choice(st, "tox_terms")
+st.caption(_("{trial} · {cut} · treatment-emergent adverse events, CTCAE v{version}").format(
+    trial=trial.trial.id, cut=md(cut.label), version=terms_version))
 state.printable_link()
+record = ctcae_version(trial.ctcae.version)
 
 f = st.columns([2, 3, 2, 1])
 site_choices = _sites(*key)
@@ -60,32 +78,37 @@ ADDRESS = [("tox_phase", "phase", list(INCIDENCE_PHASES)[2], list(INCIDENCE_PHAS
            ("tox_serious", "serious", False, None, "flag")]
 for k, param, default, choices, kind in ADDRESS:
     state.widget_from_address(k, param, default, choices, kind)
-phase = f[0].selectbox("Phase", list(INCIDENCE_PHASES), format_func=INCIDENCE_PHASES.get, key="tox_phase")
-attribution = f[1].multiselect("Attribution", list(ATTRIBUTION_ORDER), key="tox_attr",
-                               placeholder="all attributions",
-                               help="Keep only events whose strongest attribution is one of these (empty: all).")
-sites = f[2].multiselect("Site", site_choices, key="tox_sites", placeholder="all sites",
-                         help="Restricts both the patients at risk and their events.")
-serious_only = f[3].checkbox("Serious only", key="tox_serious")
+phase = f[0].selectbox(_("Phase"), list(INCIDENCE_PHASES), format_func=lambda p: _(INCIDENCE_PHASES[p]), key="tox_phase")
+attribution = f[1].multiselect(_("Attribution"), list(ATTRIBUTION_ORDER), key="tox_attr", format_func=_,
+                               placeholder=_("all attributions"),
+                               help=_("Keep only events whose strongest attribution is one of these (empty: all)."))
+sites = f[2].multiselect(_("Site"), site_choices, key="tox_sites", placeholder=_("all sites"),
+                         help=_("Restricts both the patients at risk and their events."))
+serious_only = f[3].checkbox(_("Serious only"), key="tox_serious")
 for k, param, default, _choices, kind in ADDRESS:
     state.widget_to_address(k, param, default, kind)
 filters = (tuple(sorted(sites)), tuple(a for a in ATTRIBUTION_ORDER if a in attribution), bool(serious_only))
 
-result = _incidence(*key, *filters)
+result = (_incidence(*key, *filters, current_language()) if terms_version == record
+          else _incidence_in(*key, *filters, current_language(), terms_version))
 table = result.table[result.table["phase"] == phase].reset_index(drop=True)
 at_risk = result.summary["at_risk"]
 
 c = st.columns(4)
-c[0].metric("At risk: concurrent", at_risk["concurrent"])
-c[1].metric("At risk: maintenance", at_risk["maintenance"])
-c[2].metric("At risk: any treatment", at_risk["all"])
+c[0].metric(_("At risk: concurrent"), at_risk["concurrent"])
+c[1].metric(_("At risk: maintenance"), at_risk["maintenance"])
+c[2].metric(_("At risk: any treatment"), at_risk["all"])
 g3 = table.loc[table["level"] == "any"].iloc[0]
-c[3].metric(f"Grade ≥ 3 ({INCIDENCE_PHASES[phase].lower()})", f"{g3['n_ge3']} ({g3['pct_ge3']:.1f}%)"
+c[3].metric(_("Grade ≥ 3 ({phase})").format(phase=_(INCIDENCE_PHASES[phase]).lower()), f"{g3['n_ge3']} ({g3['pct_ge3']:.1f}%)"
             if g3["at_risk"] else "–")
 
-st.subheader(f"{INCIDENCE_PHASES[phase]}: patients by worst grade, n (% of {g3['at_risk']} at risk)")
+st.subheader(_("{phase}: patients by worst grade, n (% of {n} at risk)").format(phase=_(INCIDENCE_PHASES[phase]),
+                                                                             n=g3["at_risk"]))
 shown = format_incidence(table).drop(columns=["Phase"])
-shown.insert(0, "Level", table["level"].map({"any": "all", "soc": "SOC", "term": "term"}))
+shown["System organ class"] = shown["System organ class"].replace({ANY_AE: _(ANY_AE)})
+shown.insert(0, "Level", table["level"].map({"any": _("all"), "soc": _("SOC"), "term": _("term")}))
+shown = shown.rename(columns=lambda c: _(c))          # English names marked in incidence.py
+GRADE_SHOWN = {_(k): v for k, v in GRADE_COLUMNS.items()}
 if state.print_view():              # every row on paper (a scrolling grid prints only what is in view)
     st.table(shown)
     selection = None
@@ -93,10 +116,10 @@ else:
     selection = st.dataframe(
         shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
         on_select="rerun", selection_mode=["single-row", "single-cell"],
-        column_config={"Level": st.column_config.TextColumn(width="small"),
-                       "At risk": st.column_config.NumberColumn(width="small")},
+        column_config={_("Level"): st.column_config.TextColumn(),
+                       _("At risk"): st.column_config.NumberColumn(width="small")},
     )
-st.caption(result.summary["footnote"])
+st.caption(result.summary["footnote"] + " " + state.ctcae_terms_note(terms_version))
 
 # ---- drill-down (on screen only): a selected cell (or row = any grade), else the pickers below
 def _drill_down() -> None:
@@ -104,16 +127,19 @@ def _drill_down() -> None:
     sel = selection.selection if selection is not None else None
     if sel is not None and sel.cells:
         r, col = sel.cells[0]
-        picked = (int(r), GRADE_COLUMNS.get(col, "any"))
+        picked = (int(r), GRADE_SHOWN.get(col, "any"))
     elif sel is not None and sel.rows:
         picked = (int(sel.rows[0]), "any")
 
-    st.subheader("Source rows behind a count")
-    labels = [f"{row.soc}" if row.level != "term" else f"{row.soc} › {row.term}" for row in table.itertuples()]
+    st.subheader(_("Source rows behind a count"))
+    soc_shown = derive_ctcae_display(table["soc"].replace({ANY_AE: _(ANY_AE)}), "soc")
+    term_shown = derive_ctcae_display(table["term"], "term")
+    labels = [s if lvl != "term" else f"{s} › {t}" for s, t, lvl in zip(soc_shown, term_shown, table["level"])]
     p = st.columns([4, 2])
-    choice = p[0].selectbox("Row", range(len(table)), format_func=lambda i: labels[i], index=None, key="tox_row",
-                            placeholder="select a cell in the table, or choose a row here")
-    grade_choice = p[1].selectbox("Grade", list(GRADE_COLUMNS), index=len(GRADE_COLUMNS) - 1, key="tox_grade")
+    choice = p[0].selectbox(_("Row"), range(len(table)), format_func=lambda i: labels[i], index=None, key="tox_row",
+                            placeholder=_("select a cell in the table, or choose a row here"))
+    grade_choice = p[1].selectbox(_("Grade"), list(GRADE_COLUMNS), index=len(GRADE_COLUMNS) - 1, key="tox_grade",
+                                  format_func=_)
     if picked is None and choice is not None:
         picked = (int(choice), GRADE_COLUMNS[grade_choice])
 
@@ -122,23 +148,28 @@ def _drill_down() -> None:
         soc = None if row["level"] == "any" else row["soc"]
         term = row["term"] if row["level"] == "term" else None
         src = _cell_rows(*key, *filters, phase, picked[1], soc, term)
-        grade_label = next(k for k, v in GRADE_COLUMNS.items() if v == picked[1])
-        st.markdown(f"**{md(labels[picked[0]])}** · {grade_label} · {INCIDENCE_PHASES[phase]}: "
-                    f"{src['subject_id'].nunique() if len(src) else 0} patients, {len(src)} rows")
+        grade_label = _(next(k for k, v in GRADE_COLUMNS.items() if v == picked[1]))
+        st.markdown(_("**{row}** · {grade} · {phase}: {patients} patients, {rows} rows").format(
+            row=md(labels[picked[0]]), grade=grade_label, phase=_(INCIDENCE_PHASES[phase]),
+            patients=src["subject_id"].nunique() if len(src) else 0, rows=len(src)))
+        src = src.assign(term=derive_ctcae_display(src["term"], "term")) if "term" in src else src
         st.dataframe(src.rename(columns={
-            "subject_id": "Patient", "term": "Term", "grade": "Grade", "onset_date": "Onset (as recorded)",
-            "onset_imputed": "Onset used", "end_date": "End", "phase": "Phase of row", "serious": "Serious",
-            "attribution": "Attribution", "event_id": "Event", "upload_id": "Upload", "file_name": "File",
-            "source_row": "Row in file"}), hide_index=True, width="stretch",
-            column_config={"Onset (as recorded)": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                           "Onset used": st.column_config.DateColumn(format="YYYY-MM-DD"),
-                           "End": st.column_config.DateColumn(format="YYYY-MM-DD")})
-        st.caption("Each patient's worst event for this row (grade changes recorded over several rows shown "
-                   "together); Upload and Row in file point to the uploaded file on the Uploads & audit page.")
+            "subject_id": _("Patient"), "term": _("Term"), "grade": _("Grade"), "onset_date": _("Onset (as recorded)"),
+            "onset_imputed": _("Onset used"), "end_date": _("End"), "phase": _("Phase of row"), "serious": _("Serious"),
+            "attribution": _("Attribution"), "event_id": _("Event"), "upload_id": _("Upload"), "file_name": _("File"),
+            "source_row": _("Row in file")}), hide_index=True, width="stretch",
+            column_config={_("Onset (as recorded)"): st.column_config.DateColumn(format="YYYY-MM-DD"),
+                           _("Onset used"): st.column_config.DateColumn(format="YYYY-MM-DD"),
+                           _("End"): st.column_config.DateColumn(format="YYYY-MM-DD")})
+        st.caption(_("Each patient's worst event for this row (grade changes recorded over several rows shown "
+                     "together); Upload and Row in file point to the uploaded file on the Uploads & audit page."))
 
 
-if not state.print_view():
+if not state.print_view() and terms_version == record:
     _drill_down()
+elif not state.print_view():
+    st.caption(_("The source rows behind a count are listed in the terms as reported (CTCAE v{version}).").format(
+        version=record))
 
 left, right = st.columns(2)
 with left:

@@ -6,7 +6,8 @@ import streamlit as st
 
 from app import state
 from app.text import md, md_frame
-from toxdb.i18n import _
+from toxdb.clinical.ctcae_v6 import describe_terms_version
+from toxdb.i18n import N_, _
 from toxdb.ingest.mapping import (
     canonical_columns,
     header_signature,
@@ -29,9 +30,9 @@ store = state.get_store()
 trial = state.get_trial()
 me = state.person()
 own_sites = getattr(store, "scope", None)      # a coordinator: their site(s) only (D64)
-st.title("Upload data")
-st.caption("CSV (any common encoding and separator), Excel .xlsx (any sheet) or SDTM (.xpt or CSV). "
-           "Nothing is stored until you press **Load**.")
+st.title(_("Upload data"))
+st.caption(_("CSV (any common encoding and separator), Excel .xlsx (any sheet) or SDTM (.xpt or CSV). "
+             "Nothing is stored until you press **Load**."))
 
 done = st.session_state.pop("upload_done", None)
 if done:
@@ -46,21 +47,23 @@ except SettingError as exc:
     st.error(md(exc), icon=":material/settings:")
     st.stop()
 sites = store.sites()
+SITE_WORDS = (N_("(not given)"), N_("(new site)"))     # choices shown translated
 c1, c2 = st.columns([2, 1])
 with c1:
     # the widget states and enforces toxdb's own size limit (TOXDB_MAX_FILE_MB), not Streamlit's default
-    uploaded = st.file_uploader("File", type=["csv", "txt", "tsv", "xlsx", "xpt"],
+    uploaded = st.file_uploader(_("File"), type=["csv", "txt", "tsv", "xlsx", "xpt"],
                                 max_upload_size=max(1, int(limit_mb)),
                                 key=f"upload_file_{st.session_state.get('upload_round', 0)}")
 with c2:
     choices = sites if own_sites is not None else ["(not given)"] + sites + ["(new site)"]
-    site = st.selectbox("Site", choices, key="upload_site")
+    site = st.selectbox(_("Site"), choices, key="upload_site",
+                        format_func=lambda c: _(c) if c in SITE_WORDS else c)
     if site == "(new site)":
-        site = st.text_input("New site code", key="upload_new_site").strip() or None
+        site = st.text_input(_("New site code"), key="upload_new_site").strip() or None
     elif site == "(not given)":
         site = None
-    order = st.radio("Dates like 03/06/2025 are", ["detect from the file", "day-first", "month-first"],
-                     key="upload_order", horizontal=True)
+    order = st.radio(_("Dates like 03/06/2025 are"), [N_("detect from the file"), N_("day-first"), N_("month-first")],
+                     key="upload_order", horizontal=True, format_func=_)
 day_first = {"detect from the file": None, "day-first": True, "month-first": False}[order]
 
 versions = derive_mapping_history(store.mapping_versions())      # a coordinator's store: their site(s) only
@@ -83,8 +86,8 @@ with st.expander(_("Saved mappings: every version ({n})").format(n=len(versions)
             hide_index=True, width="stretch", key="value_maps")
 
 if uploaded is None:
-    st.info("Choose a file to see what it holds. Patients first, then treatment logs, adverse events and labs: "
-            "rows that name an unknown patient are rejected.")
+    st.info(_("Choose a file to see what it holds. Patients first, then treatment logs, adverse events and labs: "
+              "rows that name an unknown patient are rejected."))
     st.stop()
 
 state.require("upload", site)
@@ -97,64 +100,76 @@ chosen_map = st.session_state.get(map_key)
 try:
     plan = prepare_upload(store, raw, uploaded.name, kind=chosen_kind, site=site, day_first=day_first,
                           sheet=st.session_state.get(f"sheet_{file_key}"), mapping=chosen_map, trial=trial,
-                          allowed_sites=own_sites, value_map=st.session_state.get(f"vmap_{file_key}"))
+                          allowed_sites=own_sites, value_map=st.session_state.get(f"vmap_{file_key}"),
+                          ctcae=st.session_state.get("upload_ctcae") or None)
 except (ReadError, ValueMapError) as exc:
     st.error(md(exc), icon=":material/block:")
     st.stop()
 
 table = plan.table
 if len(table.sheets) > 1:
-    st.selectbox("Sheet", table.sheets, index=table.sheets.index(table.sheet), key=f"sheet_{file_key}")
+    st.selectbox(_("Sheet"), table.sheets, index=table.sheets.index(table.sheet), key=f"sheet_{file_key}")
 
-kind = st.selectbox("This file holds", KINDS, index=KINDS.index(plan.kind), format_func=lambda k: KIND_LABELS[k],
+kind = st.selectbox(_("This file holds"), KINDS, index=KINDS.index(plan.kind), format_func=lambda k: _(KIND_LABELS[k]),
                     key=f"kindbox_{file_key}")
 if kind != plan.kind:
     st.session_state[kind_key] = kind
     st.session_state.pop(map_key, None)
     st.rerun()
-st.caption(f"Read as {md(table.reader)}; {len(table.data):,} data rows, {len(table.columns)} columns."
-           + (" Using the mapping saved for this site." if plan.saved_mapping_used else ""))
+st.caption(_("Read as {reader}; {rows} data rows, {columns} columns.").format(
+    reader=md(table.reader), rows=f"{len(table.data):,}", columns=len(table.columns))
+    + (" " + _("Using the mapping saved for this site.") if plan.saved_mapping_used else ""))
 for note in plan.notes:
-    st.caption(f"Note: {md(note)}")
+    st.caption(_("Note: {note}").format(note=md(note)))
+if plan.kind == "ae":                # which CTCAE version the file's terms are written in (D35)
+    st.radio(_("CTCAE version of the terms"), ["", "5.0", "6.0"], key="upload_ctcae", horizontal=True,
+             format_func=lambda v: _("as the terms tell") if not v else f"CTCAE v{v}",
+             help=_("Declare the version the site's file uses, or let its terms tell (terms only one version "
+                    "has). It is kept with the upload."))
+    if plan.terms_version is not None:
+        st.caption(md(describe_terms_version(plan.terms_version, trial.ctcae.version)))
 
 if plan.adds_nothing:
     st.warning(md(describe_plan(plan)), icon=":material/content_copy:")
 
 # -- column mapping ------------------------------------------------------------------------------
-st.subheader("1 · Columns")
+st.subheader(_("1 · Columns"))
 required = set(required_columns(plan.kind))
-options = ["(not in this file)"] + table.columns
+NOT_IN_FILE = N_("(not in this file)")
+options = [NOT_IN_FILE] + table.columns
 current = plan.mapping.columns
-with st.expander("Column mapping", expanded=bool(plan.mapping.missing_required)):
-    st.caption("Recognised columns are filled in; pick the file's column for anything missing. Required: "
-               + ", ".join(sorted(required)))
+with st.expander(_("Column mapping"), expanded=bool(plan.mapping.missing_required)):
+    st.caption(_("Recognised columns are filled in; pick the file's column for anything missing. Required: "
+                 "{columns}").format(columns=", ".join(sorted(required))))
     new_map: dict[str, str] = {}
     cols = st.columns(3)
     for i, canon in enumerate(canonical_columns(plan.kind)):
         src = current.get(canon)
         label = canon + (" *" if canon in required else "")
         pick = cols[i % 3].selectbox(label, options, index=options.index(src) if src in options else 0,
-                                     key=f"m_{file_key}_{plan.kind}_{canon}")
-        if pick != "(not in this file)":
+                                     key=f"m_{file_key}_{plan.kind}_{canon}",
+                                     format_func=lambda c: _(c) if c == NOT_IN_FILE else c)
+        if pick != NOT_IN_FILE:
             new_map[pick] = canon
     if plan.mapping.unmapped:
-        st.caption("Not used: " + ", ".join(md(h) for h in plan.mapping.unmapped))
+        st.caption(_("Not used: {columns}").format(columns=", ".join(md(h) for h in plan.mapping.unmapped)))
     b1, b2 = st.columns(2)
-    if b1.button("Apply mapping", key=f"apply_{file_key}"):
+    if b1.button(_("Apply mapping"), key=f"apply_{file_key}"):
         st.session_state[map_key] = new_map
         st.rerun()
-    if site and state.allowed("map", site) and b2.button(f"Save this mapping for site {site}", key=f"save_{file_key}"):
+    if site and state.allowed("map", site) and b2.button(_("Save this mapping for site {site}").format(site=site),
+                                                                key=f"save_{file_key}"):
         store.save_mapping(site, plan.kind, header_signature(table.columns), new_map, state.user())
         st.session_state[map_key] = new_map
-        st.toast(f"Mapping saved for {md(site)}; it will be offered for files with these columns.")
+        st.toast(_("Mapping saved for {site}; it will be offered for files with these columns.").format(site=md(site)))
 
 if plan.mapping.unmapped:
     st.caption(_("Ignored columns: {columns}").format(columns=", ".join(plan.mapping.unmapped)))
 
 if plan.mapping.missing_required:
-    st.error("No column is mapped for: " + ", ".join(plan.mapping.missing_required)
-             + ". Pick them above and press Apply mapping.", icon=":material/extension:")
-    st.subheader("Preview")
+    st.error(_("No column is mapped for: {columns}. Pick them above and press Apply mapping.").format(
+        columns=", ".join(plan.mapping.missing_required)), icon=":material/extension:")
+    st.subheader(_("Preview"))
     st.dataframe(table.data.head(20), hide_index=True)
     st.stop()
 
@@ -184,18 +199,18 @@ if plan.unknown_values:
             st.rerun()
 
 # -- validation report ---------------------------------------------------------------------------
-st.subheader("2 · Check")
+st.subheader(_("2 · Check"))
 s = plan.summary
 m = st.columns(6)
-m[0].metric("Rows in file", f"{s['rows']:,}")
-m[1].metric("New", f"{s['new']:,}")
-m[2].metric("Corrections", f"{s['corrections']:,}")
-m[3].metric("Duplicates", f"{s['duplicates']:,}")
-m[4].metric("Rejected", f"{s['rejected']:,}")
+m[0].metric(_("Rows in file"), f"{s['rows']:,}")
+m[1].metric(_("New"), f"{s['new']:,}")
+m[2].metric(_("Corrections"), f"{s['corrections']:,}")
+m[3].metric(_("Duplicates"), f"{s['duplicates']:,}")
+m[4].metric(_("Rejected"), f"{s['rejected']:,}")
 m[5].metric(_("Flagged"), f"{s['flagged']:,}", help=_("Stored, and a query is raised to the site"))
 
 problems = plan.validation.problems
-tabs = st.tabs(["Rows to load", "Rejected", _("Flagged"), "Duplicates", "Corrections", "File preview"])
+tabs = st.tabs([_("Rows to load"), _("Rejected"), _("Flagged"), _("Duplicates"), _("Corrections"), _("File preview")])
 rows_with_status = plan.rows_with_status()
 with tabs[0]:
     to_load = rows_with_status[rows_with_status["status"].isin(["new", "correction"])]
@@ -203,19 +218,20 @@ with tabs[0]:
 with tabs[1]:
     rej = problems[problems["status"] == "rejected"].assign(file_name=plan.file_name)
     if rej.empty:
-        st.success("No row is rejected.")
+        st.success(_("No row is rejected."))
     else:
-        st.caption("Each reason names the row in your file, the column, the value and what would be accepted. "
-                   "Download them, fix the cells and upload the fixed rows again.")
-        shown = rej[["source_row", "reasons"]].rename(columns={"source_row": "row", "reasons": "why"}).head(100)
-        st.table(md_frame(shown.set_index("row")))
+        st.caption(_("Each reason names the row in your file, the column, the value and what would be accepted. "
+                     "Download them, fix the cells and upload the fixed rows again."))
+        shown = rej[["source_row", "reasons"]].rename(columns={"source_row": _("row"), "reasons": _("why")}).head(100)
+        st.table(md_frame(shown.set_index(_("row"))))
         if len(rej) > len(shown):
-            st.caption(f"The first {len(shown)} of {len(rej):,} rejected rows; the downloads hold them all.")
+            st.caption(_("The first {n} of {total} rejected rows; the downloads hold them all.").format(
+                n=len(shown), total=f"{len(rej):,}"))
         fix = rejected_rows_for_fixing(rej)
         d1, d2 = st.columns(2)
-        state.download_button(d1, "Download rejected rows (.xlsx)", frame_to_xlsx_bytes(fix, "rejected"),
+        state.download_button(d1, _("Download rejected rows (.xlsx)"), frame_to_xlsx_bytes(fix, "rejected"),
                               f"rejected_{uploaded.name.rsplit('.', 1)[0]}.xlsx", "dl_rej_xlsx", "upload")
-        state.download_button(d2, "Download rejected rows (.csv)", frame_to_csv_bytes(fix),
+        state.download_button(d2, _("Download rejected rows (.csv)"), frame_to_csv_bytes(fix),
                               f"rejected_{uploaded.name.rsplit('.', 1)[0]}.csv", "dl_rej_csv", "upload")
 with tabs[2]:
     flagged = plan.validation.flags
@@ -229,8 +245,8 @@ with tabs[3]:
     dups = problems[problems["status"] == "duplicate"][["source_row", "reasons"]]
     stored_dups = rows_with_status[rows_with_status["status"] == "duplicate"][["source_row"]]
     if len(stored_dups):
-        dups = pd.concat([dups, stored_dups.assign(reasons="already stored with the same values")])
-    st.dataframe(dups.rename(columns={"source_row": "row"}), hide_index=True, width="stretch")
+        dups = pd.concat([dups, stored_dups.assign(reasons=_("already stored with the same values"))])
+    st.dataframe(dups.rename(columns={"source_row": _("row"), "reasons": _("why")}), hide_index=True, width="stretch")
 with tabs[4]:
     st.caption(_("A correction changes a row already stored; the old version stays in the history. "
                  "Each value that will change:"))
@@ -241,11 +257,11 @@ with tabs[5]:
     st.dataframe(table.data.head(50), hide_index=True)
 
 # -- load ----------------------------------------------------------------------------------------
-st.subheader("3 · Load")
+st.subheader(_("3 · Load"))
 if plan.adds_nothing:
-    st.button("Load", disabled=True, key="load_disabled")
+    st.button(_("Load"), disabled=True, key="load_disabled")
 else:
-    label = f"Load {s['new'] + s['corrections']:,} rows"
+    label = _("Load {n} rows").format(n=f"{s['new'] + s['corrections']:,}")
     if st.button(label, type="primary", key="load"):
         try:
             counts = commit_upload(store, plan, state.user())
@@ -253,10 +269,13 @@ else:
             st.error(md(exc), icon=":material/error:")
             st.stop()
         st.session_state["upload_done"] = (
-            f"Loaded {uploaded.name} as upload #{counts.upload_id}: {counts.accepted} new, "
-            f"{counts.corrections} corrected, {counts.duplicates} duplicates, {counts.rejected} rejected "
-            "(kept with their reasons on the Uploads page). "
+            _("Loaded {file} as upload #{upload}: {new} new, {corrected} corrected, {duplicates} duplicates, "
+              "{rejected} rejected (kept with their reasons on the Uploads page).").format(
+                file=uploaded.name, upload=counts.upload_id, new=counts.accepted, corrected=counts.corrections,
+                duplicates=counts.duplicates, rejected=counts.rejected) + " "
             + _("{n} stored rows flagged for a query to the site.").format(n=counts.flagged)
+            + (" " + _("Terms kept as CTCAE v{version}.").format(version=plan.ctcae_version) if plan.ctcae_version
+               else "")
             + (" " + describe_flag_queries(counts).removeprefix("; ").replace("; ", ". ") + "."
                if describe_flag_queries(counts) else ""))
         st.session_state["upload_alerts"] = plan.alerts.message if plan.alerts is not None else None

@@ -8,6 +8,7 @@ import streamlit as st
 from app import state
 from toxdb.clinical.treatment import describe_on_treatment_rule
 from toxdb.i18n import _, ngettext
+from toxdb.reports.diff import CHANGE_LABELS, TABLE_LABELS
 from toxdb.reports.week import (
     REVIEW_ACTION,
     SECTION_TITLES,
@@ -130,7 +131,10 @@ for name in SECTIONS:
 st.subheader(_("New data by site"))
 by_site = week.by_site
 if len(by_site):
-    st.dataframe(by_site.rename(columns={"site": _("Site"), "uploads": _("Uploads"), "last_upload": _("Last upload")}),
+    what = {f"{t} {c}": _("{table}: {change}").format(table=_(TABLE_LABELS[t]), change=_(CHANGE_LABELS[c]))
+            for t in TABLE_LABELS for c in CHANGE_LABELS}        # the columns "ae added", ... of by_site
+    st.dataframe(by_site.rename(columns={"site": _("Site"), "uploads": _("Uploads"), "last_upload": _("Last upload"),
+                                         **what}),
                  hide_index=True, width="stretch",
                  column_config={_("Last upload"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
     st.caption(_("Records added, corrected or withdrawn per table (by the patient's site), and the uploads "

@@ -6,6 +6,7 @@ import json
 import pandas as pd
 
 from toxdb.alerts.rules import RULE_LABELS
+from toxdb.monitoring.cohorts import COHORT_LABELS
 from toxdb.i18n import N_, _
 
 STATE_LABELS = {"pending": N_("pending"), "sent": N_("sent"), "failed": N_("failed"), "digest": N_("in a digest")}
@@ -49,7 +50,18 @@ def describe_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     states = {int(r["alert_id"]): {**r, "acknowledged_by": None} for r in records if r["kind"] == "digest"}
     out["status"] = pd.Series([_status(r, states) for r in records], index=out.index, dtype=object)
     out["what"] = pd.Series([_rules(r["raised"], r["cleared"]) for r in records], index=out.index, dtype=object)
+    out["label"] = pd.Series([_label(r, w) for r, w in zip(records, out["what"])], index=out.index, dtype=object)
     return out
+
+
+def _label(row: dict, what: str) -> str:
+    """A short name for one alert in the reader's language (the stored subject is in the trial
+    file's language, D91): the rules and the patient, or the phase, or "one message for many"."""
+    if row["kind"] == "digest":
+        return _("one message listing several events")
+    if row["kind"] == "boundary":
+        return f"{what} · {_(COHORT_LABELS.get(row['phase'], row['phase']))}"
+    return f"{what} · {row['subject_id']}"
 
 
 def compute_alert_counts(alerts: pd.DataFrame) -> dict[str, int]:

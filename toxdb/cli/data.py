@@ -40,7 +40,7 @@ def _cmd_import(args) -> int:
     day_first = True if args.day_first else (False if args.month_first else None)
     with open_store(args.db or default_db_path(), on_wait=say_waiting) as store:
         outcomes = import_paths(store, args.files, me.identity, kind=args.kind, site=args.site, day_first=day_first,
-                                map_args=args.map)
+                                map_args=args.map, ctcae=args.ctcae)
         failed = 0
         for o in outcomes:
             print(o.message)
@@ -114,6 +114,9 @@ def register(sub: Any) -> None:
     order.add_argument("--day-first", action="store_true", help="dates like 03/06/2025 are day-first")
     order.add_argument("--month-first", action="store_true", help="dates like 03/06/2025 are month-first")
     p.add_argument("--show", type=int, default=10, help="how many rejected rows to print per file")
+    p.add_argument("--ctcae", choices=["5", "6", "5.0", "6.0"], default=None,
+                   help="CTCAE version the adverse-event terms are written in (default: told by the terms, "
+                        "else the trial's version of record)")
     p.add_argument("--map", action="append", metavar="[COLUMN:]VALUE=TARGET",
                    help="map a site's own value, e.g. XANOMELINE=capecitabine, PLACEBO=other (not a protocol "
                         "treatment: kept, not used), serious:Oui=Y; saved for --site when given (repeat)")

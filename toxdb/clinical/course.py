@@ -31,7 +31,7 @@ from toxdb.clinical.labs import (
 )
 from toxdb.clinical.treatment import derive_treatment_phase, derive_treatment_status
 from toxdb.dosing.advice import compute_snapshot_advice
-from toxdb.i18n import _
+from toxdb.i18n import N_, _
 from toxdb.store.cuts import Snapshot
 from toxdb.vocab import CAPECITABINE, CHEMO, RT, S1
 
@@ -227,35 +227,36 @@ def _phase_now(ms: dict | None, patient: dict, status: dict, advice: pd.DataFram
     """Where the patient is at the cut, in words; "on treatment" is the one rule (D10)."""
     death = patient.get("death_on")
     if death is not None and pd.notna(death) and pd.Timestamp(death) <= cut:
-        return f"died {_fmt(death)}"
+        return _("died {day}").format(day=_fmt(death))
     if status.get("on_treatment"):
         agents = ", ".join(advice["agent"].astype(str)) if len(advice) else str(status.get("agent") or RT)
         phase = advice["phase"].dropna().astype(str) if len(advice) else pd.Series([], dtype=str)
-        return f"on treatment: {phase.iloc[0] if len(phase) else 'phase unknown'} ({agents})"
+        return _("on treatment: {phase} ({agents})").format(
+            phase=_(phase.iloc[0]) if len(phase) else _("phase unknown"), agents=agents)
     if ms is None or pd.isna(ms.get("first_treatment")):
-        return "not yet treated"
+        return _("not yet treated")
     off = patient.get("off_treatment_on")
     if off is not None and pd.notna(off) and pd.Timestamp(off) <= cut:
         why = patient.get("off_treatment_reason")
         why = f" ({why})" if why is not None and pd.notna(why) and str(why) else ""
-        return f"off treatment since {_fmt(off)}{why}"
+        return _("off treatment since {day}").format(day=_fmt(off)) + why
     if pd.Timestamp(ms["last_dose"]) + pd.Timedelta(days=window) >= cut:
         return _("treatment over; adverse events up to {window} days after the last dose still count").format(
             window=window)
-    return "follow-up"
+    return _("follow-up")
 
 
 def _course_marks(ms_row: dict | None, treatment: pd.DataFrame, cut: pd.Timestamp, window: int) -> pd.DataFrame:
     """The dashed lines of the course figure: first treatment, maintenance start, end of the window."""
     marks = []
     if ms_row is not None:
-        marks.append(("first_treatment", ms_row["first_treatment"], "First treatment"))
+        marks.append(("first_treatment", ms_row["first_treatment"], N_("First treatment")))
         if pd.notna(ms_row["maintenance_start"]):
-            marks.append(("maintenance_start", ms_row["maintenance_start"], "Maintenance starts"))
+            marks.append(("maintenance_start", ms_row["maintenance_start"], N_("Maintenance starts")))
         if not bool(treatment["ongoing"].any()):
             marks.append(("window_end", pd.Timestamp(ms_row["last_dose"]) + pd.Timedelta(days=window),
-                          f"Last dose + {window} d"))
-    marks.append(("cut", cut, "Data cut"))
+                          _("Last dose + {window} d").format(window=window)))
+    marks.append(("cut", cut, N_("Data cut")))
     return pd.DataFrame(marks, columns=["name", "date", "label"]).assign(date=lambda d: as_dates(d["date"]))
 
 

@@ -41,7 +41,7 @@ MAPPING_CSV = DATA_DIR / "ctcae_v5_to_v6.csv"
 OTHER_SPECIFY_SUFFIX = " - Other, specify"
 RELATIONS = ("same", "renamed", "merged", "split", "removed")
 
-__all__ = ["RELATIONS", "TermMapping", "allowed_grades_in", "derive_grade_allowed_v6", "derive_terms_v6",
+__all__ = ["RELATIONS", "TermMapping", "TermsVersion", "compute_terms_version", "derive_events_in_version", "describe_terms_version", "allowed_grades_in", "derive_grade_allowed_v6", "derive_terms_v6",
            "load_ctcae_dictionary", "load_ctcae_v6", "load_v5_to_v6_mapping", "map_term_v5_to_v6",
            "v5_term_relations"]
 
@@ -224,3 +224,83 @@ def derive_terms_v6(df: pd.DataFrame, term_col: str = "term", grade_col: str | N
 
     return df.assign(term_v6=col(cols[0], "string"), grade_v6=col(cols[1], "Int64"),
                      ctcae_change=col(cols[2], "string"), other_specify_v6=col(cols[3], "string"))
+
+
+@dataclass(frozen=True)
+class TermsVersion:
+    """Which CTCAE version a file's adverse-event terms are written in (``compute_terms_version``).
+    ``version``: '5.0', '6.0', or None when no term tells (every term is in both dictionaries, or
+    none is in either) or when the file mixes terms found only in v5 with terms found only in v6.
+    ``only_v5`` / ``only_v6``: the distinct terms (as written) that decided, sorted."""
+
+    version: str | None
+    only_v5: tuple[str, ...]
+    only_v6: tuple[str, ...]
+
+    @property
+    def mixed(self) -> bool:
+        return bool(self.only_v5) and bool(self.only_v6)
+
+
+@functools.lru_cache(maxsize=1)
+def _dictionary_keys() -> tuple[frozenset, frozenset]:
+    return (frozenset(_key(t) for t in load_ctcae()["term"]), frozenset(_key(t) for t in _v6_terms()["term"]))
+
+
+def compute_terms_version(terms) -> TermsVersion:
+    """The CTCAE version a list of terms is written in, from the terms one dictionary has and the other
+    lacks (case and spacing ignored): "Thrombocytopenia" is v6 only, "Platelet count decreased" v5 only;
+    "Fatigue" is in both and tells nothing. A file with terms of both kinds is mixed (version None); D35."""
+    v5, v6 = _dictionary_keys()
+    distinct = {str(t).strip() for t in pd.Series(list(terms), dtype=object).dropna() if str(t).strip()}
+    only_v5 = tuple(sorted(t for t in distinct if _key(t) in v5 and _key(t) not in v6))
+    only_v6 = tuple(sorted(t for t in distinct if _key(t) in v6 and _key(t) not in v5))
+    version = None
+    if only_v6 and not only_v5:
+        version = "6.0"
+    elif only_v5 and not only_v6:
+        version = "5.0"
+    return TermsVersion(version, only_v5, only_v6)
+
+
+def describe_terms_version(found: TermsVersion, record: Any, examples: int = 3) -> str:
+    """``compute_terms_version``'s answer in words for the person uploading, against the trial's
+    version of record ``record`` (the version every row is checked against)."""
+    from toxdb.i18n import gettext
+
+    record = ctcae_version(record)
+
+    def some(terms: tuple[str, ...]) -> str:
+        return ", ".join(terms[:examples]) + (" …" if len(terms) > examples else "")
+
+    if found.mixed:
+        return gettext("The file mixes CTCAE v5.0 terms ({v5}) with v6.0 terms ({v6}); every row is checked "
+                       "against v{record}, the trial's version of record.").format(
+            v5=some(found.only_v5), v6=some(found.only_v6), record=record)
+    if found.version is None:
+        return gettext("The terms do not tell the CTCAE version (each is in both v5.0 and v6.0, or in neither); "
+                       "they are checked against v{record}, the trial's version of record.").format(record=record)
+    terms = found.only_v6 if found.version == "6.0" else found.only_v5
+    if found.version == record:
+        return gettext("Terms written in CTCAE v{version} (e.g. {terms}), the trial's version of record.").format(
+            version=found.version, terms=some(terms))
+    return gettext("Terms written in CTCAE v{version}: {n} terms only v{version} has (e.g. {terms}). This trial "
+                   "records CTCAE v{record}: such a term is not a v{record} term and is flagged or rejected as the "
+                   "check below says; NCI's mapping names the v{record} term to write.").format(
+        version=found.version, n=len(terms), terms=some(terms), record=record)
+
+
+def derive_events_in_version(events: pd.DataFrame, version: Any, term_col: str = "term", soc_col: str = "soc",
+                             grade_col: str = "worst_grade") -> pd.DataFrame:
+    """``events`` (terms stored in CTCAE v5.0) with their term and SOC in CTCAE ``version``. v6.0
+    through NCI's mapping: a renamed term takes its new name (Platelet count decreased ->
+    Thrombocytopenia), merged terms become one (Anal hemorrhage, Rectal hemorrhage -> Hematochezia), a
+    split term goes by the event's grade, a removed term to its SOC's "Other, specify"; the SOC is the
+    v6 term's in the v6 dictionary. A term the mapping does not know stays as recorded. v5.0: as is."""
+    if ctcae_version(version) == "5.0" or not len(events):
+        return events
+    mapped = derive_terms_v6(events[[term_col, grade_col]], term_col, grade_col)
+    term = mapped["term_v6"].astype(object).where(mapped["term_v6"].notna(), events[term_col])
+    v6 = _v6_terms()
+    soc = term.map(dict(zip(v6["term"], v6["soc"])))
+    return events.assign(**{term_col: term, soc_col: soc.where(soc.notna(), events[soc_col])})

@@ -42,13 +42,14 @@ import pandas as pd
 from toxdb.clinical.formulas import compute_child_pugh
 from toxdb.clinical.labs import derive_lab_grades
 from toxdb.clinical.treatment import derive_treatment_milestones
+from toxdb.i18n import N_
 
 __all__ = ["CHECKS", "CHECK_COLUMNS", "STATUSES", "RegistrationChecks", "compute_registration_checks"]
 
 OK, OUTSIDE, UNKNOWN = "ok", "outside protocol", "unknown"
 STATUSES = (OUTSIDE, UNKNOWN, OK)                 # most urgent first
-CHECKS = {"age": "Age at enrolment", "child_pugh": "Child-Pugh class", "ecog": "ECOG",
-          "surgery_to_treatment": "Days from surgery to first treatment"}
+CHECKS = {"age": N_("Age at enrolment"), "child_pugh": N_("Child-Pugh class"), "ecog": "ECOG",
+          "surgery_to_treatment": N_("Days from surgery to first treatment")}      # shown as _(label)
 CHECK_COLUMNS = ["subject_id", "site", "check", "label", "value", "status", "reason"]
 PATIENT_COLUMNS = ["subject_id", "site", "enrolled_on", "first_treatment", "flag", "n_outside", "n_unknown",
                    *CHECKS]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from toxdb.i18n import _
 from toxdb.trial import Formulas, Trial
 
 
@@ -185,14 +186,15 @@ def compute_patient_bsa_crcl(patient, formulas: Formulas, cut, creatinine: tuple
             age = cut.year - born.year - ((cut.month, cut.day) < (born.month, born.day))
     if creatinine is not None:
         scr, unit = creatinine[0], "umol/L"
-        source = f"CrCl from creatinine {scr:g} µmol/L on {creatinine[2]:%Y-%m-%d}"
+        source = _("CrCl from creatinine {value:g} µmol/L on {day:%Y-%m-%d}").format(value=scr, day=creatinine[2])
     else:
         scr, unit = patient.get("serum_creatinine"), patient.get("serum_creatinine_unit")
-        source = "CrCl from the patient table's serum creatinine"
+        source = _("CrCl from the patient table's serum creatinine")
     sex = patient.get("sex")
     crcl = compute_crcl(age, patient.get("weight_kg"), scr, unit, sex="" if sex is None else sex)
     if pd.isna(crcl):
-        missing = [n for n, v in (("age", age), ("weight", patient.get("weight_kg")), ("creatinine", scr),
-                                  ("creatinine unit", unit), ("sex", sex)) if v is None or pd.isna(v)]
-        source = "CrCl unknown" + (f" (missing {', '.join(missing)})" if missing else " (unit or sex not understood)")
+        missing = [n for n, v in ((_("age"), age), (_("weight"), patient.get("weight_kg")), (_("creatinine"), scr),
+                                  (_("creatinine unit"), unit), (_("sex"), sex)) if v is None or pd.isna(v)]
+        source = (_("CrCl unknown (missing {what})").format(what=", ".join(missing)) if missing
+                  else _("CrCl unknown (unit or sex not understood)"))
     return bsa, crcl, source

@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 
 from toxdb.clinical.ctcae_names import derive_ctcae_display
+from toxdb.i18n import N_, _
 from toxdb.vocab import GRADES
 
-INCIDENCE_PHASES = {"concurrent": "Concurrent (chemoradiotherapy)", "maintenance": "Maintenance",
-                    "all": "All treatment-emergent"}
-ANY_AE = "Any adverse event"
+INCIDENCE_PHASES = {"concurrent": N_("Concurrent (chemoradiotherapy)"), "maintenance": N_("Maintenance"),
+                    "all": N_("All treatment-emergent")}     # shown as _(INCIDENCE_PHASES[p])
+ANY_AE = "Any adverse event"            # a value in the table; shown as _(ANY_AE)
+N_("Any adverse event")
 
-COUNTING_RULE = (
+COUNTING_RULE = N_(
     "Incidence = patients with at least one event / patients at risk in that phase. Each patient is "
     "counted once per term (and once per system organ class) at their worst grade, and once in "
     "\"{any}\". Patients at risk in a phase are those who started that phase (concurrent: started "
@@ -176,7 +178,7 @@ def finish_incidence(counts: pd.DataFrame, phases, at_risk: dict[str, int], *, n
                                         table.loc[table["level"] == "any", "n_any"].astype(int))),
         "filters": {"sites": sorted(sites) if sites else None,
                     "attribution": sorted(attribution) if attribution else None, "serious_only": serious_only},
-        "footnote": COUNTING_RULE.format(any=ANY_AE, w=window_days),
+        "footnote": _(COUNTING_RULE).format(any=_(ANY_AE), w=window_days),
     }
     return IncidenceResult(table, summary)
 
@@ -231,6 +233,9 @@ def incidence_source_rows(rows: pd.DataFrame, cell_events: pd.DataFrame,
 
 
 # formatted column label -> the grade argument of select_cell_events
+INCIDENCE_COLUMN_WORDS = (N_("Phase"), N_("System organ class"), N_("Term"), N_("At risk"), N_("Grade 1"),
+                          N_("Grade 2"), N_("Grade 3"), N_("Grade 4"), N_("Grade 5"), N_("Grade ≥3"),
+                          N_("Any grade"))
 GRADE_COLUMNS = {**{f"Grade {g}": g for g in GRADES}, "Grade ≥3": "ge3", "Any grade": "any"}
 
 
@@ -240,6 +245,7 @@ def format_incidence(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=["Phase", "System organ class", "Term", "At risk"])
     labels = {**{f"g{g}": f"Grade {g}" for g in GRADES}, "ge3": "Grade ≥3", "any": "Any grade"}
+    # column names stay English (CSV, tests); a page shows them as _(name) (INCIDENCE_COLUMN_WORDS)
     out = pd.DataFrame({
         "Phase": table["phase"].map(INCIDENCE_PHASES).fillna(table["phase"]),
         "System organ class": derive_ctcae_display(table["soc"], "soc"),

@@ -57,6 +57,7 @@ import pandas as pd
 from toxdb.clinical.ctcae_versions import DEFAULT_VERSION, ctcae_version
 from toxdb.clinical.events import derive_snapshot_events
 from toxdb.clinical.labs import compute_lab_baselines, derive_lab_grades
+from toxdb.i18n import _
 
 __all__ = [
     "FLAGGED_COLUMNS",
@@ -79,20 +80,19 @@ _DAY = pd.Timedelta(days=1)
 def lab_query_rule(window_days: int, same_day_is_baseline: bool = False,
                    version: str = DEFAULT_VERSION) -> str:
     """The rule in words, for the page and for exports."""
-    day1 = ("A value drawn on the day of the first treatment counts as baseline (pre-dose)."
+    day1 = (_("A value drawn on the day of the first treatment counts as baseline (pre-dose).")
             if same_day_is_baseline else
-            "A value drawn on the day of the first treatment is an on-treatment value.")
-    return (
-        f"Lab values are graded by CTCAE v{version} (SI units; a unit is never guessed). The baseline is the last "
-        f"value of the test before the first treatment. {day1} Each value from the first treatment to the cut "
+            _("A value drawn on the day of the first treatment is an on-treatment value."))
+    return _(
+        "Lab values are graded by CTCAE v{version} (SI units; a unit is never guessed). The baseline is the last "
+        "value of the test before the first treatment. {day1} Each value from the first treatment to the cut "
         "with grade 1 or more needs an AE of the CTCAE term the test grades (ANC: Neutrophil count decreased, "
-        f"bilirubin: Blood bilirubin increased, …) for the same patient, dated within {window_days} days: from "
-        f"{window_days} days before the AE's onset to {window_days} days after its end (an ongoing AE covers "
+        "bilirubin: Blood bilirubin increased, …) for the same patient, dated within {window} days: from "
+        "{window} days before the AE's onset to {window} days after its end (an ongoing AE covers "
         "every later value). A query is raised when there is no such AE or its worst grade is lower than the "
         "lab grade. A value no worse than the patient's baseline grade is not queried (present before "
         "treatment). One query per AE episode, or per run of consecutive values without an AE, naming the "
-        "worst value."
-    )
+        "worst value.").format(version=version, day1=day1, window=window_days)
 
 
 @dataclass

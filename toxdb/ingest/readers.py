@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from toxdb.arrays import blank_categories
-from toxdb.i18n import _, ngettext
+from toxdb.i18n import N_, _, ngettext
 from toxdb.ingest.damage import TextDamage, inspect_text
 from toxdb.ingest.xlsx_budget import estimate_sheet_bytes
 
@@ -352,6 +352,14 @@ def _read_ragged(text: str, delimiter: str, names: list[str]):
     cols = list(zip(*cells)) if cells else [[] for _ in names]
     data = pd.DataFrame({n: pd.array(list(c), dtype=pd.StringDtype("pyarrow")) for n, c in zip(names, cols)})
     return data, np.asarray(line_numbers, dtype=np.int64), too_long
+
+
+SEPARATOR_WORDS = {"comma": N_("comma"), "semicolon": N_("semicolon"), "tab": N_("tab"), "pipe": N_("pipe")}
+
+
+def describe_reader(reader: str) -> str:
+    """How a file was read ("csv utf-8 comma", stored with the upload) in the reader's language."""
+    return " ".join(_(SEPARATOR_WORDS[w]) if w in SEPARATOR_WORDS else w for w in str(reader).split(" "))
 
 
 def _delim_name(d: str) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from toxdb.clinical.ctcae_v6 import compute_terms_version
+from toxdb.clinical.ctcae_versions import ctcae_version
 from toxdb.i18n import _, ngettext
 from toxdb.alerts.notify import AlertReport, notify_after_import
 from toxdb.ingest.mapping import (
@@ -71,6 +73,8 @@ class UploadPlan:
     changed: pd.DataFrame | None = None      # see changes()
     trial: Trial | None = None               # the rules it was checked against (alerts use them too)
     alerts: AlertReport | None = None        # what committing it raised and sent (commit_upload)
+    ctcae_version: str | None = None         # an AE file: the CTCAE version of its terms (D35), kept with it
+    terms_version: object = None             # an AE file: what its terms tell (compute_terms_version)
 
     def rows_with_status(self) -> pd.DataFrame:
         """The valid rows with what loading would do to each: new, correction or duplicate."""
@@ -138,6 +142,7 @@ def prepare_upload(
     allowed_sites: tuple[str, ...] | None = None,
     value_map: dict[str, dict[str, str]] | None = None,
     table: RawTable | None = None,
+    ctcae: str | None = None,
 ) -> UploadPlan:
     """Read and check a file against the store without writing anything.
 
@@ -148,6 +153,8 @@ def prepare_upload(
     ``value_map`` {column: {written: target}} maps a site's own coded values, on top of the map saved
     for the site (D52). Raises ReadError when the file cannot be read as a table at all.
     ``table``: these bytes already read (read_table of ``raw``, ``file_name``, ``sheet``), not read again.
+    for the site (D52). ``ctcae``: the CTCAE version an adverse-event file declares (else its terms
+    tell, else the version of record; D35). Raises ReadError when the file cannot be read as a table.
 
     """
     trial = trial or load_trial()
@@ -199,6 +206,8 @@ def prepare_upload(
         plan.notes.append(_("A side table of values for patients already stored: it gives {columns}; every "
                             "other value (enrolment date, site, ...) stays as stored.").format(
             columns=", ".join(c for c in cmap.columns if c != "subject_id")))
+    if kind == "ae":
+        _set_ctcae_version(plan, staged, ctcae, trial)
     fingerprint()
     _classify_plan(store, plan)
     return plan
@@ -216,6 +225,17 @@ def derive_stored_values(rows: pd.DataFrame, stored: pd.DataFrame, given: list[s
             continue                         # set by the checks from the side table's own columns
         out[column] = out["subject_id"].astype(str).map(current[column]).to_numpy()
     return out
+def _set_ctcae_version(plan: UploadPlan, staged: pd.DataFrame, declared: str | None, trial: Trial) -> None:
+    """The CTCAE version an adverse-event file is written in (D35): as declared, else as its terms tell,
+    else the trial's version of record; a declaration the terms contradict gets a note."""
+    found = compute_terms_version(staged["term"]) if "term" in staged else None
+    plan.terms_version = found
+    told = found.version if found is not None else None
+    plan.ctcae_version = ctcae_version(declared) if declared else (told or ctcae_version(trial.ctcae.version))
+    if declared and told and told != plan.ctcae_version:
+        terms = found.only_v6 if told == "6.0" else found.only_v5
+        plan.notes.append(_("declared CTCAE v{declared}, but {n} terms are only in v{told} (e.g. {terms})").format(
+            declared=plan.ctcae_version, n=len(terms), told=told, terms=", ".join(terms[:3])))
 
 
 def _classify_plan(store: Store, plan: UploadPlan) -> None:
@@ -250,7 +270,7 @@ def commit_upload(store: Store, plan: UploadPlan, user: str) -> CommitCounts | N
         site=plan.site, reader=plan.table.reader, day_first=v.day_first, mapping=plan.mapping.as_source_map(),
         rows=v.rows, problems=v.problems, n_rows=len(plan.table.data),
         classified=plan.classified if len(v.rows) else None, classified_at_version=plan.store_version,
-        packed=plan.packed, flags=v.flags, others=v.others,
+        packed=plan.packed, flags=v.flags, others=v.others, ctcae_version=plan.ctcae_version,
     )
     if counts.flagged or counts.corrections:
         # every stored flag is a query to the site; a correction closes the queries it settles (D56)
@@ -304,8 +324,9 @@ class FileOutcome:
                  "{corrections} corrected, {rejected} rejected, {flagged} flagged").format(
             file=self.plan.file_name, kind=KIND_LABELS[self.plan.kind], upload=c.upload_id, accepted=c.accepted,
             duplicates=c.duplicates, corrections=c.corrections, rejected=c.rejected, flagged=c.flagged) + (
-            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "") \
-            + describe_flag_queries(c)
+            _("; {n} kept as other (not a protocol treatment)").format(n=c.other) if c.other else "") + (
+            _("; terms in CTCAE v{version}").format(version=self.plan.ctcae_version)
+            if self.plan.ctcae_version else "") + describe_flag_queries(c)
         alerts = self.plan.alerts.message if self.plan.alerts is not None else None
         return text + "\n  " + _("alerts: {alerts}").format(alerts=alerts) if alerts else text
 
@@ -325,8 +346,9 @@ def describe_flag_queries(c: CommitCounts) -> str:
 
 def import_paths(store: Store, paths, user: str, *, kind: str | None = None, site: str | None = None,
                  day_first: bool | None = None, trial: Trial | None = None,
-                 map_args: list[str] | None = None) -> list[FileOutcome]:
-    """Import files in dependency order (patients before the rows that refer to them)."""
+                 map_args: list[str] | None = None, ctcae: str | None = None) -> list[FileOutcome]:
+    """Import files in dependency order (patients before the rows that refer to them); ``ctcae``: the
+    CTCAE version adverse-event files declare (D35)."""
     from pathlib import Path
 
     trial = trial or load_trial()
@@ -361,7 +383,8 @@ def import_paths(store: Store, paths, user: str, *, kind: str | None = None, sit
         try:
             vmap = parse_map_args(KINDS[order], map_args, strict=False) if map_args else None
             plan = prepare_upload(store, raw, Path(path).name, kind=kind, site=site, day_first=day_first,
-                                  trial=trial, value_map=vmap, table=read.pop(path, None))
+                                  trial=trial, value_map=vmap, table=read.pop(path, None),
+                                  ctcae=ctcae)
             if plan.mapping.missing_required:
                 outcomes.append(FileOutcome(path, plan, None, describe_plan(plan)))
                 continue

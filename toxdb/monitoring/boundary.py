@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from toxdb.i18n import N_, _
+
 __all__ = [
     "FREQUENTIST",
     "BAYESIAN",
@@ -295,7 +297,7 @@ def _frequentist_design(look_arr: np.ndarray, n_max: int, p0: float, cp0: float,
     stop, alpha, alpha_next, c0 = _calibrate_frequentist(look_arr, n_max, p0, delta, cp0)
     alpha_n = compute_alpha_n(alpha, look_arr, n_max, delta) if alpha > 0 else np.zeros(look_arr.size)
     summary.update(
-        design="Pocock-type" if delta == 0 else ("O'Brien-Fleming-type" if delta == 0.5 else f"delta={delta:g}"),
+        design=N_("Pocock-type") if delta == 0 else (N_("O'Brien-Fleming-type") if delta == 0.5 else f"delta={delta:g}"),
         delta=delta,
         cp0=cp0,
         alpha=alpha,
@@ -543,20 +545,25 @@ def compute_observed_path(
 
 def _path_sentence(s: dict[str, Any]) -> str:
     n, x = s["n"], s["x"]
-    head = f"{x} of {n} patients so far had a qualifying event" if n else "No evaluable patients yet"
+    head = (_("{x} of {n} patients so far had a qualifying event").format(x=x, n=n) if n
+            else _("No evaluable patients yet"))
     if s["crossed"]:
-        return (
-            f"{head}; the stopping boundary was first crossed at patient {s['first_crossing_n']} "
-            f"({s['first_crossing_x']} events)."
-        )
+        return _("{head}; the stopping boundary was first crossed at patient {n} ({x} events).").format(
+            head=head, n=s["first_crossing_n"], x=s["first_crossing_x"])
     if n >= s["n_max"]:
-        return f"{head}; all {s['n_max']} planned patients are in and the boundary was not crossed."
+        return _("{head}; all {n} planned patients are in and the boundary was not crossed.").format(
+            head=head, n=s["n_max"])
     if s["k_more"] is None:
-        return f"{head}; no number of further events among the remaining patients would cross the boundary."
+        return _("{head}; no number of further events among the remaining patients would cross the "
+                 "boundary.").format(head=head)
     k, m, at = s["k_more"], s["m_next"], s["cross_at_n"]
     if k == 0:
-        return f"{head}; the look at patient {at} crosses the boundary even with no further events."
-    among = "the next patient" if m == 1 else f"the next {m} patients"
-    return f"{head}; {k} more among {among} would cross (at patient {at}, {x + k} events)."
+        return _("{head}; the look at patient {at} crosses the boundary even with no further events.").format(
+            head=head, at=at)
+    if m == 1:
+        return _("{head}; {k} more among the next patient would cross (at patient {at}, {events} events).").format(
+            head=head, k=k, at=at, events=x + k)
+    return _("{head}; {k} more among the next {m} patients would cross (at patient {at}, {events} events).").format(
+        head=head, k=k, m=m, at=at, events=x + k)
 
 

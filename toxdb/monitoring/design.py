@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from toxdb.i18n import _
 from toxdb.monitoring.boundary import (
     BAYESIAN,
     FREQUENTIST,
@@ -60,15 +61,15 @@ class MonitoringDesign:
     @property
     def label(self) -> str:
         if self.method == BAYESIAN:
-            return (f"Bayesian beta-binomial, Beta({self.prior_a:g}, {self.prior_b:g}) prior, "
-                    f"stop when P(rate > {self.p0:.0%}) > {self.threshold:.0%}")
+            return _("Bayesian beta-binomial, Beta({a:g}, {b:g}) prior, stop when P(rate > {p0:.0%}) > "
+                     "{threshold:.0%}").format(a=self.prior_a, b=self.prior_b, p0=self.p0, threshold=self.threshold)
         if self.delta == 0:
-            shape = "Pocock-type (δ = 0)"
+            shape = _("Pocock-type (δ = 0)")
         elif self.delta == 0.5:
-            shape = "O'Brien–Fleming-type (δ = 0.5)"
+            shape = _("O'Brien–Fleming-type (δ = 0.5)")
         else:
             shape = f"δ = {self.delta:g}"
-        return f"Frequentist {shape}, P(cross | {self.p0:.0%}) ≤ {self.cp0:.0%}"
+        return _("Frequentist {shape}, P(cross | {p0:.0%}) ≤ {cp0:.0%}").format(shape=shape, p0=self.p0, cp0=self.cp0)
 
 
 @lru_cache(maxsize=64)

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from toxdb.i18n import _
 from toxdb.monitoring.boundary import BoundaryResult, ObservedPathResult
 from toxdb.monitoring.incidence import CumulativeIncidenceResult
 from toxdb.plots.style import OKABE_ITO
@@ -59,21 +60,21 @@ def plot_boundary(
     fig.add_trace(
         go.Scatter(
             x=ns, y=lower_edge, mode="lines", line=dict(width=0, shape="hv"),
-            hoverinfo="skip", showlegend=False, name="stop region edge",
+            hoverinfo="skip", showlegend=False, name=_("stop region edge"),
         )
     )
     fig.add_trace(
         go.Scatter(
             x=ns, y=np.full(ns.size, y_top), mode="lines", line=dict(width=0, shape="hv"),
-            fill="tonexty", fillcolor=_STOP_FILL, name="Stop region (count ≥ boundary)",
+            fill="tonexty", fillcolor=_STOP_FILL, name=_("Stop region (count ≥ boundary)"),
             hoverinfo="skip",
         )
     )
     fig.add_trace(
         go.Scatter(
             x=ns, y=bvals, mode="lines", line=dict(color=OKABE_ITO["vermillion"], width=2.5, shape="hv"),
-            name="Stopping boundary", connectgaps=False,
-            hovertemplate="n=%{x}: stop at %{y} events<extra></extra>",
+            name=_("Stopping boundary"), connectgaps=False,
+            hovertemplate=_("n=%{x}: stop at %{y} events") + "<extra></extra>",
         )
     )
     subtitle = s.get("design", "")
@@ -84,8 +85,8 @@ def plot_boundary(
                 x=t["n"], y=t["x"], mode="lines+markers",
                 line=dict(color=OKABE_ITO["blue"], width=2, shape="hv"),
                 marker=dict(size=6, color=OKABE_ITO["blue"]),
-                name="Observed: patients with event",
-                hovertemplate="patient %{x}: %{y} with event<extra></extra>",
+                name=_("Observed: patients with event"),
+                hovertemplate=_("patient %{x}: %{y} with event") + "<extra></extra>",
             )
         )
         first = observed.summary.get("first_crossing_n")
@@ -95,23 +96,24 @@ def plot_boundary(
                 go.Scatter(
                     x=[first], y=[fx], mode="markers",
                     marker=dict(symbol="x", size=13, color=OKABE_ITO["black"]),
-                    name="First crossing",
+                    name=_("First crossing"),
                 )
             )
             fig.add_annotation(
-                x=first, y=fx, text=f"First crossing: {fx} of {first} patients",
+                x=first, y=fx, text=_("First crossing: {x} of {n} patients").format(x=fx, n=first),
                 showarrow=True, arrowhead=2, ax=-30, ay=-70, bgcolor="white",
                 bordercolor=OKABE_ITO["black"], name="first_crossing",
             )
         subtitle = observed.summary.get("sentence", subtitle)
-    main = title or "Safety stopping boundary: patients with a qualifying grade ≥ 3 event"
+    main = title or _("Safety stopping boundary: patients with a qualifying grade ≥ 3 event")
     # the sentence is long and the chart often sits in half the page: wrap it instead of cutting it off
-    lines = textwrap.wrap(subtitle, 72) or [""]
+    # (a CJK character is as wide as two Latin ones)
+    lines = textwrap.wrap(subtitle, 36 if any("\u4e00" <= ch <= "\u9fff" for ch in subtitle) else 72) or [""]
     fig.update_layout(
         title=dict(text=f"{main}<br>" + "<br>".join(f"<sup>{line}</sup>" for line in lines)),
-        margin=dict(t=60 + 18 * len(lines)),
-        xaxis=dict(title="Evaluable patients enrolled (n, ordered by treatment start)", range=[0.5, n_max + 0.5]),
-        yaxis=dict(title="Patients with a qualifying event (X_n)", range=[0, y_top], rangemode="tozero"),
+        margin=dict(t=64 + 21 * len(lines)),
+        xaxis=dict(title=_("Evaluable patients enrolled (n, ordered by treatment start)"), range=[0.5, n_max + 0.5]),
+        yaxis=dict(title=_("Patients with a qualifying event (X_n)"), range=[0, y_top], rangemode="tozero"),
         legend=dict(orientation="h", yanchor="bottom", y=-0.3, x=0),
         template="plotly_white",
         hovermode="x unified",
@@ -149,39 +151,39 @@ def plot_cumulative_incidence(
     times = t["time"].to_numpy(dtype=float)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.82, 0.18], vertical_spacing=0.06)
     x, y = _step_points(times, t["cif"].to_numpy(dtype=float))
-    _, lo = _step_points(times, t["lower"].to_numpy(dtype=float))
-    _, hi = _step_points(times, t["upper"].to_numpy(dtype=float))
-    _, km = _step_points(times, t["one_minus_km"].to_numpy(dtype=float))
+    __, lo = _step_points(times, t["lower"].to_numpy(dtype=float))
+    __, hi = _step_points(times, t["upper"].to_numpy(dtype=float))
+    __, km = _step_points(times, t["one_minus_km"].to_numpy(dtype=float))
     level = int(round(100 * cif.summary.get("conf_level", 0.95)))
     fig.add_trace(
         go.Scatter(x=x, y=lo, mode="lines", line=dict(width=0, shape="hv"), showlegend=False,
-                   hoverinfo="skip", name="lower"),
+                   hoverinfo="skip", name=_("lower")),
         row=1, col=1,
     )
     fig.add_trace(
         go.Scatter(x=x, y=hi, mode="lines", line=dict(width=0, shape="hv"), fill="tonexty",
-                   fillcolor=_BAND_FILL, name=f"{level}% confidence band (log−log)", hoverinfo="skip"),
+                   fillcolor=_BAND_FILL, name=_("{level}% confidence band (log−log)").format(level=level), hoverinfo="skip"),
         row=1, col=1,
     )
     fig.add_trace(
         go.Scatter(x=x, y=y, mode="lines", line=dict(color=OKABE_ITO["blue"], width=2.5, shape="hv"),
-                   name="Cumulative incidence (Aalen–Johansen)",
-                   hovertemplate="day %{x}: %{y:.1%}<extra></extra>"),
+                   name=_("Cumulative incidence (Aalen–Johansen)"),
+                   hovertemplate=_("day %{x}: %{y:.1%}") + "<extra></extra>"),
         row=1, col=1,
     )
     fig.add_trace(
         go.Scatter(x=x, y=km, mode="lines",
                    line=dict(color=OKABE_ITO["orange"], width=2, dash="dash", shape="hv"),
-                   name="1 − Kaplan–Meier (competing events censored; over-states)",
-                   hovertemplate="day %{x}: %{y:.1%}<extra></extra>"),
+                   name=_("1 − Kaplan–Meier (competing events censored; over-states)"),
+                   hovertemplate=_("day %{x}: %{y:.1%}") + "<extra></extra>"),
         row=1, col=1,
     )
     if show_competing:
-        _, comp = _step_points(times, t["cif_competing"].to_numpy(dtype=float))
+        __, comp = _step_points(times, t["cif_competing"].to_numpy(dtype=float))
         fig.add_trace(
             go.Scatter(x=x, y=comp, mode="lines",
                        line=dict(color=OKABE_ITO["purple"], width=1.5, dash="dot", shape="hv"),
-                       name="Competing events (death, recurrence, discontinuation)"),
+                       name=_("Competing events (death, recurrence, discontinuation)")),
             row=1, col=1,
         )
     t_end = float(times.max()) if times.size else 1.0
@@ -197,13 +199,13 @@ def plot_cumulative_incidence(
     fig.add_trace(
         go.Scatter(x=risk_times, y=np.zeros(risk_times.size), mode="text",
                    text=[str(int(v)) for v in at_risk], textfont=dict(size=12),
-                   name="Number at risk", showlegend=False, hoverinfo="skip"),
+                   name=_("Number at risk"), showlegend=False, hoverinfo="skip"),
         row=2, col=1,
     )
-    fig.update_yaxes(title_text="Cumulative incidence", range=[0, 1], tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(title_text="At risk", showticklabels=False, showgrid=False, zeroline=False,
+    fig.update_yaxes(title_text=_("Cumulative incidence"), range=[0, 1], tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title_text=_("At risk"), showticklabels=False, showgrid=False, zeroline=False,
                      range=[-1, 1], row=2, col=1)
-    fig.update_xaxes(title_text=f"Time since first treatment ({time_unit})", tickvals=risk_times, row=2, col=1)
+    fig.update_xaxes(title_text=_("Time since first treatment ({unit})").format(unit=_(time_unit)), tickvals=risk_times, row=2, col=1)
     fig.update_xaxes(tickvals=risk_times, row=1, col=1)
     fig.update_layout(
         title=dict(text=title or "Cumulative incidence of the first grade ≥ 3 event"),
@@ -232,11 +234,11 @@ def plot_boundary_panel(boundary: BoundaryResult, observed: ObservedPathResult, 
     limited to the patients so far and just beyond (while fewer than n_max are in)."""
     fig = plot_boundary(boundary, observed, title=title)
     if alternative is not None:
-        alt = next(t for t in plot_boundary(alternative).data if t.name == "Stopping boundary")
-        alt.update(name=f"Alternative: {alternative_label}",
+        alt = next(t for t in plot_boundary(alternative).data if t.name == _("Stopping boundary"))
+        alt.update(name=_("Alternative: {design}").format(design=alternative_label),
                    line=dict(color=OKABE_ITO["green"], dash="dash", width=2.5, shape="hv"))
         fig.add_trace(alt)
-        fig.update_traces(selector=dict(name="Stopping boundary"), name="Design of record (trial file)")
+        fig.update_traces(selector=dict(name=_("Stopping boundary")), name=_("Design of record (trial file)"))
     fig.update_layout(height=540, legend=dict(y=-0.32))
     # the first crossing is usually early: put its label to the right of the point
     fig.update_annotations(selector=dict(name="first_crossing"), ax=70, ay=-50)

@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from toxdb.clinical.ctcae_names import derive_ctcae_display
+from toxdb.i18n import N_, _
 from toxdb.plots.style import (
     GRADE_COLOURS,
     GRADE_LABELS,
@@ -20,15 +22,15 @@ from toxdb.plots.style import (
 from toxdb.vocab import CAPECITABINE, RT, S1
 
 AGENT_STYLE = {   # name, colour, bar pattern
-    RT: ("Radiotherapy", "#4a6fa5", ""),
-    CAPECITABINE: ("Capecitabine", "#2a9d8f", ""),
+    RT: (N_("Radiotherapy"), "#4a6fa5", ""),
+    CAPECITABINE: (N_("Capecitabine"), "#2a9d8f", ""),
     S1: ("S-1", "#8e6bbf", "/"),
 }
 LAB_GRADE0 = "#7f7f7f"
-LAB_TITLES = {"ANC": "ANC", "PLT": "Platelets", "BILI": "Bilirubin", "ALT": "ALT", "AST": "AST", "WBC": "WBC",
-              "LYM": "Lymphocytes", "HGB": "Hb", "ALB": "Albumin", "ALP": "ALP", "GGT": "GGT",
-              "CREAT": "Creatinine", "INR": "INR"}
-ROW_RT, ROW_CHEMO = "Radiotherapy", "Chemotherapy"
+LAB_TITLES = {"ANC": "ANC", "PLT": N_("Platelets"), "BILI": N_("Bilirubin"), "ALT": "ALT", "AST": "AST",
+              "WBC": "WBC", "LYM": N_("Lymphocytes"), "HGB": "Hb", "ALB": N_("Albumin"), "ALP": "ALP",
+              "GGT": "GGT", "CREAT": N_("Creatinine"), "INR": "INR"}     # shown as _(title)
+ROW_RT, ROW_CHEMO = N_("Radiotherapy"), N_("Chemotherapy")
 DAY_MS = 86_400_000
 
 
@@ -44,18 +46,19 @@ def _add_treatment_bars(fig: go.Figure, tr: pd.DataFrame) -> None:
     """One bar trace per agent on the top panel, and the cycle dose above the bars where it changes."""
     # base = start, x = duration in ms on a date axis
     for agent, (name, colour, pattern) in AGENT_STYLE.items():
+        name = _(name)
         rows = tr[tr["agent"] == agent]
         if not len(rows):
             continue
         start = pd.to_datetime(rows["start_date"])
         end = pd.to_datetime(rows["end_shown"])
         dur = ((end - start).dt.days + 1) * DAY_MS
-        ongoing = np.where(rows["ongoing"].to_numpy(bool), " (ongoing at the cut)", "")
+        ongoing = np.where(rows["ongoing"].to_numpy(bool), " " + _("(ongoing at the cut)"), "")
         hover = (name + " · " + rows["phase"].astype(str) + "<br>" + rows["label"].astype(str) + "<br>"
-                 + start.dt.strftime("%Y-%m-%d") + " to " + end.dt.strftime("%Y-%m-%d") + ongoing)
+                 + start.dt.strftime("%Y-%m-%d") + " – " + end.dt.strftime("%Y-%m-%d") + ongoing)
         fig.add_trace(go.Bar(
             name=name, orientation="h", base=start.dt.strftime("%Y-%m-%d").tolist(), x=dur.tolist(),
-            y=[ROW_RT if agent == RT else ROW_CHEMO] * len(rows),
+            y=[_(ROW_RT) if agent == RT else _(ROW_CHEMO)] * len(rows),
             text=(rows["label"] if agent == RT else rows["label"].str.split(" ").str[0]).tolist(),
             textposition="inside", insidetextanchor="middle", textangle=0, textfont=dict(size=11, color="white"),
             marker=dict(color=colour, line=dict(color="white", width=1), pattern=dict(shape=pattern)),
@@ -67,7 +70,7 @@ def _add_treatment_bars(fig: go.Figure, tr: pd.DataFrame) -> None:
         text = chemo["treatment"].astype(str) + " " + chemo["dose_text"].astype(str)
         changed = text.ne(text.shift())
         for k, (day, label) in enumerate(zip(pd.to_datetime(chemo["start_date"])[changed], text[changed])):
-            fig.add_annotation(x=_d(day), y=ROW_CHEMO, xref="x", yref="y", yshift=14 + 13 * (k % 2), xanchor="left",
+            fig.add_annotation(x=_d(day), y=_(ROW_CHEMO), xref="x", yref="y", yshift=14 + 13 * (k % 2), xanchor="left",
                                showarrow=False, text=label.replace("capecitabine ", ""),
                                font=dict(size=11, color="#1d4d47"))
 
@@ -88,13 +91,13 @@ def _add_event_marks(fig: go.Figure, ev: pd.DataFrame, cut: pd.Timestamp, rows_t
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=GRADE_COLOURS[g], width=4),
                                  hoverinfo="skip", showlegend=False, legendgroup=f"g{g}"), row=1, col=1)
         ongoing = rows["ongoing"].to_numpy(bool)
-        end_txt = np.where(ongoing, "ongoing at the cut", end.dt.strftime("%Y-%m-%d"))
-        te = np.where(rows["treatment_emergent"].fillna(False).to_numpy(bool), "treatment-emergent",
-                      "not treatment-emergent")
-        serious = np.where(rows["serious"].fillna(False).to_numpy(bool), " · serious", "") \
+        end_txt = np.where(ongoing, _("ongoing at the cut"), end.dt.strftime("%Y-%m-%d"))
+        te = np.where(rows["treatment_emergent"].fillna(False).to_numpy(bool), _("treatment-emergent"),
+                      _("not treatment-emergent"))
+        serious = np.where(rows["serious"].fillna(False).to_numpy(bool), " · " + _("serious"), "") \
             if "serious" in rows else ""
-        hover = (rows["term"].astype(str) + " · grade " + str(g) + "<br>onset " + onset.dt.strftime("%Y-%m-%d")
-                 + ", end " + end_txt + "<br>" + rows["phase"].astype(str) + " phase · " + te + serious)
+        hover = (rows["term"].astype(str) + " · " + GRADE_LABELS[g] + "<br>" + _("onset") + " " + onset.dt.strftime("%Y-%m-%d")
+                 + ", " + _("end") + " " + end_txt + "<br>" + rows["phase"].astype(str).map(_) + " · " + te + serious)
         fig.add_trace(go.Scatter(
             x=onset.dt.strftime("%Y-%m-%d").tolist(), y=rows["term"].astype(str).tolist(), mode="markers",
             name=GRADE_LABELS[g], legendgroup=f"g{g}",
@@ -103,10 +106,10 @@ def _add_event_marks(fig: go.Figure, ev: pd.DataFrame, cut: pd.Timestamp, rows_t
     if len(ev) and ev["ongoing"].any():
         rows = ev[ev["ongoing"].astype(bool)]
         fig.add_trace(go.Scatter(
-            x=[_d(cut)] * len(rows), y=rows["term"].astype(str).tolist(), mode="markers", name="Ongoing at the cut",
+            x=[_d(cut)] * len(rows), y=rows["term"].astype(str).tolist(), mode="markers", name=_("Ongoing at the cut"),
             marker=dict(symbol="triangle-right", size=12, color=[GRADE_COLOURS[int(g)] for g in rows["worst_grade"]],
                         line=dict(color="#333", width=1)),
-            hovertext=(rows["term"].astype(str) + ": ongoing at the cut " + _d(cut)).tolist(), hoverinfo="text"),
+            hovertext=(rows["term"].astype(str) + ": " + _("ongoing at the cut") + " " + _d(cut)).tolist(), hoverinfo="text"),
             row=1, col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(rows_top)), row=1, col=1,
                      range=[-0.6, len(rows_top) - 0.4 + 2.2], fixedrange=True)
@@ -138,13 +141,13 @@ def _add_lab_panels(fig: go.Figure, labs: pd.DataFrame, bands: pd.DataFrame, tes
         if len(rows):
             grade = pd.to_numeric(rows["grade"], errors="coerce")
             colours = [GRADE_COLOURS.get(int(g), LAB_GRADE0) if pd.notna(g) and g > 0 else LAB_GRADE0 for g in grade]
-            gtxt = grade.map(lambda g: "not graded" if pd.isna(g) else f"grade {int(g)}")
-            hover = (LAB_TITLES.get(test, test) + " " + vals.map(lambda v: f"{v:g}") + " " + _unit(
+            gtxt = grade.map(lambda g: _("not graded") if pd.isna(g) else GRADE_LABELS[int(g)])
+            hover = (_(LAB_TITLES.get(test, test)) + " " + vals.map(lambda v: f"{v:g}") + " " + _unit(
                 rows["si_unit"].iloc[0]) + "<br>" + pd.to_datetime(rows["collected_on"]).dt.strftime("%Y-%m-%d")
                 + " · " + gtxt)
             fig.add_trace(go.Scatter(
                 x=pd.to_datetime(rows["collected_on"]).dt.strftime("%Y-%m-%d").tolist(), y=vals.tolist(),
-                mode="lines+markers", name=LAB_TITLES.get(test, test), showlegend=False,
+                mode="lines+markers", name=_(LAB_TITLES.get(test, test)), showlegend=False,
                 line=dict(color="#555", width=1.5), marker=dict(color=colours, size=7, line=dict(color="#333", width=0.5)),
                 hovertext=hover.tolist(), hoverinfo="text"), row=i, col=1)
         fig.update_yaxes(range=[0, top], row=i, col=1, title_text=_unit(_si_unit(labs, test)), fixedrange=True)
@@ -153,7 +156,7 @@ def _add_lab_panels(fig: go.Figure, labs: pd.DataFrame, bands: pd.DataFrame, tes
 
 def _add_milestones(fig: go.Figure, milestones: pd.DataFrame, rows_top: list[str]) -> None:
     """Phase boundaries and the cut as vertical lines across every panel, labelled above the top rows."""
-    short = {"first_treatment": "First treatment", "maintenance_start": "Maintenance", "cut": "Cut"}
+    short = {"first_treatment": _("First treatment"), "maintenance_start": _("Maintenance"), "cut": _("Cut")}
     for i, m in enumerate(milestones.itertuples()):
         dash = "solid" if m.name == "cut" else "dash"
         colour = "#000000" if m.name == "cut" else "#555555"
@@ -161,9 +164,9 @@ def _add_milestones(fig: go.Figure, milestones: pd.DataFrame, rows_top: list[str
                       exclude_empty_subplots=False)
         # labels in the reserved strip above the chemotherapy row, on two levels so neighbours do not collide
         fig.add_annotation(x=_d(m.date), y=len(rows_top) - 0.4 + 1.35 + 0.5 * (i % 2), xref="x", yref="y",
-                           text=short.get(m.name, m.label), showarrow=False, xanchor="left", xshift=3,
+                           text=short.get(m.name, _(m.label)), showarrow=False, xanchor="left", xshift=3,
                            font=dict(size=11, color=colour), bgcolor="rgba(255,255,255,0.8)",
-                           hovertext=f"{m.label}: {_d(m.date)}")
+                           hovertext=f"{_(m.label)}: {_d(m.date)}")
 
 
 def plot_patient_course(course, tests=None) -> go.Figure:
@@ -173,29 +176,29 @@ def plot_patient_course(course, tests=None) -> go.Figure:
     s = course.summary
     tests = list(tests or s.get("lab_tests") or [])
     cut = pd.Timestamp(s["cut"])
-    ev = t.events.assign(term=plain_values(t.events["term"])) if len(t.events) else t.events   # user text (D44)
+    ev = t.events.assign(term=plain_values(derive_ctcae_display(t.events["term"]))) if len(t.events) else t.events   # user text (D44)
     terms = list(dict.fromkeys(ev["term"].astype(str))) if len(ev) else []
-    rows_top = [ROW_CHEMO, ROW_RT] + terms
+    rows_top = [_(ROW_CHEMO), _(ROW_RT)] + terms
     n_lab = len(tests)
     top_h = 150 + 26 * len(rows_top)
     lab_h = 150
     fig = make_subplots(rows=1 + n_lab, cols=1, shared_xaxes=True, vertical_spacing=0.035,
                         row_heights=[top_h] + [lab_h] * n_lab,
                         subplot_titles=[""] + [
-                            f"{LAB_TITLES.get(x, x)} ({_unit(_si_unit(t.labs, x))}), shaded: CTCAE grade bands"
+                            _("{test} ({unit}), shaded: CTCAE grade bands").format(test=_(LAB_TITLES.get(x, x)), unit=_unit(_si_unit(t.labs, x)))
                             for x in tests])
     _add_treatment_bars(fig, t.treatment)
     _add_event_marks(fig, ev, cut, rows_top)
     _add_lab_panels(fig, t.labs, t.lab_bands, tests)
     _add_milestones(fig, t.milestones, rows_top)
     fig.update_xaxes(type="date", showgrid=True, gridcolor="#eee")
-    fig.update_xaxes(title_text="date", row=1 + n_lab, col=1)
-    title = f"Patient {s['subject_id']}"
+    fig.update_xaxes(title_text=_("date"), row=1 + n_lab, col=1)
+    title = _("Patient {id}").format(id=s["subject_id"])
     if s.get("site"):
         title += f" · {s['site']}"
     if s.get("agent"):
         title += f" · {s['agent']}"
-    title += f" · as of {_d(cut)}"
+    title += " · " + _("as of {day}").format(day=_d(cut))
     apply_layout(fig, title, height=top_h + 60 + lab_h * n_lab + 120, barmode="overlay", hovermode="closest")
     fig.update_layout(legend=dict(orientation="v", y=1.0, yanchor="top", x=1.01, xanchor="left"),
                       margin=dict(l=10, r=10, t=70, b=10))
@@ -208,29 +211,28 @@ def _si_unit(labs: pd.DataFrame, test: str):
 
 
 SWIM_BARS = {   # column pair, name, colour, bar width (RT drawn thin, over the chemotherapy bar)
-    "concurrent": (("concurrent_start", "concurrent_end"), "Concurrent capecitabine / S-1", "#2a9d8f", 0.75),
-    "maintenance": (("maintenance_start", "maintenance_end"), "Maintenance capecitabine / S-1", "#a8dadc", 0.75),
-    "rt": (("rt_start", "rt_end"), "Radiotherapy", "#4a6fa5", 0.3),
+    "concurrent": (("concurrent_start", "concurrent_end"), N_("Concurrent capecitabine / S-1"), "#2a9d8f", 0.75),
+    "maintenance": (("maintenance_start", "maintenance_end"), N_("Maintenance capecitabine / S-1"), "#a8dadc", 0.75),
+    "rt": (("rt_start", "rt_end"), N_("Radiotherapy"), "#4a6fa5", 0.3),
 }
 SWIM_MARKS = {   # column, name, symbol, colour
-    "off_treatment_on": ("Off treatment", "x-thin-open", "#000000"),
-    "recurrence_on": ("Recurrence", "diamond-open", "#1f77b4"),
-    "death_on": ("Death", "square", "#000000"),
+    "off_treatment_on": (N_("Off treatment"), "x-thin-open", "#000000"),
+    "recurrence_on": (N_("Recurrence"), "diamond-open", "#1f77b4"),
+    "death_on": (N_("Death"), "square", "#000000"),
 }
 
 
 def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
     """All treated patients, one lane each (first treated at the top), x = days since first treatment:
     RT / concurrent / maintenance bars, grade >= 3 AEs as markers coloured by grade, symbols for off
-    treatment, recurrence and death, an arrow at the cut for patients still on treatment.
-
-    One trace per category (bars use base/x arrays), so hundreds of patients stay fast."""
+    treatment, recurrence and death, an arrow at the cut for patients still on treatment. One trace
+    per category (bars use base/x arrays), so hundreds of patients stay fast."""
     tab = lanes.table
     n = len(tab)
     cut = pd.Timestamp(lanes.summary.get("cut")) if lanes.summary.get("cut") is not None else None
     fig = go.Figure()
     if n == 0:
-        return apply_layout(fig, "Swimmer plot: no patient has started treatment at this cut", height=300)
+        return apply_layout(fig, _("Swimmer plot: no patient has started treatment at this cut"), height=300)
     tab = tab.assign(subject_id=plain_values(tab["subject_id"]))      # user text (D44)
     if "off_treatment_reason" in tab:
         tab["off_treatment_reason"] = tab["off_treatment_reason"].map(plain, na_action="ignore")
@@ -240,13 +242,13 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
     def day(col):
         return (pd.to_datetime(tab[col]) - ft).dt.days
 
-    for key, ((c0, c1), name, colour, width) in SWIM_BARS.items():
+    for (c0, c1), name, colour, width in ((cols, _(w), co, wd) for cols, w, co, wd in SWIM_BARS.values()):
         s0, s1 = day(c0), day(c1)
         ok = s0.notna() & s1.notna()
         if not ok.any():
             continue
         hover = (tab["subject_id"].astype(str) + " · " + name + "<br>" + pd.to_datetime(tab[c0]).dt.strftime("%Y-%m-%d")
-                 + " to " + pd.to_datetime(tab[c1]).dt.strftime("%Y-%m-%d") + " (days " + s0.astype("Int64").astype(str)
+                 + " – " + pd.to_datetime(tab[c1]).dt.strftime("%Y-%m-%d") + " (" + _("days") + " " + s0.astype("Int64").astype(str)
                  + "–" + s1.astype("Int64").astype(str) + ")")
         fig.add_trace(go.Bar(name=name, orientation="h", y=np.array(y, dtype=object)[ok.to_numpy()].tolist(),
                              base=s0[ok].tolist(), x=(s1[ok] - s0[ok] + 1).tolist(), width=width,
@@ -254,20 +256,20 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
                              hoverinfo="text"))
     ev = lanes.events
     if len(ev):
-        ev = ev.assign(subject_id=plain_values(ev["subject_id"]), term=plain_values(ev["term"]))
+        ev = ev.assign(subject_id=plain_values(ev["subject_id"]), term=plain_values(derive_ctcae_display(ev["term"])))
     for g in (3, 4, 5):
         rows = ev[ev["grade"] == g]
         if not len(rows):
             continue
-        hover = (rows["subject_id"].astype(str) + "<br>" + rows["term"].astype(str) + " · grade " + str(g)
-                 + "<br>onset " + pd.to_datetime(rows["onset_date"]).dt.strftime("%Y-%m-%d") + " (day "
-                 + rows["day"].astype(str) + ") · " + rows["phase"].astype(str))
+        hover = (rows["subject_id"].astype(str) + "<br>" + rows["term"].astype(str) + " · " + GRADE_LABELS[g]
+                 + "<br>" + _("onset") + " " + pd.to_datetime(rows["onset_date"]).dt.strftime("%Y-%m-%d") + " ("
+                 + _("day") + " " + rows["day"].astype(str) + ") · " + rows["phase"].astype(str).map(_))
         fig.add_trace(go.Scatter(x=rows["day"].tolist(), y=rows["subject_id"].astype(str).tolist(), mode="markers",
-                                 name=f"AE {GRADE_LABELS[g].lower()}",
+                                 name=_("AE {grade}").format(grade=GRADE_LABELS[g].lower()),
                                  marker=dict(color=GRADE_COLOURS[g], size=10, symbol="circle",
                                              line=dict(color="white", width=1)),
                                  hovertext=hover.tolist(), hoverinfo="text"))
-    for col, (name, symbol, colour) in SWIM_MARKS.items():
+    for col, (name, symbol, colour) in ((c, (_(w), sy, co)) for c, (w, sy, co) in SWIM_MARKS.items()):
         d = day(col)
         ok = d.notna()
         if not ok.any():
@@ -286,17 +288,17 @@ def plot_swimmer(lanes, show_labels: bool | None = None) -> go.Figure:
         if on.any():
             d = (cut - ft).dt.days
             fig.add_trace(go.Scatter(x=d[on].tolist(), y=np.array(y, dtype=object)[on].tolist(), mode="markers",
-                                     name="On treatment at the cut",
+                                     name=_("On treatment at the cut"),
                                      marker=dict(symbol="arrow-right", size=13, color="#2a9d8f",
                                                  line=dict(color="#1d6d63", width=1)),
-                                     hovertext=[f"{sid}: on treatment at the cut {_d(cut)}" for sid in
+                                     hovertext=[f"{sid}: " + _("on treatment at the cut") + f" {_d(cut)}" for sid in
                                                 np.array(y, dtype=object)[on]], hoverinfo="text"))
     if show_labels is None:
         show_labels = n <= 120
     height = int(min(max(320, 140 + 18 * n), 4000))
-    apply_layout(fig, f"Swimmer plot: {n} treated patients, first treated at the top · as of {_d(cut)}",
-            barmode="overlay", height=height, xaxis_title="days since first treatment",
-            yaxis_title="patient" if show_labels else f"patients ({n}, ordered by first treatment)",
+    apply_layout(fig, _("Swimmer plot: {n} treated patients, first treated at the top · as of {day}").format(n=n, day=_d(cut)),
+            barmode="overlay", height=height, xaxis_title=_("days since first treatment"),
+            yaxis_title=_("patient") if show_labels else _("patients ({n}, ordered by first treatment)").format(n=n),
             hovermode="closest")
     fig.update_layout(legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
                       margin=dict(l=10, r=10, t=90, b=10))

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from toxdb.i18n import _
+
 # grade 1 pale to grade 5 near-black; readable in grey-scale print and for colour-blind readers
 GRADE_COLOURS = {1: "#fdd49e", 2: "#fc8d59", 3: "#d7301f", 4: "#7f0000", 5: "#252525"}
-GRADE_LABELS = {1: "Grade 1", 2: "Grade 2", 3: "Grade 3", 4: "Grade 4", 5: "Grade 5"}
+class _GradeLabels:
+    """GRADE_LABELS[g]: "Grade g" in the reader's language (looked up when shown, not at import)."""
+
+    def __getitem__(self, g: int) -> str:
+        return _("Grade {g}").format(g=g)
+
+
+GRADE_LABELS = _GradeLabels()
 # Latin first, then CJK families for Chinese labels: Noto Sans CJK SC is Debian's fonts-noto-cjk (the
 # server's Chromium for static export and PDF); the others are what Windows and macOS readers have
 CJK_FONT_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "Source Han Sans SC")

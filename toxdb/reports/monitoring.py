@@ -24,8 +24,9 @@ def pct(x, digits: int = 1) -> str:
 def format_design_facts(design: MonitoringDesign, boundary) -> pd.DataFrame:
     """One row per setting of the design and what it gives (index: the setting, column: its value)."""
     s = boundary.summary
+    shape = s["design"]                  # N_-marked in toxdb.monitoring.boundary
     rule = _("Bayesian beta-binomial") if design.method == BAYESIAN else _("Frequentist, {design}").format(
-        design=s["design"])
+        design=_(shape))
     rows = [(_("Rule"), rule), (_("Planned patients (N)"), str(design.n_max)),
             (_("Acceptable rate (p0)"), pct(design.p0, 0)), (_("Unacceptable rate (p1)"), pct(design.p1, 0))]
     if design.method == FREQUENTIST:

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from toxdb.clinical.treatment import derive_treatment_status
+from toxdb.i18n import _
 from toxdb.store.cuts import Snapshot
+from toxdb.vocab import KIND_LABELS
 
 GRADES = [1, 2, 3, 4, 5]
 
@@ -49,7 +51,7 @@ def compute_overview(snapshot: Snapshot, phases) -> OverviewResult:
     worst = ae.groupby(["site", "subject_id"])["grade"].max().reset_index()
     g3 = worst[worst["grade"] >= 3].groupby("site")["subject_id"].nunique().rename("patients_grade_3_plus")
     table = by_site.join(events, how="left").join(g3, how="left").fillna(0).astype(int).reset_index()
-    total = table.drop(columns="site").sum().to_frame().T.assign(site="All sites")
+    total = table.drop(columns="site").sum().to_frame().T.assign(site=_("All sites"))
     table = pd.concat([table, total[table.columns]], ignore_index=True)
     rows = []
     for (site, grade), grp in ae.groupby(["site", "grade"]):
@@ -75,6 +77,8 @@ def describe_latest_upload(uploads: pd.DataFrame) -> str | None:
         return None
     u = uploads.iloc[-1]
     when = pd.Timestamp(u["uploaded_at"]).strftime("%Y-%m-%d %H:%M")
-    return (f"#{u['upload_id']} {u['file_name']} ({u['kind']}) by {u['uploaded_by']} on {when}: "
-            f"{u['n_accepted']} accepted, {u['n_corrections']} corrected, {u['n_duplicates']} duplicates, "
-            f"{u['n_rejected']} rejected")
+    return _("#{upload} {file} ({kind}) by {who} on {when}: {accepted} accepted, {corrected} corrected, "
+             "{duplicates} duplicates, {rejected} rejected").format(
+        upload=u["upload_id"], file=u["file_name"], kind=_(KIND_LABELS.get(u["kind"], u["kind"])), who=u["uploaded_by"],
+        when=when, accepted=u["n_accepted"], corrected=u["n_corrections"], duplicates=u["n_duplicates"],
+        rejected=u["n_rejected"])

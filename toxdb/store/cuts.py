@@ -33,12 +33,13 @@ class DataCut:
             return _("{name} (cut {day:%Y-%m-%d}, data frozen at upload #{upload}, {at:%Y-%m-%d %H:%M})").format(
                 name=self.name, day=self.cut_date, upload=self.frozen_upload, at=self.frozen_at)
         if self.frozen_at is not None and not self.name:
-            return f"{self.cut_date:%Y-%m-%d} (data as stored at {self.frozen_at:%Y-%m-%d %H:%M})"
+            return _("{day:%Y-%m-%d} (data as stored at {at:%Y-%m-%d %H:%M})").format(day=self.cut_date, at=self.frozen_at)
         if self.name:
-            return f"{self.name} (cut {self.cut_date:%Y-%m-%d}, data frozen {self.frozen_at:%Y-%m-%d %H:%M})"
+            return _("{name} (cut {day:%Y-%m-%d}, data frozen {at:%Y-%m-%d %H:%M})").format(
+                name=self.name, day=self.cut_date, at=self.frozen_at)
         if self.cut_date == dt.date.today():
-            return f"live (today, {self.cut_date:%Y-%m-%d})"
-        return f"cut {self.cut_date:%Y-%m-%d} (data as stored now)"
+            return _("live (today, {day:%Y-%m-%d})").format(day=self.cut_date)
+        return _("cut {day:%Y-%m-%d} (data as stored now)").format(day=self.cut_date)
 
     def key(self) -> tuple:
         return (self.cut_date.isoformat(), self.frozen_at.isoformat() if self.frozen_at else None,

@@ -75,6 +75,8 @@ MIGRATIONS: list[tuple[int, str | Callable]] = [
     """),
     # 8: the audit log becomes a hash chain (D65); a function, as it chains the entries already there
     (8, migrate_chain),
+    # 9: the CTCAE version an adverse-event upload's terms are written in (declared or told by its terms, D35)
+    (9, "ALTER TABLE uploads ADD COLUMN ctcae_version TEXT"),
     # 11: queries to sites (issue 12, D75): one row per query, its thread of messages
     (11, "CREATE SEQUENCE IF NOT EXISTS query_seq START 1;"
          " CREATE TABLE IF NOT EXISTS site_queries (query_id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
@@ -486,7 +488,8 @@ class Store:
     def uploads(self) -> pd.DataFrame:
         return self.cursor().execute(
             "SELECT upload_id, file_name, kind, site, sha256, size_bytes, uploaded_by, uploaded_at, reader,"
-            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected, n_flagged FROM uploads ORDER BY upload_id"
+            " n_rows, n_accepted, n_duplicates, n_corrections, n_rejected, n_flagged, ctcae_version"
+            " FROM uploads ORDER BY upload_id"
         ).df()
 
     def upload_by_hash(self, sha256: str, kind: str) -> dict | None:
@@ -611,9 +614,11 @@ class Store:
         packed: tuple[str | None, bytes] | None = None,
         flags: pd.DataFrame | None = None,
         others: pd.DataFrame | None = None,
+        ctcae_version: str | None = None,
         _fail_after_insert: bool = False,
     ) -> CommitCounts:
         """Store one upload in one transaction: the raw file, new rows, corrections, rejected rows.
+        ``ctcae_version``: the CTCAE version of an adverse-event file's terms (D35), kept with the upload.
 
         ``rows`` has record_key, source_row and the data columns of the kind; ``problems`` has
         source_row, status ('rejected' or 'duplicate'), reasons and raw (JSON text).
@@ -688,10 +693,11 @@ class Store:
             cur.execute(
                 "INSERT INTO uploads (upload_id, file_name, kind, site, sha256, size_bytes, raw, raw_codec,"
                 " uploaded_by, uploaded_at, reader, day_first, mapping, n_rows, n_accepted, n_duplicates,"
-                " n_corrections, n_rejected, n_flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " n_corrections, n_rejected, n_flagged, ctcae_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [upload_id, file_name, kind, site, sha256, len(raw), kept, codec, uploaded_by, at, reader,
                  day_first, json.dumps(mapping), n_rows, result.accepted, result.duplicates, result.corrections,
-                 result.rejected, result.flagged],
+                 result.rejected, result.flagged, ctcae_version],
             )
             _audit(cur, uploaded_by, "upload", {
                 "upload_id": upload_id, "file": file_name, "kind": kind, "site": site, "sha256": sha256,

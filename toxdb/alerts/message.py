@@ -8,6 +8,7 @@ site's patients (toxdb.alerts.rules.recipients); boundary messages carry counts,
 """
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import pandas as pd
@@ -104,11 +105,49 @@ def compose_event_message(trial, event: dict, role: str, raised: list[str], clea
 
 def compose_event_line(event: dict, raised: list[str], cleared: list[str]) -> str:
     """One line for a digest: patient, site, term, grade, onset, serious, and the rules."""
-    what = _rules(raised) if raised else _("follow-up, no longer: {what}").format(what=_rules(cleared))
+    what = describe_rules(raised, cleared)
     return _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}").format(
         subject=_text(event.get("subject_id")), site=_text(event.get("site")), term=_text(event.get("term")),
         grade=_text(event.get("grade")), onset=_text(event.get("onset_date")),
         serious=_serious(event.get("serious")), what=what)
+
+
+def compose_event_lines(events: pd.DataFrame, whats: list[str]) -> list[str]:
+    """:func:`compose_event_line` for many events at once (D99): each distinct value is put in words
+    once, and the translated sentence is assembled column-wise from its literal pieces. ``whats``:
+    per event, the rules in words (:func:`describe_rules`)."""
+    words = {"subject": _column(events["subject_id"], _text), "site": _column(events["site"], _text),
+             "term": _column(events["term"], _text), "grade": _column(events["grade"], _text),
+             "onset": _column(events["onset_date"], _text), "serious": _column(events["serious"], _serious),
+             "what": pd.Series(whats, index=events.index, dtype=object)}
+    template = _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}")
+    out = pd.Series("", index=events.index, dtype=object)
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        out = out + literal
+        if field is not None:
+            out = out + words[field]
+    return out.tolist()
+
+
+def describe_rules(raised: list[str], cleared: list[str]) -> str:
+    """The rules an event line names: those raised, or the follow-up for those withdrawn."""
+    return _rules(raised) if raised else _("follow-up, no longer: {what}").format(what=_rules(cleared))
+
+
+def _column(values: pd.Series, say) -> pd.Series:
+    """``say`` applied to each distinct value of a column once (values as a row dict would hold them)."""
+    seen: dict = {}
+    out = []
+    for v in values.to_numpy(dtype=object).tolist():
+        key = (type(v), v)
+        try:
+            text = seen[key]
+        except KeyError:
+            text = seen[key] = say(v)
+        except TypeError:
+            text = say(v)
+        out.append(text)
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 DIGEST_LINES = 300      # events listed in one digest message; the rest are on the Alerts page

@@ -22,6 +22,7 @@ from toxdb.alerts.message import (
     compose_event_lines,
     compose_event_message,
     describe_rules,
+    each_distinct,
     standing_lines,
 )
 from toxdb.alerts.rules import (
@@ -187,8 +188,7 @@ def _event_frame(events: pd.DataFrame, out: pd.DataFrame, subject, body, in_dige
         "kind": "event", "record_key": events["record_key"].to_numpy(dtype=object),
         "version": pd.array(events["version"].to_numpy(), dtype="Int64"), "phase": None,
         "subject_id": events["subject_id"].to_numpy(dtype=object), "site": events["site"].to_numpy(dtype=object),
-        "raised": _json_column(out["raised_list"], out.index, by=tuple),
-        "cleared": _json_column(out["cleared_list"], out.index, by=tuple),
+        "raised": _json_once(out["raised_list"].tolist()), "cleared": _json_once(out["cleared_list"].tolist()),
         "facts": facts + "}", "role": out["role"].to_numpy(dtype=object),
         "recipients": [", ".join(a) for a in out["recipients_list"]], "subject": subject, "body": body,
         "state": ["digest" if d else "pending" for d in in_digest],
@@ -196,20 +196,9 @@ def _event_frame(events: pd.DataFrame, out: pd.DataFrame, subject, body, in_dige
     }, index=out.index)
 
 
-def _json_column(values: pd.Series, index, by=None) -> pd.Series:
+def _json_column(values: pd.Series, index) -> pd.Series:
     """JSON text of each value as ``json.dumps(..., default=str)`` writes it, once per distinct value."""
-    seen: dict = {}
-    out = []
-    for v in values.to_numpy(dtype=object).tolist():
-        key = (type(v), by(v) if by else v)
-        try:
-            text = seen[key]
-        except KeyError:
-            text = seen[key] = json.dumps(v, default=str)
-        except TypeError:
-            text = json.dumps(v, default=str)
-        out.append(text)
-    return pd.Series(out, index=index, dtype=object)
+    return each_distinct(values, lambda v: json.dumps(v, default=str)).set_axis(index)
 
 
 def alerts_frame(alerts: list[dict]) -> pd.DataFrame:

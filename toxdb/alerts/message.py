@@ -116,9 +116,9 @@ def compose_event_lines(events: pd.DataFrame, whats: list[str]) -> list[str]:
     """:func:`compose_event_line` for many events at once (D99): each distinct value is put in words
     once, and the translated sentence is assembled column-wise from its literal pieces. ``whats``:
     per event, the rules in words (:func:`describe_rules`)."""
-    words = {"subject": _column(events["subject_id"], _text), "site": _column(events["site"], _text),
-             "term": _column(events["term"], _text), "grade": _column(events["grade"], _text),
-             "onset": _column(events["onset_date"], _text), "serious": _column(events["serious"], _serious),
+    words = {"subject": each_distinct(events["subject_id"], _text), "site": each_distinct(events["site"], _text),
+             "term": each_distinct(events["term"], _text), "grade": each_distinct(events["grade"], _text),
+             "onset": each_distinct(events["onset_date"], _text), "serious": each_distinct(events["serious"], _serious),
              "what": pd.Series(whats, index=events.index, dtype=object)}
     template = _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}")
     out = pd.Series("", index=events.index, dtype=object)
@@ -134,20 +134,17 @@ def describe_rules(raised: list[str], cleared: list[str]) -> str:
     return _rules(raised) if raised else _("follow-up, no longer: {what}").format(what=_rules(cleared))
 
 
-def _column(values: pd.Series, say) -> pd.Series:
-    """``say`` applied to each distinct value of a column once (values as a row dict would hold them)."""
-    seen: dict = {}
-    out = []
-    for v in values.to_numpy(dtype=object).tolist():
-        key = (type(v), v)
-        try:
-            text = seen[key]
-        except KeyError:
-            text = seen[key] = say(v)
-        except TypeError:
-            text = say(v)
-        out.append(text)
-    return pd.Series(out, index=values.index, dtype=object)
+def each_distinct(values: pd.Series, say) -> pd.Series:
+    """``say`` applied once per distinct value of a column, to the value as a row dict would hold it
+    (``to_numpy(dtype=object)``: Timestamps, ``pd.NA``, None); missing values each on their own."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    told = [say(v) for v in pd.Series(uniques).to_numpy(dtype=object).tolist()] if len(uniques) else []
+    out = pd.Series(pd.array(told, dtype=object).take(codes, allow_fill=True) if len(told) else [None] * len(codes),
+                    index=values.index, dtype=object)
+    missing = codes < 0
+    if missing.any():
+        out[missing] = [say(v) for v in values[missing].to_numpy(dtype=object).tolist()]
+    return out
 
 
 DIGEST_LINES = 300      # events listed in one digest message; the rest are on the Alerts page

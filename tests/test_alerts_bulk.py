@@ -8,12 +8,24 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pandas as pd
 import pytest
 from conftest import write
 
-import toxdb.alerts.detect as detect
-from toxdb.alerts.message import compose_digest_message, compose_event_line, compose_event_message, standing_lines
-from toxdb.alerts.rules import EVENT_RULES, alerts_corrections, derive_alert_rules, met_rules, recipients
+from toxdb.alerts import detect
+from toxdb.alerts.message import (
+    compose_digest_message,
+    compose_event_line,
+    compose_event_message,
+    standing_lines,
+)
+from toxdb.alerts.rules import (
+    EVENT_RULES,
+    alerts_corrections,
+    derive_alert_rules,
+    met_rules,
+    recipients,
+)
 from toxdb.ingest.upload import import_paths
 from toxdb.store.db import Store
 from toxdb.trial import DEFAULT_TRIAL_FILE, Trial
@@ -120,7 +132,7 @@ P-003,SITE-B,2025-07-15,F,68,160,58,1.1,mg/dL,S-1
 P-004,SITE-C,2025-07-20,M,49,175,80,1.0,mg/dL,capecitabine
 """
 HEAD = "subject_id,ae_ref,term,verbatim,grade,onset_date,serious,attribution,outcome\n"
-FIRST = HEAD + "".join([
+FIRST = HEAD + "".join([  # noqa: FLY002 - one row a line
     'P-001,AE-1,Sepsis,"septic shock, after cholangitis",5,2025-07-01,Y,unlikely,fatal\n',
     "P-001,AE-2,Neutrophil count decreased,ANC 0.3,4,2025-07-03,N,definite,recovered\n",
     "P-001,AE-3,Diarrhoea,腹泻 水样便,4,2025-07-04,,probable,recovering\n",           # serious missing
@@ -134,7 +146,7 @@ FIRST = HEAD + "".join([
 ])
 # corrections: grade 5 -> 4 (clears grade5, raises grade4_nonhaem), SAE -> not (clears sae), 3 -> 4 non-haem,
 # haem grade 4 -> serious (raises sae), missing serious -> Y; unchanged rows; and new events of version 1
-SECOND = HEAD + "".join([
+SECOND = HEAD + "".join([  # noqa: FLY002 - one row a line
     'P-001,AE-1,Sepsis,"septic shock, after cholangitis",4,2025-07-01,Y,unlikely,not recovered\n',
     "P-001,AE-2,Neutrophil count decreased,ANC 0.3,4,2025-07-03,Y,definite,recovered\n",
     "P-001,AE-3,Diarrhoea,腹泻 水样便,4,2025-07-04,Y,probable,recovering\n",
@@ -169,7 +181,7 @@ def _outbox(store) -> list[tuple]:
 
 def _missing(value) -> bool:
     try:
-        return bool(value != value) or value is None
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 

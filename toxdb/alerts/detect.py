@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 
 from toxdb.alerts.message import (
@@ -132,7 +133,8 @@ def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> 
     out = pd.concat([bulk, single], ignore_index=True).sort_values(["pos", "order"], kind="stable", ignore_index=True)
     if not len(out):
         return alerts_frame([])
-    out["group"] = [_group(r, a) for r, a in zip(out["role"], out["recipients_list"])]
+    out["group"] = pd.Series([_group(r, a) for r, a in zip(out["role"].tolist(), out["recipients_list"].tolist())],
+                             index=out.index, dtype=object)
     counts = out["group"].value_counts()
     digest_groups = set(counts.index[counts > trial.alerts.digest_above])
     events = rows.set_index("pos").loc[out["pos"]].reset_index()
@@ -141,7 +143,9 @@ def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> 
     subject = pd.Series("", index=out.index, dtype=object)
     body = pd.Series("", index=out.index, dtype=object)
     if in_digest.any():
-        whats = [describe_rules(r, c) for r, c in zip(out.loc[in_digest, "raised_list"], out.loc[in_digest, "cleared_list"])]
+        said: dict[tuple, str] = {}          # the rules in words, once per combination
+        whats = [said[k] if k in said else said.setdefault(k, describe_rules(*k)) for k in
+                 zip(map(tuple, out.loc[in_digest, "raised_list"]), map(tuple, out.loc[in_digest, "cleared_list"]))]
         subject[in_digest] = compose_event_lines(events[in_digest].set_index(out.index[in_digest]), whats)
     records = events[~in_digest].to_dict("records")
     for i, ev in zip(out.index[~in_digest], records):
@@ -181,18 +185,19 @@ def _bulk_rows(trial, fresh: pd.DataFrame, people) -> pd.DataFrame:
 
 def _event_frame(events: pd.DataFrame, out: pd.DataFrame, subject, body, in_digest) -> pd.DataFrame:
     """The outbox columns of event rows, JSON written column-wise (each distinct value once)."""
-    facts = pd.Series("{", index=out.index, dtype=object)
-    for n, k in enumerate(FACT_KEYS):
-        facts = facts + (", " if n else "") + json.dumps(k) + ": " + _json_column(events[k], out.index)
+    parts = [_json_column(events[k], out.index).tolist() for k in FACT_KEYS]
+    keys = [json.dumps(k) for k in FACT_KEYS]
+    template = "{{" + ", ".join(f"{k}: {{}}" for k in keys) + "}}"      # keys are plain words
+    facts = [template.format(*values) for values in zip(*parts)]
     return pd.DataFrame({
         "kind": "event", "record_key": events["record_key"].to_numpy(dtype=object),
         "version": pd.array(events["version"].to_numpy(), dtype="Int64"), "phase": None,
         "subject_id": events["subject_id"].to_numpy(dtype=object), "site": events["site"].to_numpy(dtype=object),
         "raised": _json_once(out["raised_list"].tolist()), "cleared": _json_once(out["cleared_list"].tolist()),
-        "facts": facts + "}", "role": out["role"].to_numpy(dtype=object),
-        "recipients": [", ".join(a) for a in out["recipients_list"]], "subject": subject, "body": body,
+        "facts": facts, "role": out["role"].to_numpy(dtype=object),
+        "recipients": _joined_once(out["recipients_list"].tolist()), "subject": subject, "body": body,
         "state": ["digest" if d else "pending" for d in in_digest],
-        "digest_key": None, "in_digest": [g if d else None for g, d in zip(out["group"], in_digest)],
+        "digest_key": None, "in_digest": np.where(in_digest, out["group"].to_numpy(dtype=object), None),
     }, index=out.index)
 
 
@@ -222,6 +227,12 @@ def alerts_frame(alerts: list[dict]) -> pd.DataFrame:
         "digest_key": pd.Series([a.get("digest_key") for a in alerts], dtype=object),
         "in_digest": pd.Series([a.get("in_digest") for a in alerts], dtype=object),
     }, columns=OUTBOX_COLUMNS)
+
+
+def _joined_once(lists: list) -> list[str]:
+    """Addresses as one text, joined once per list object (a plan's list is shared by its rows)."""
+    seen: dict[int, str] = {}
+    return [seen[id(o)] if id(o) in seen else seen.setdefault(id(o), ", ".join(o)) for o in lists]
 
 
 def _json_once(objects: list) -> list[str]:

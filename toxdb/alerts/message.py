@@ -121,12 +121,12 @@ def compose_event_lines(events: pd.DataFrame, whats: list[str]) -> list[str]:
              "onset": each_distinct(events["onset_date"], _text), "serious": each_distinct(events["serious"], _serious),
              "what": pd.Series(whats, index=events.index, dtype=object)}
     template = _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}")
-    out = pd.Series("", index=events.index, dtype=object)
+    pieces = []                          # the sentence's literal pieces and its fields, in its own order
     for literal, field, _spec, _conv in string.Formatter().parse(template):
-        out = out + literal
+        pieces.append([literal] * len(events))
         if field is not None:
-            out = out + words[field]
-    return out.tolist()
+            pieces.append(words[field].tolist())
+    return ["".join(row) for row in zip(*pieces)]
 
 
 def describe_rules(raised: list[str], cleared: list[str]) -> str:

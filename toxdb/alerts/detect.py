@@ -14,13 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 
 from toxdb.alerts.message import (
     compose_boundary_message,
     compose_digest_message,
-    compose_event_line,
+    compose_event_lines,
     compose_event_message,
+    describe_rules,
+    each_distinct,
     standing_lines,
 )
 from toxdb.alerts.rules import (
@@ -38,6 +41,8 @@ from toxdb.vocab import COHORTS
 
 BOUNDARY_KINDS = ("patients", "treatment", "ae")
 FACT_KEYS = ("term", "grade", "onset_date", "serious", "subject_id", "site")
+OUTBOX_COLUMNS = ["kind", "record_key", "version", "phase", "subject_id", "site", "raised", "cleared", "facts",
+                  "role", "recipients", "subject", "body", "state", "digest_key", "in_digest"]
 
 
 def compute_standing(store, trial, today: dt.date | None = None) -> dict:
@@ -63,15 +68,11 @@ def _alerted_state(ledger: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
-def _decide(store, trial, upload_id: int) -> list[dict]:
+def _decide(store, trial, upload_id: int, rows: pd.DataFrame, alerted: dict, people) -> list[dict]:
     """Per event version that raises or withdraws a rule: the event, and per role the rules raised and
-    withdrawn, the earlier facts (for a follow-up) and whether it is a correction."""
-    rows = store.alert_candidate_rows(upload_id)
-    if not len(rows):
-        return []
-    rows = derive_alert_rules(rows, trial)
-    alerted = _alerted_state(store.event_alert_ledger(upload_id))
-    people = store.users()
+    withdrawn, the earlier facts (for a follow-up) and whether it is a correction. ``rows``: candidate
+    rows with their rules (:func:`derive_alert_rules`) and a ``pos`` column; the per-event path, for
+    corrections and events alerted before (D99)."""
     out = []
     by_role_of: dict[tuple, dict] = {}      # the same rules at the same site reach the same people
     columns = list(rows.columns)            # plain lists: DataFrame.to_dict costs ~50 us a row
@@ -108,46 +109,136 @@ def _by_role(trial, new: list[str], cleared: list[str], site, people) -> dict[st
     return by_role
 
 
-def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> list[dict]:
-    """The outbox rows (one per event and role) an adverse-event upload raises. When one import
-    raises more than ``[alerts] digest_above`` for a role, that role gets one message listing them
-    (a digest); each event still has its own row, pointing at the digest (D92)."""
-    decisions = _decide(store, trial, upload_id)
-    per_group: dict[str, int] = {}          # a role and its addresses (coordinators: one group per site)
-    for d in decisions:
-        for role, entry in d["by_role"].items():
-            group = _group(role, entry["addresses"])
-            per_group[group] = per_group.get(group, 0) + 1
-    digest_groups = {g for g, n in per_group.items() if n > trial.alerts.digest_above}
+def detect_event_alerts(store, trial, upload_id: int, standing: dict | None) -> pd.DataFrame:
+    """The outbox rows (one per event and role, :func:`alerts_frame`) an adverse-event upload raises.
+    When one import raises more than ``[alerts] digest_above`` for a role, that role gets one message
+    listing them (a digest); each event still has its own row, pointing at the digest (D92).
+    Long: first versions of events never alerted (the bulk of a large import) are handled column-wise,
+    the few corrections and events alerted before one by one; both end in one frame in row order (D99)."""
+    rows = store.alert_candidate_rows(upload_id)
+    if not len(rows):
+        return alerts_frame([])
+    rows = derive_alert_rules(rows, trial).reset_index(drop=True)
+    rows["pos"] = range(len(rows))
+    ledger = store.event_alert_ledger(upload_id)
+    people = store.users()
+    fresh = (rows["version"].to_numpy() == 1) & ~rows["record_key"].isin(set(ledger["record_key"])).to_numpy()
+    decisions = _decide(store, trial, upload_id, rows[~fresh], _alerted_state(ledger), people)
+    bulk = _bulk_rows(trial, rows[fresh & rows[list(EVENT_RULES)].to_numpy().any(axis=1)], people)
+    single = pd.DataFrame(
+        [{"pos": d["event"]["pos"], "order": j, "decision": n, "role": role, "raised_list": entry["raised"],
+          "cleared_list": entry["cleared"], "recipients_list": entry["addresses"]}
+         for n, d in enumerate(decisions) for j, (role, entry) in enumerate(d["by_role"].items())],
+        columns=["pos", "order", "decision", "role", "raised_list", "cleared_list", "recipients_list"])
+    out = pd.concat([bulk, single], ignore_index=True).sort_values(["pos", "order"], kind="stable", ignore_index=True)
+    if not len(out):
+        return alerts_frame([])
+    out["group"] = pd.Series([_group(r, a) for r, a in zip(out["role"].tolist(), out["recipients_list"].tolist())],
+                             index=out.index, dtype=object)
+    counts = out["group"].value_counts()
+    digest_groups = set(counts.index[counts > trial.alerts.digest_above])
+    events = rows.set_index("pos").loc[out["pos"]].reset_index()
     text = standing_lines(standing)
-    out, lines = [], {g: [] for g in digest_groups}
-    for d in decisions:
-        ev = d["event"]
-        facts = {k: ev.get(k) for k in FACT_KEYS}
-        line_of: dict[tuple, str] = {}                # a digest line is the same for every role
-        for role, entry in d["by_role"].items():
-            row = {"kind": "event", "record_key": ev["record_key"], "version": int(ev["version"]),
-                   "subject_id": ev["subject_id"], "site": ev.get("site"), "raised": entry["raised"],
-                   "cleared": entry["cleared"], "facts": facts, "role": role, "recipients": entry["addresses"]}
-            group = _group(role, entry["addresses"])
-            if group in digest_groups:
-                said = (tuple(entry["raised"]), tuple(entry["cleared"]))
-                if said not in line_of:
-                    line_of[said] = compose_event_line(ev, entry["raised"], entry["cleared"])
-                line = line_of[said]
-                lines[group].append(line)
-                row.update(subject=line, body="", state="digest", in_digest=group)
-            else:
-                row["subject"], row["body"] = compose_event_message(
-                    trial, ev, role, entry["raised"], entry["cleared"], d["previous"], text, d["correction"])
-            out.append(row)
+    in_digest = out["group"].isin(digest_groups).to_numpy()
+    subject = pd.Series("", index=out.index, dtype=object)
+    body = pd.Series("", index=out.index, dtype=object)
+    if in_digest.any():
+        said: dict[tuple, str] = {}          # the rules in words, once per combination
+        whats = [said[k] if k in said else said.setdefault(k, describe_rules(*k)) for k in
+                 zip(map(tuple, out.loc[in_digest, "raised_list"]), map(tuple, out.loc[in_digest, "cleared_list"]))]
+        subject[in_digest] = compose_event_lines(events[in_digest].set_index(out.index[in_digest]), whats)
+    records = events[~in_digest].to_dict("records")
+    for i, ev in zip(out.index[~in_digest], records):
+        d = decisions[int(out.at[i, "decision"])] if pd.notna(out.at[i, "decision"]) else None
+        subject[i], body[i] = compose_event_message(
+            trial, ev, out.at[i, "role"], out.at[i, "raised_list"], out.at[i, "cleared_list"],
+            d["previous"] if d else None, text, bool(d and d["correction"]))
+    frame = _event_frame(events, out, subject, body, in_digest)
     digests = []
     for group in sorted(digest_groups):
         role, addresses = group.split("|", 1)
-        subject, body = compose_digest_message(trial, role, lines[group], upload_id, text)
-        digests.append({"kind": "digest", "role": role, "recipients": addresses.split(","), "subject": subject,
-                        "body": body, "digest_key": group, "raised": [], "cleared": []})
-    return digests + out
+        lines = subject[(out["group"] == group).to_numpy()].tolist()
+        subject_d, body_d = compose_digest_message(trial, role, lines, upload_id, text)
+        digests.append({"kind": "digest", "role": role, "recipients": addresses.split(","), "subject": subject_d,
+                        "body": body_d, "digest_key": group, "raised": [], "cleared": []})
+    return pd.concat([alerts_frame(digests), frame], ignore_index=True)
+
+
+def _bulk_rows(trial, fresh: pd.DataFrame, people) -> pd.DataFrame:
+    """One row per fresh event (first version, never alerted) and role it alerts: its rules raised,
+    the role's addresses; recipients worked out once per combination of rules and site."""
+    combo = fresh[list(EVENT_RULES)].to_numpy().astype(int) @ [1, 2, 4]
+    keys = pd.DataFrame({"combo": combo, "site": fresh["site"].to_numpy(dtype=object)}, index=fresh.index)
+    plans = []
+    for (c, site), _ in keys.groupby(["combo", "site"], dropna=False, sort=False):
+        site = None if pd.isna(site) else site
+        new = [r for n, r in enumerate(EVENT_RULES) if c & (1 << n)]
+        for j, (role, entry) in enumerate(_by_role(trial, new, [], site, people).items()):
+            plans.append({"combo": c, "site_key": "\0" if site is None else site, "order": j, "role": role,
+                          "raised_list": entry["raised"], "cleared_list": [], "recipients_list": entry["addresses"]})
+    keys = keys.assign(pos=fresh["pos"].to_numpy(), site_key=keys["site"].where(keys["site"].notna(), "\0"))
+    if not plans:
+        return pd.DataFrame(columns=["pos", "order", "role", "raised_list", "cleared_list", "recipients_list"])
+    return keys[["pos", "combo", "site_key"]].merge(pd.DataFrame(plans), on=["combo", "site_key"]).drop(
+        columns=["combo", "site_key"])
+
+
+def _event_frame(events: pd.DataFrame, out: pd.DataFrame, subject, body, in_digest) -> pd.DataFrame:
+    """The outbox columns of event rows, JSON written column-wise (each distinct value once)."""
+    parts = [_json_column(events[k], out.index).tolist() for k in FACT_KEYS]
+    keys = [json.dumps(k) for k in FACT_KEYS]
+    template = "{{" + ", ".join(f"{k}: {{}}" for k in keys) + "}}"      # keys are plain words
+    facts = [template.format(*values) for values in zip(*parts)]
+    return pd.DataFrame({
+        "kind": "event", "record_key": events["record_key"].to_numpy(dtype=object),
+        "version": pd.array(events["version"].to_numpy(), dtype="Int64"), "phase": None,
+        "subject_id": events["subject_id"].to_numpy(dtype=object), "site": events["site"].to_numpy(dtype=object),
+        "raised": _json_once(out["raised_list"].tolist()), "cleared": _json_once(out["cleared_list"].tolist()),
+        "facts": facts, "role": out["role"].to_numpy(dtype=object),
+        "recipients": _joined_once(out["recipients_list"].tolist()), "subject": subject, "body": body,
+        "state": ["digest" if d else "pending" for d in in_digest],
+        "digest_key": None, "in_digest": np.where(in_digest, out["group"].to_numpy(dtype=object), None),
+    }, index=out.index)
+
+
+def _json_column(values: pd.Series, index) -> pd.Series:
+    """JSON text of each value as ``json.dumps(..., default=str)`` writes it, once per distinct value."""
+    return each_distinct(values, lambda v: json.dumps(v, default=str)).set_axis(index)
+
+
+def alerts_frame(alerts: list[dict]) -> pd.DataFrame:
+    """Outbox rows given as dicts (digests, boundary alerts, an implementation that works row by row)
+    as the frame :meth:`toxdb.store.db.Store.add_alerts` stores."""
+    return pd.DataFrame({
+        "kind": [a["kind"] for a in alerts],
+        "record_key": pd.Series([a.get("record_key") for a in alerts], dtype=object),
+        "version": pd.Series([a.get("version") for a in alerts], dtype="Int64"),
+        "phase": pd.Series([a.get("phase") for a in alerts], dtype=object),
+        "subject_id": pd.Series([a.get("subject_id") for a in alerts], dtype=object),
+        "site": pd.Series([a.get("site") for a in alerts], dtype=object),
+        "raised": _json_once([a.get("raised", []) for a in alerts]),
+        "cleared": _json_once([a.get("cleared", []) for a in alerts]),
+        "facts": _json_once([a.get("facts", {}) for a in alerts]),
+        "role": [a["role"] for a in alerts],
+        "recipients": [", ".join(a["recipients"]) for a in alerts],
+        "subject": [a["subject"] for a in alerts],
+        "body": [a["body"] for a in alerts],
+        "state": [a.get("state", "pending") for a in alerts],
+        "digest_key": pd.Series([a.get("digest_key") for a in alerts], dtype=object),
+        "in_digest": pd.Series([a.get("in_digest") for a in alerts], dtype=object),
+    }, columns=OUTBOX_COLUMNS)
+
+
+def _joined_once(lists: list) -> list[str]:
+    """Addresses as one text, joined once per list object (a plan's list is shared by its rows)."""
+    seen: dict[int, str] = {}
+    return [seen[id(o)] if id(o) in seen else seen.setdefault(id(o), ", ".join(o)) for o in lists]
+
+
+def _json_once(objects: list) -> list[str]:
+    """JSON text of each object, written once per object (one event's facts go to several roles)."""
+    seen: dict[int, str] = {}
+    return [seen[id(o)] if id(o) in seen else seen.setdefault(id(o), json.dumps(o, default=str)) for o in objects]
 
 
 def _group(role: str, addresses: list[str]) -> str:
@@ -183,4 +274,8 @@ def raise_alerts(store, trial, upload_id: int, kind: str, actor: str, today: dt.
         standing = compute_standing(store, trial, today)
         alerts = detect_event_alerts(store, trial, upload_id, standing) if kind == "ae" else []
         boundary_alerts, changed = detect_boundary_alerts(store, trial, standing)
-    return store.add_alerts(alerts + boundary_alerts, changed, upload_id, actor)
+    if isinstance(alerts, list):
+        alerts = alerts_frame(alerts)
+    frame = pd.concat([f for f in (alerts, alerts_frame(boundary_alerts)) if len(f)] or [alerts_frame([])],
+                      ignore_index=True)
+    return store.add_alerts(frame, changed, upload_id, actor)

@@ -8,6 +8,7 @@ site's patients (toxdb.alerts.rules.recipients); boundary messages carry counts,
 """
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import pandas as pd
@@ -104,11 +105,46 @@ def compose_event_message(trial, event: dict, role: str, raised: list[str], clea
 
 def compose_event_line(event: dict, raised: list[str], cleared: list[str]) -> str:
     """One line for a digest: patient, site, term, grade, onset, serious, and the rules."""
-    what = _rules(raised) if raised else _("follow-up, no longer: {what}").format(what=_rules(cleared))
+    what = describe_rules(raised, cleared)
     return _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}").format(
         subject=_text(event.get("subject_id")), site=_text(event.get("site")), term=_text(event.get("term")),
         grade=_text(event.get("grade")), onset=_text(event.get("onset_date")),
         serious=_serious(event.get("serious")), what=what)
+
+
+def compose_event_lines(events: pd.DataFrame, whats: list[str]) -> list[str]:
+    """:func:`compose_event_line` for many events at once (D99): each distinct value is put in words
+    once, and the translated sentence is assembled column-wise from its literal pieces. ``whats``:
+    per event, the rules in words (:func:`describe_rules`)."""
+    words = {"subject": each_distinct(events["subject_id"], _text), "site": each_distinct(events["site"], _text),
+             "term": each_distinct(events["term"], _text), "grade": each_distinct(events["grade"], _text),
+             "onset": each_distinct(events["onset_date"], _text), "serious": each_distinct(events["serious"], _serious),
+             "what": pd.Series(whats, index=events.index, dtype=object)}
+    template = _("{subject} (site {site}): {term}, grade {grade}, onset {onset}, serious: {serious}. {what}")
+    pieces = []                          # the sentence's literal pieces and its fields, in its own order
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        pieces.append([literal] * len(events))
+        if field is not None:
+            pieces.append(words[field].tolist())
+    return ["".join(row) for row in zip(*pieces)]
+
+
+def describe_rules(raised: list[str], cleared: list[str]) -> str:
+    """The rules an event line names: those raised, or the follow-up for those withdrawn."""
+    return _rules(raised) if raised else _("follow-up, no longer: {what}").format(what=_rules(cleared))
+
+
+def each_distinct(values: pd.Series, say) -> pd.Series:
+    """``say`` applied once per distinct value of a column, to the value as a row dict would hold it
+    (``to_numpy(dtype=object)``: Timestamps, ``pd.NA``, None); missing values each on their own."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    told = [say(v) for v in pd.Series(uniques).to_numpy(dtype=object).tolist()] if len(uniques) else []
+    out = pd.Series(pd.array(told, dtype=object).take(codes, allow_fill=True) if len(told) else [None] * len(codes),
+                    index=values.index, dtype=object)
+    missing = codes < 0
+    if missing.any():
+        out[missing] = [say(v) for v in values[missing].to_numpy(dtype=object).tolist()]
+    return out
 
 
 DIGEST_LINES = 300      # events listed in one digest message; the rest are on the Alerts page

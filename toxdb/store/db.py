@@ -164,12 +164,6 @@ class CommitCounts:
     queries_closed: int = 0    # flag queries closed because this upload corrected their rows (D56)
 
 
-def _json_once(objects: list) -> list[str]:
-    """JSON text of each object, written once per object (one event's facts go to several roles)."""
-    seen: dict[int, str] = {}
-    return [seen[id(o)] if id(o) in seen else seen.setdefault(id(o), json.dumps(o, default=str)) for o in objects]
-
-
 class Store:
     """A DuckDB file opened read-write by this process (or read-only when asked).
 
@@ -818,36 +812,27 @@ class Store:
             " (PARTITION BY phase ORDER BY changed_at DESC, rowid DESC) = 1").fetchall()
         return {p: bool(c) for p, c in rows}
 
-    def add_alerts(self, alerts: list[dict], boundary: dict[str, bool], upload_id: int | None, actor: str,
+    def add_alerts(self, alerts: pd.DataFrame, boundary: dict[str, bool], upload_id: int | None, actor: str,
                    at: dt.datetime | None = None) -> list[int]:
         """Put alerts in the outbox (pending) and record boundary states that changed, in one
-        transaction, audited. Returns the new alert ids."""
+        transaction, audited. ``alerts``: one row per alert in outbox order, with the columns of
+        ``toxdb.alerts.detect.alerts_frame`` (raised, cleared and facts as JSON text; a digest names
+        itself in ``digest_key``, the events it lists point at it with ``in_digest``). Returns the new
+        alert ids."""
         at = at or dt.datetime.now().replace(microsecond=0)
-        frame = pd.DataFrame({
-            "kind": [a["kind"] for a in alerts],
-            "record_key": pd.Series([a.get("record_key") for a in alerts], dtype=object),
-            "version": pd.Series([a.get("version") for a in alerts], dtype="Int64"),
-            "phase": pd.Series([a.get("phase") for a in alerts], dtype=object),
-            "subject_id": pd.Series([a.get("subject_id") for a in alerts], dtype=object),
-            "site": pd.Series([a.get("site") for a in alerts], dtype=object),
-            "raised": _json_once([a.get("raised", []) for a in alerts]),
-            "cleared": _json_once([a.get("cleared", []) for a in alerts]),
-            "facts": _json_once([a.get("facts", {}) for a in alerts]),
-            "role": [a["role"] for a in alerts],
-            "recipients": [", ".join(a["recipients"]) for a in alerts],
-            "subject": [a["subject"] for a in alerts],
-            "body": [a["body"] for a in alerts],
-            "state": [a.get("state", "pending") for a in alerts],
-        }, columns=["kind", "record_key", "version", "phase", "subject_id", "site", "raised", "cleared", "facts",
-                    "role", "recipients", "subject", "body", "state"])
+        frame = alerts.reset_index(drop=True)
         ids: list[int] = []
         with self.transaction() as cur:
             if len(frame):
                 ids = [r[0] for r in cur.execute(f"SELECT nextval('alert_seq') FROM range({len(frame)})").fetchall()]
                 # a digest row names itself ("digest_key"); the events it lists point at it ("in_digest")
-                digests = {a["digest_key"]: i for a, i in zip(alerts, ids) if a.get("digest_key")}
-                frame["digest_id"] = pd.Series([digests.get(a.get("in_digest")) for a in alerts], dtype="Int64")
-                cur.register("new_alerts", pa.Table.from_pandas(frame.assign(alert_id=ids), preserve_index=False))
+                named = frame["digest_key"].notna()
+                digests = pd.Series(pd.array(ids, dtype="Int64")[named.to_numpy()], index=frame.loc[named, "digest_key"])
+                frame["digest_id"] = frame["in_digest"].map(digests).astype("Int64")
+                columns = ["kind", "record_key", "version", "phase", "subject_id", "site", "raised", "cleared", "facts",
+                           "role", "recipients", "subject", "body", "state", "digest_id"]
+                cur.register("new_alerts", pa.Table.from_pandas(frame[columns].assign(alert_id=ids),
+                                                                preserve_index=False))
                 cur.execute(
                     "INSERT INTO alerts (alert_id, created_at, upload_id, kind, record_key, version, phase, subject_id,"
                     " site, raised, cleared, facts, role, recipients, subject, body, state, attempts, digest_id)"

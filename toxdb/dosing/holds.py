@@ -41,7 +41,8 @@ def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
     """Add section-8 hold rules and PI flags of each event.
 
     Columns: chemo_hold_rule (crt.chemo.nonhaem / crt.chemo.hfs / crt.chemo.counts), rt_hold_rule
-    (rt.hold.gi / rt.hold.<group>), pi_rule (pi.grade4_nonhaem / pi.grade5) and hold_label.
+    (rt.hold.gi / rt.hold.<group>), pi_rule (pi.grade4_nonhaem / pi.grade5) and hold_label (the
+    event in words where a rule fired, else empty).
     Holds use ongoing events that are not pre- or post-treatment; PI flags use every event after
     the first treatment (grade 5: every event).
     """
@@ -72,7 +73,8 @@ def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
     pi = pi.mask((ev["phase"] != "pre-treatment") & ~haem & (grade == 4), "pi.grade4_nonhaem")
     pi = pi.mask(grade >= 5, "pi.grade5")
     ev["pi_rule"] = pi
-    ev["hold_label"] = event_label(ev)
+    fired = (chemo != "") | (rt != "") | (pi != "")          # a label is read only where a rule fired
+    ev["hold_label"] = event_label(ev[fired]).reindex(ev.index, fill_value="") if fired.any() else ""
     return ev
 
 

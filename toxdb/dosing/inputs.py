@@ -120,12 +120,15 @@ def per_subject_list(ev: pd.DataFrame, mask: pd.Series, column: str, split: bool
     sub = ev[mask]
     if not len(sub):
         return {}
-
-    def unique(values) -> list[str]:
-        parts = (p for v in values for p in (str(v).split("; ") if split else [str(v)]) if p)
-        return list(dict.fromkeys(parts))
-
-    return sub.groupby("subject_id")[column].agg(unique).to_dict()
+    seen: dict[str, dict[str, None]] = {}
+    # one pass over plain Python values (a group-by with a Python function per group costs seconds
+    # on a large trial's text columns)
+    for sid, v in zip(sub["subject_id"].to_numpy(object), sub[column].to_numpy(object)):
+        parts = seen.setdefault(sid, {})
+        for p in (str(v).split("; ") if split else [str(v)]):
+            if p:
+                parts[p] = None
+    return {sid: list(parts) for sid, parts in seen.items()}
 
 
 @dataclass

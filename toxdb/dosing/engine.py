@@ -124,7 +124,7 @@ def _lab_window(status: pd.DataFrame, trial: Trial, cut: pd.Timestamp) -> dict[s
     course's, else the last cycle length before the cut."""
     window = {}
     fallback = cut - pd.Timedelta(days=trial.phases.cycle_length_days)
-    for sid, row in status.iterrows():
+    for sid, row in status.to_dict("index").items():
         start = row["cycle_start"] if row["on_chemo"] and pd.notna(row["cycle_start"]) else \
             row["rt_start"] if row["on_rt"] else None
         window[sid] = start if start is not None and pd.notna(start) else fallback

@@ -82,7 +82,7 @@ def hold_pairs(holds: pd.DataFrame, rule_column: str) -> dict[str, list[tuple[st
     """{subject: [(rule, event label)]} of the events a hold rule fired on."""
     fired = holds[holds[rule_column] != ""]
     out: dict[str, list[tuple[str, str]]] = {}
-    for sid, rule, label in zip(fired["subject_id"], fired[rule_column], fired["hold_label"]):
+    for sid, rule, label in zip(*(fired[c].to_numpy(object) for c in ("subject_id", rule_column, "hold_label"))):
         out.setdefault(sid, []).append((rule, label))
     return out
 

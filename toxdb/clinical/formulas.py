@@ -11,7 +11,14 @@ from toxdb.i18n import _
 from toxdb.trial import Formulas, Trial
 
 
+def _is_number(x) -> bool:
+    """A plain int or float (numpy floats included), not a bool: converted without pandas."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _as_float_array(x) -> np.ndarray:
+    if _is_number(x):
+        return np.asarray(float(x))
     if isinstance(x, (pd.Series, pd.Index)):
         return pd.to_numeric(x, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if x is None or x is pd.NA or x is pd.NaT:
@@ -179,7 +186,8 @@ def compute_patient_bsa_crcl(patient, formulas: Formulas, cut, creatinine: tuple
     used. A missing input gives NaN and a note naming it: a unit or a sex is never guessed."""
     cut = pd.Timestamp(cut)
     bsa = compute_bsa(patient.get("height_cm"), patient.get("weight_kg"), formulas.bsa)
-    age = pd.to_numeric(pd.Series([patient.get("age")]), errors="coerce").iloc[0]
+    age = patient.get("age")
+    age = float(age) if _is_number(age) else pd.to_numeric(pd.Series([age]), errors="coerce").iloc[0]
     if pd.isna(age) and patient.get("birth_date") is not None:
         born = pd.to_datetime(pd.Series([patient.get("birth_date")]), errors="coerce").iloc[0]
         if pd.notna(born):

@@ -74,7 +74,8 @@ def derive_capecitabine_steps(events: pd.DataFrame, trial: Trial, cut, course_st
     ``course_start`` / ``last_cycle_start`` map subject_id -> first / latest capecitabine cycle
     start (optional). Columns added: appearance (per CTCAE term, grade >= 2, onset order: D12),
     cape_action, cape_percent (implied level, 100 when none), cape_stop, cape_interrupt, cape_hfs,
-    cape_alt_percent (physician's alternative still open: D13), cape_rule, cape_reason, cape_relevant.
+    cape_alt_percent (physician's alternative still open: D13), cape_rule, cape_relevant, cape_reason
+    (the sentence of each relevant event, the ones the advice reads; empty for the others).
     """
     ev = prepare_events(events, pd.Timestamp(cut)).copy()
     if not len(ev):
@@ -115,9 +116,11 @@ def derive_capecitabine_steps(events: pd.DataFrame, trial: Trial, cut, course_st
     rule = pd.Series("", index=ev.index, dtype=str).mask(counted, table_rule)
     rule = rule.mask(ev["cape_hfs"], (rule + "; cape.hfs").str.lstrip("; "))
     ev["cape_rule"] = rule.mask(low_risk, "cape.low_risk")
-    ev["cape_reason"] = _reasons(ev, step, counted, stop, alt_taken, low_risk)
     ev["cape_relevant"] = (stop | ev["cape_interrupt"] | ev["cape_hfs"] | (ev["cape_percent"] < 100)
                            | (low_risk & ev["ongoing"]))
+    rel = ev["cape_relevant"].to_numpy(bool)         # the advice reads the sentence of these events only
+    ev["cape_reason"] = _reasons(ev[rel], step[rel], counted[rel], stop[rel], alt_taken[rel], low_risk[rel]
+                                 ).reindex(ev.index, fill_value="") if rel.any() else ""
     return ev
 
 
@@ -128,6 +131,14 @@ class CapecitabineSummary:
     table: pd.DataFrame                  # index subject_id: level, stop, stop_without_alt, alt_percent, ...
     reasons: dict[str, list[str]]
     rules: dict[str, list[str]]
+    _rows: dict | None = None
+
+    def row(self, sid: str) -> dict | None:
+        """The table's row of one patient as a dict (None without events): a lookup per patient
+        instead of a DataFrame row each time."""
+        if self._rows is None:
+            self._rows = self.table.to_dict("index")
+        return self._rows.get(sid)
 
 
 def summarise_capecitabine_steps(steps: pd.DataFrame) -> CapecitabineSummary:
@@ -190,7 +201,7 @@ def advise_capecitabine(patient: PatientInputs, summary: CapecitabineSummary, tr
     """The capecitabine row: the lowest level any event implies (D12), times the renal factor (D14),
     in mg per intake for the phase's dose, unless a stop, an interrupt or a hold applies."""
     cfg, sid = trial.capecitabine, patient.subject_id
-    agg = summary.table.loc[sid] if sid in summary.table.index else None
+    agg = summary.row(sid)
     level = float(agg["level"]) if agg is not None else 100.0
     stop = bool(agg["stop"]) if agg is not None else False
     reasons = list(summary.reasons.get(sid, []))

@@ -82,10 +82,23 @@ def _starts(log: pd.DataFrame, agent: str, how: str) -> dict[str, pd.Timestamp]:
     return rows.groupby("subject_id")["start_date"].agg(how).to_dict() if len(rows) else {}
 
 
-def _derive_steps(ev: pd.DataFrame, log: pd.DataFrame, trial: Trial, cut: pd.Timestamp) -> _EventSteps:
-    cape = derive_capecitabine_steps(ev, trial, cut, _starts(log, CAPECITABINE, "min"),
-                                     _starts(log, CAPECITABINE, "max"))
-    s1 = derive_s1_steps(ev, trial, cut, _starts(log, S1, "min"))
+def _of(ev: pd.DataFrame, subjects) -> pd.DataFrame:
+    """The prepared events of these subjects only (still a prepared frame)."""
+    out = ev[ev["subject_id"].isin(set(subjects)).to_numpy(bool)].reset_index(drop=True)
+    out.attrs["_prepared"] = True
+    return out
+
+
+def _derive_steps(ev: pd.DataFrame, log: pd.DataFrame, trial: Trial, cut: pd.Timestamp,
+                  status: pd.DataFrame) -> _EventSteps:
+    """Each agent's steps from the events of the patients on that agent at the cut only: every
+    step reads its own patient's events alone, and an agent's summary is read only for its
+    patients, so the rows of the others would be derived for nothing (D83)."""
+    on = status["on_chemo"].to_numpy(bool)
+    cape = derive_capecitabine_steps(_of(ev, status.index[on & (status["agent"] == CAPECITABINE).to_numpy(bool)]),
+                                     trial, cut, _starts(log, CAPECITABINE, "min"), _starts(log, CAPECITABINE, "max"))
+    s1 = derive_s1_steps(_of(ev, status.index[on & (status["agent"] == S1).to_numpy(bool)]), trial, cut,
+                         _starts(log, S1, "min"))
     holds = derive_hold_steps(ev, trial, cut)
     return _EventSteps(summarise_capecitabine_steps(cape), summarise_s1_steps(s1),
                        hold_pairs(holds, "chemo_hold_rule"), hold_pairs(holds, "rt_hold_rule"),
@@ -111,7 +124,7 @@ def _lab_window(status: pd.DataFrame, trial: Trial, cut: pd.Timestamp) -> dict[s
     course's, else the last cycle length before the cut."""
     window = {}
     fallback = cut - pd.Timedelta(days=trial.phases.cycle_length_days)
-    for sid, row in status.iterrows():
+    for sid, row in status.to_dict("index").items():
         start = row["cycle_start"] if row["on_chemo"] and pd.notna(row["cycle_start"]) else \
             row["rt_start"] if row["on_rt"] else None
         window[sid] = start if start is not None and pd.notna(start) else fallback
@@ -135,7 +148,7 @@ def _run(patients: pd.DataFrame, events, labs, treatment, trial: Trial, cut, ove
     ev = prepare_events(events, cut_ts)
     lab_frame = prepare_labs(labs, cut_ts)
     status = _statuses(pts, log, trial, cut_ts, overrides)
-    steps = _derive_steps(ev, log, trial, cut_ts)
+    steps = _derive_steps(ev, log, trial, cut_ts, status)
 
     interruption = derive_rt_interruption(log, cut_ts)
     rt_days = {sid: interruption[sid] for sid in pts["subject_id"] if sid in interruption}
@@ -150,9 +163,10 @@ def _run(patients: pd.DataFrame, events, labs, treatment, trial: Trial, cut, ove
     latest_phase = _latest_phase(ev)
 
     advice: list[Advice] = []
+    status_of = status.to_dict("index")
     for patient in pts.to_dict("records"):
         sid = patient["subject_id"]
-        st = status.loc[sid]
+        st = status_of[sid]
         if not (st["on_chemo"] or st["on_rt"]):
             continue
         lab = dict(latest.get(sid, {}))

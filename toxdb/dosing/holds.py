@@ -42,7 +42,8 @@ def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
     """Add section-8 hold rules and PI flags of each event.
 
     Columns: chemo_hold_rule (crt.chemo.nonhaem / crt.chemo.hfs / crt.chemo.counts), rt_hold_rule
-    (rt.hold.gi / rt.hold.<group>), pi_rule (pi.grade4_nonhaem / pi.grade5) and hold_label.
+    (rt.hold.gi / rt.hold.<group>), pi_rule (pi.grade4_nonhaem / pi.grade5) and hold_label (the
+    event in words where a rule fired, else empty).
     Holds use ongoing events that are not pre- or post-treatment; PI flags use every event after
     the first treatment (grade 5: every event).
     """
@@ -73,7 +74,8 @@ def derive_hold_steps(events: pd.DataFrame, trial: Trial, cut) -> pd.DataFrame:
     pi = pi.mask((ev["phase"] != "pre-treatment") & ~haem & (grade == 4), "pi.grade4_nonhaem")
     pi = pi.mask(grade >= 5, "pi.grade5")
     ev["pi_rule"] = pi
-    ev["hold_label"] = event_label(ev)
+    fired = (chemo != "") | (rt != "") | (pi != "")          # a label is read only where a rule fired
+    ev["hold_label"] = event_label(ev[fired]).reindex(ev.index, fill_value="") if fired.any() else ""
     return ev
 
 
@@ -81,7 +83,7 @@ def hold_pairs(holds: pd.DataFrame, rule_column: str) -> dict[str, list[tuple[st
     """{subject: [(rule, event label)]} of the events a hold rule fired on."""
     fired = holds[holds[rule_column] != ""]
     out: dict[str, list[tuple[str, str]]] = {}
-    for sid, rule, label in zip(fired["subject_id"], fired[rule_column], fired["hold_label"]):
+    for sid, rule, label in zip(*(fired[c].to_numpy(object) for c in ("subject_id", rule_column, "hold_label"))):
         out.setdefault(sid, []).append((rule, label))
     return out
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pandas as pd
@@ -41,9 +41,8 @@ class Advice:
     tablet_counts: dict[int, int] = field(default_factory=dict)
 
     def as_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.pop("tablet_counts")
-        return row
+        """The table row: every field but tablet_counts (plain values, so no deep copy as asdict makes)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "tablet_counts"}
 
 
 @dataclass

@@ -130,6 +130,13 @@ class S1Summary:
     table: pd.DataFrame                  # index subject_id: reductions, stop, interrupt
     reasons: dict[str, list[str]]
     rules: dict[str, list[str]]
+    _rows: dict | None = None
+
+    def row(self, sid: str) -> dict | None:
+        """The table's row of one patient as a dict (None without events)."""
+        if self._rows is None:
+            self._rows = self.table.to_dict("index")
+        return self._rows.get(sid)
 
 
 def summarise_s1_steps(steps: pd.DataFrame) -> S1Summary:
@@ -168,7 +175,7 @@ def _level(start_mg: float, steps_down: int, trial: Trial) -> float | None:
 def advise_s1(patient: PatientInputs, summary: S1Summary, trial: Trial) -> Advice:
     """The S-1 row: the BSA band's starting level, lowered by renal function and by the events' steps."""
     s1, sid = trial.s1, patient.subject_id
-    agg = summary.table.loc[sid] if sid in summary.table.index else None
+    agg = summary.row(sid)
     reductions = int(agg["reductions"]) if agg is not None else 0
     stop = bool(agg["stop"]) if agg is not None else False
     interrupt = bool(agg["interrupt"]) if agg is not None else False

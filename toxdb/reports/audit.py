@@ -41,6 +41,20 @@ def describe_audit(action: str, detail: str | dict | None) -> str:
         text = _("Acknowledged dose advice for {subject} ({agent}, rule {rule}).").format(
             subject=get("subject_id"), agent=get("agent"), rule=get("rule"))
         return text + (" " + _("Comment: {comment}").format(comment=get("comment")) if d.get("comment") else "")
+    if action == "query_raise":
+        return _("Raised query #{n} to site {site} about {subject} ({kind}): {text}").format(
+            n=get("query_id"), site=get("site") or _("(not given)"), subject=get("subject_id"),
+            kind=get("kind"), text=get("text"))
+    if action in ("query_answer", "query_close", "query_reopen"):
+        words = {"query_answer": _("Answered query #{n}"), "query_close": _("Closed query #{n}"),
+                 "query_reopen": _("Re-opened query #{n}")}[action].format(n=get("query_id"))
+        return words + (": " + str(get("text")) if d.get("text") else ".")
+    if action == "review":
+        return _("Marked {kind} {record} of {subject} reviewed (version {version}).").format(
+            kind=get("kind"), record=get("record_key"), subject=get("subject_id") or "-", version=get("version"))
+    if action == "week_reviewed":
+        return _("Marked This week reviewed ({reference} to {cut}).").format(
+            reference=get("reference"), cut=get("cut"))
     if action == "sign_in":
         return (_("Signed in.") if d.get("known", True) else
                 _("Signed in without a users row: shown the no-access page."))

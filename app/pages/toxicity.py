@@ -72,31 +72,46 @@ for k, param, default, _choices, kind in ADDRESS:
 filters = (tuple(sorted(sites)), tuple(a for a in ATTRIBUTION_ORDER if a in attribution), bool(serious_only))
 
 result = _incidence(*key, *filters)
-table = result.table[result.table["phase"] == phase].reset_index(drop=True)
 at_risk = result.summary["at_risk"]
 
+
+def _phase_table(ph: str):
+    """The rows of one phase, and its "any" row (patients at risk, grade >= 3)."""
+    rows = result.table[result.table["phase"] == ph].reset_index(drop=True)
+    return rows, rows.loc[rows["level"] == "any"].iloc[0]
+
+
+table, g3 = _phase_table(phase)
 c = st.columns(4)
 c[0].metric("At risk: concurrent", at_risk["concurrent"])
 c[1].metric("At risk: maintenance", at_risk["maintenance"])
 c[2].metric("At risk: any treatment", at_risk["all"])
-g3 = table.loc[table["level"] == "any"].iloc[0]
 c[3].metric(f"Grade ≥ 3 ({INCIDENCE_PHASES[phase].lower()})", f"{g3['n_ge3']} ({g3['pct_ge3']:.1f}%)"
             if g3["at_risk"] else "–")
 
-st.subheader(f"{INCIDENCE_PHASES[phase]}: patients by worst grade, n (% of {g3['at_risk']} at risk)")
-shown = format_incidence(table).drop(columns=["Phase"])
-shown.insert(0, "Level", table["level"].map({"any": "all", "soc": "SOC", "term": "term"}))
-if state.print_view():              # every row on paper (a scrolling grid prints only what is in view)
-    st.table(shown)
-    selection = None
-else:
-    selection = st.dataframe(
-        shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
-        on_select="rerun", selection_mode=["single-row", "single-cell"],
-        column_config={"Level": st.column_config.TextColumn(width="small"),
-                       "At risk": st.column_config.NumberColumn(width="small")},
-    )
-st.caption(result.summary["footnote"])
+
+def _shown(rows):
+    out = format_incidence(rows).drop(columns=["Phase"])
+    out.insert(0, "Level", rows["level"].map({"any": "all", "soc": "SOC", "term": "term"}))
+    return out
+
+
+selection = None
+# printed: every phase one after the other (the phase filter picks one on screen only), each table whole
+for ph in (list(INCIDENCE_PHASES) if state.print_view() else [phase]):
+    rows, any_row = _phase_table(ph)
+    st.subheader(f"{INCIDENCE_PHASES[ph]}: patients by worst grade, n (% of {any_row['at_risk']} at risk)")
+    if state.print_view():          # every row on paper (a scrolling grid prints only what is in view)
+        st.table(_shown(rows))
+    else:
+        shown = _shown(rows)
+        selection = st.dataframe(
+            shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
+            on_select="rerun", selection_mode=["single-row", "single-cell"],
+            column_config={"Level": st.column_config.TextColumn(width="small"),
+                           "At risk": st.column_config.NumberColumn(width="small")},
+        )
+    st.caption(result.summary["footnote"])
 
 # ---- drill-down (on screen only): a selected cell (or row = any grade), else the pickers below
 def _drill_down() -> None:
@@ -147,8 +162,12 @@ with left:
     else:                       # an empty chart would show axes without meaning
         st.info(_("No patient has started treatment at this cut: the worst grade by phase appears here once "
                   "treatment is uploaded."), icon=":material/bar_chart:")
-with right:
-    if int(table.loc[table["level"] == "term", "n_ge3"].sum()):
-        st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")
-    else:
-        st.info(_("No grade ≥ 3 adverse event in this phase at this cut."), icon=":material/bar_chart:")
+for i, ph in enumerate(list(INCIDENCE_PHASES) if state.print_view() else [phase]):
+    rows, _any = _phase_table(ph)
+    with (right if i == 0 else st.container()):
+        if int(rows.loc[rows["level"] == "term", "n_ge3"].sum()):
+            st.plotly_chart(plot_top_terms_grade3(result.table, ph), width="stretch", key=f"tox_top_{ph}")
+        else:
+            st.info(_("No grade ≥ 3 adverse event in this phase at this cut.") + f" ({INCIDENCE_PHASES[ph]})"
+                    if state.print_view() else _("No grade ≥ 3 adverse event in this phase at this cut."),
+                    icon=":material/bar_chart:")

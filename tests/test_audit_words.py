@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
     ("user_added", {"identity": "c@a.org", "role": "coordinator", "sites": ["SITE-A"], "active": True},
      "Added user c@a.org: coordinator, sites SITE-A, active."),
     ("query_raise", {"query_id": 4, "kind": "ae", "record_key": "k", "subject_id": "P-1", "site": "CAMS",
-                     "text": "grade?"}, "Raised query #4 to site CAMS about P-1 (ae): grade?"),
+                     "text": "grade?"}, "Raised query #4 to site CAMS about P-1 (adverse event): grade?"),
     ("query_answer", {"query_id": 4, "from": "open", "to": "answered", "text": "grade 3, checked"},
      "Answered query #4: grade 3, checked"),
     ("query_close", {"query_id": 4, "from": "answered", "to": "closed", "text": ""}, "Closed query #4."),

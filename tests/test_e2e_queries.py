@@ -221,7 +221,7 @@ def _pi_closes_and_reads_the_audit_log(browser, url: str, shots: Path) -> None:
     log = page.locator("[data-testid=stDataFrame]").last
     log.scroll_into_view_if_needed()
     for who, what in ((PI, "Closed query #1: Thank you"), (COORD, f"Answered query #1: {ANSWER[:20]}"),
-                      (PI, f"Raised query #1 to site CAMS about {SUBJECT} (ae)"),
+                      (PI, f"Raised query #1 to site CAMS about {SUBJECT} (adverse event)"),
                       (PI, f"Acknowledged dose advice for {SUBJECT} (capecitabine")):
         row = log.locator("tr", has_text=what)          # the grid's rows are for screen readers (hidden)
         expect(row).to_have_count(1, timeout=LONG)

@@ -13,6 +13,7 @@ import json
 import pandas as pd
 
 from toxdb.i18n import _
+from toxdb.queries import RECORD_KINDS
 
 
 def _mapping_words(mapping: dict | None) -> str:
@@ -44,7 +45,7 @@ def describe_audit(action: str, detail: str | dict | None) -> str:
     if action == "query_raise":
         return _("Raised query #{n} to site {site} about {subject} ({kind}): {text}").format(
             n=get("query_id"), site=get("site") or _("(not given)"), subject=get("subject_id"),
-            kind=get("kind"), text=get("text"))
+            kind=_(RECORD_KINDS.get(d.get("kind"), str(get("kind")))), text=get("text"))
     if action in ("query_answer", "query_close", "query_reopen"):
         words = {"query_answer": _("Answered query #{n}"), "query_close": _("Closed query #{n}"),
                  "query_reopen": _("Re-opened query #{n}")}[action].format(n=get("query_id"))

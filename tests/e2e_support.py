@@ -83,3 +83,67 @@ def browser_page(width: int = 1400, height: int = 1000):
             yield page
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def oidc_provider(people: dict[str, str], log_dir: Path):
+    """A real OpenID Connect provider (oidc-provider-mock) on a free port of 127.0.0.1 that knows
+    ``people`` ({e-mail: display name}); yields its base address."""
+    import json
+
+    port = free_port()
+    log = open(log_dir / "oidc.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "-p", str(port), "-H", "127.0.0.1"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/.well-known/openid-configuration", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("the OpenID provider did not start") from None
+                time.sleep(0.3)
+        for email, name in people.items():
+            req = urllib.request.Request(f"{base}/users/{email}", method="PUT",
+                                         data=json.dumps({"email": email, "name": name}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(req, timeout=5).read()
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+
+
+def sign_in_secrets(path: Path, port: int, provider: str) -> Path:
+    """The dashboard's secrets file for sign-in through ``provider`` (the dashboard on ``port``)."""
+    path.write_text(f"""[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "{os.urandom(16).hex()}"
+client_id = "toxdb"
+client_secret = "not-checked-by-the-mock"
+server_metadata_url = "{provider}/.well-known/openid-configuration"
+""", encoding="utf-8")
+    return path
+
+
+def sign_in(browser, url: str, email: str, width: int = 1400, height: int = 1000):
+    """A fresh browser context signed in as ``email`` through the provider's form: (context, page)."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": width, "height": height})
+    # the provider's page asks a CDN for its stylesheet: only 127.0.0.1 is reachable
+    context.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
+    page = context.new_page()
+    page.goto(url)
+    wait_for_run(page)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_placeholder("sub").fill(email)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(url + "/**", timeout=60_000)
+    wait_for_run(page)
+    expect(page.get_by_text("Sign in with your hospital account")).to_have_count(0)
+    return context, page

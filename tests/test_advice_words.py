@@ -116,3 +116,74 @@ def test_patient_page_opens_from_the_address_and_shows_advice_in_words(app_env):
     shown = " ".join(" ".join(map(str, f.value.astype(str).to_numpy().ravel())) for f in at.dataframe)
     assert not re.search(r"\b(cape|s1|rt|crt|pi)\.[a-z]", shown), "a rule id is shown to users"
     assert any("No query about this patient." in c.value for c in at.caption)
+
+
+# ---- reasons in the reader's language (D73): read back from the engine's English, said through the catalogue
+def _advice_cases():
+    """The engine's own reasons for the kinds of hint it gives (hold, table step, S-1 step, counts, liver,
+    renal), from the dose rules' public entry point."""
+    import numpy as np
+
+    from test_dosing import BSA2, CUT, GI, HFS, TRIAL as DOSING_TRIAL, events, labs_df
+    from toxdb.dosing.engine import advise_patient
+
+    def run(ev=None, labs=None, agent="capecitabine", phase="concurrent", on_rt=True, patient=BSA2):
+        return advise_patient(patient, ev, labs, None, trial=DOSING_TRIAL, cut=CUT, agent=agent, phase=phase,
+                              on_rt=on_rt)
+
+    out = []
+    out += run(events(("Diarrhea", 3, "2025-08-28", None, GI)))                       # RT hold + chemo hold + table
+    out += run(events((HFS, 2, "2025-08-28", None, "Skin")))                           # HFS
+    out += run(labs=labs_df(("PLT", 70, np.nan, "2025-08-30"), ("ALT", 201, 40, "2025-08-30")))
+    out += run(events(("Fatigue", 3, "2025-08-10", None, "General disorders"),
+                      ("Nausea", 3, "2025-08-20", None, GI)), agent="S-1", phase="maintenance", on_rt=False)
+    out += run(events(("Vomiting", 2, "2025-08-28", None, GI)), agent="S-1", phase="maintenance", on_rt=False)
+    out += run(None, agent="capecitabine", phase="maintenance", on_rt=False, patient=dict(BSA2, age=100))  # CrCl 40
+    out += run(None, agent="S-1", phase="maintenance", on_rt=False, patient=dict(BSA2, age=100))
+    return [a for a in out if a.reasons]
+
+
+ALLOWED_LATIN = {"mg", "L", "CrCl", "ANC", "ALT", "AST", "BILI", "ULN", "S"}   # units, lab and drug abbreviations
+
+
+def _english_words(text: str) -> set[str]:
+    """Latin words left in a Chinese text, the CTCAE term's own English name beside it (D33) excepted."""
+    text = re.sub(r"（[^（）]*）", "", text)
+    return set(re.findall(r"[A-Za-z]+", text)) - ALLOWED_LATIN
+
+
+def test_a_hold_reason_in_chinese_has_no_english_words_but_units_and_drug_names():
+    advice = _advice_cases()
+    kinds = {a.agent for a in advice}
+    assert kinds == {"capecitabine", "RT", "S-1"}, kinds
+    for a in advice:
+        with language("zh_CN"):
+            zh = reasons_in_words(a.reasons)
+        assert not _english_words(zh), (a.reasons, zh)
+        assert "[" not in zh and re.search(r"[\u4e00-\u9fff]", zh)
+        # as many parts as the English says (none dropped or merged)
+        assert len(zh.split("；")) == len(reasons_in_words(a.reasons).split("; ")), (a.reasons, zh)
+
+
+def test_an_rt_hold_reads_in_chinese_as_the_protocol_says_it():
+    rt = next(a for a in _advice_cases() if a.agent == "RT")
+    with language("zh_CN"):
+        zh = reasons_in_words(rt.reasons)
+    # grade 3 diarrhoea, ongoing: hold RT until grade <= [holds] rt_resume_grade_max
+    assert zh == f"腹泻（Diarrhea） 3 级（2025-08-28 发生，持续中）：暂停放疗，恢复至 ≤ {TRIAL.holds.rt_resume_grade_max} 级后继续"
+    assert reasons_in_words(rt.reasons) == (f"Diarrhea G3 (onset 2025-08-28, ongoing): hold RT, resume at grade <= "
+                                            f"{TRIAL.holds.rt_resume_grade_max}")
+
+
+def test_pi_flags_and_crcl_effects_in_chinese_and_unknown_words_kept():
+    from toxdb.dosing.words import flags_in_words
+
+    with language("zh_CN"):
+        assert flags_in_words("Vomiting G4 (onset 2025-08-01, resolved 2025-08-05): grade 4 non-haematological "
+                              "event: flag for the PI") == \
+            "呕吐（Vomiting） 4 级（2025-08-01 发生，2025-08-05 已缓解）：4 级非血液学事件：提请主要研究者关注"
+        assert flags_in_words("RT interrupted 9 weekdays in total (> 7)") == "放疗累计中断 9 个工作日（> 7）"
+        assert flags_in_words("CrCl 40 (30 to < 51): 75 % of the planned dose") == "CrCl 40（30 至 < 51）：计划剂量的 75 %"
+        # a sentence the reader does not know is shown as written, never dropped
+        assert reasons_in_words("something new happened [x.y]") == "something new happened"
+    assert flags_in_words("RT interrupted 9 weekdays in total (> 7)") == "RT interrupted 9 weekdays in total (> 7)"

@@ -23,6 +23,16 @@ pytestmark = pytest.mark.unit
     ("download", {"file": "rejected_upload_3.csv"}, "Downloaded rejected_upload_3.csv."),
     ("user_added", {"identity": "c@a.org", "role": "coordinator", "sites": ["SITE-A"], "active": True},
      "Added user c@a.org: coordinator, sites SITE-A, active."),
+    ("query_raise", {"query_id": 4, "kind": "ae", "record_key": "k", "subject_id": "P-1", "site": "CAMS",
+                     "text": "grade?"}, "Raised query #4 to site CAMS about P-1 (adverse event): grade?"),
+    ("query_answer", {"query_id": 4, "from": "open", "to": "answered", "text": "grade 3, checked"},
+     "Answered query #4: grade 3, checked"),
+    ("query_close", {"query_id": 4, "from": "answered", "to": "closed", "text": ""}, "Closed query #4."),
+    ("query_reopen", {"query_id": 4, "from": "closed", "to": "open", "text": "not yet"}, "Re-opened query #4: not yet"),
+    ("review", {"kind": "ae", "record_key": "AE-7", "version": "2", "subject_id": "P-1"},
+     "Marked adverse event record AE-7 of P-1 reviewed (version 2)."),
+    ("week_reviewed", {"reference": "7 days ago", "cut": "Live", "items": {}},
+     "Marked This week reviewed (compared with 7 days ago, data cut Live)."),
     ("something_new", {"a": 1}, "something_new: a: 1"),
 ])
 def test_each_entry_reads_as_a_sentence(action, detail, words):

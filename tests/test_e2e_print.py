@@ -49,5 +49,16 @@ def test_printable_monitoring_and_toxicity(tmp_path):
         expect(page.locator("[data-testid=stTable]").first).to_be_visible()
         expect(page.get_by_text("Source rows behind a count")).to_have_count(0)
         expect(page.locator("[data-testid=stSidebar]")).to_be_hidden()
+        for title in ("Concurrent (chemoradiotherapy): patients by worst grade",
+                      "Maintenance: patients by worst grade", "All treatment-emergent: patients by worst grade"):
+            expect(page.get_by_role("heading", name=re.compile("^" + re.escape(title)))).to_be_visible()
+        expect(page.locator("[data-testid=stTable]")).to_have_count(3)        # every phase, every row
+        page.screenshot(path=str(tmp_path / "print_toxicity.png"), full_page=True)
         tox = _pdf_pages(page, tmp_path / "toxicity.pdf")
-        assert "Diarrhea" in "".join(tox) and "Database:" not in "".join(tox)
+        text = "".join(tox)
+        assert "Diarrhea" in text and "Database:" not in text
+        words = " ".join(text.split())                     # a long heading wraps onto two lines
+        for phase in ("Concurrent (chemoradiotherapy)", "Maintenance", "All treatment-emergent"):
+            assert f"{phase}: patients by worst grade" in words, phase
+        subprocess.run(["pdftoppm", "-png", "-r", "50", str(tmp_path / "toxicity.pdf"), str(tmp_path / "toxicity")],
+                       check=False)

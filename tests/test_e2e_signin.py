@@ -4,18 +4,23 @@ committee member and a person without a users row each sign in; what each sees a
 checked, and the audit log names each of them."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import ROOT
-from e2e_support import CHROMIUM, CHROMIUM_ARGS, dashboard, free_port, wait_for_run
+from e2e_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    dashboard,
+    free_port,
+    oidc_provider,
+    sign_in,
+    sign_in_secrets,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("oidc_provider_mock", reason="oidc-provider-mock (requirements-test.txt) is not installed")
@@ -29,31 +34,9 @@ STRANGER = "stranger@else.org"
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory):
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("oidc") / "oidc.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "-p", str(port), "-H", "127.0.0.1"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/.well-known/openid-configuration", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("the OpenID provider did not start") from None
-                time.sleep(0.3)
-        for email, (_, _, name) in [*PEOPLE.items(), (STRANGER, (None, None, "Someone Else"))]:
-            req = urllib.request.Request(f"{base}/users/{email}", method="PUT",
-                                         data=json.dumps({"email": email, "name": name}).encode(),
-                                         headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(req, timeout=5).read()
+    people = {email: name for email, (_, _, name) in PEOPLE.items()} | {STRANGER: "Someone Else"}
+    with oidc_provider(people, tmp_path_factory.mktemp("oidc")) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 def _store_with_people(db: Path) -> None:
@@ -67,17 +50,6 @@ def _store_with_people(db: Path) -> None:
             add_user(store, email, role=role, sites=sites, name=name, actor="setup")
 
 
-def _secrets(path: Path, port: int, provider: str) -> Path:
-    path.write_text(f"""[auth]
-redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
-cookie_secret = "{os.urandom(16).hex()}"
-client_id = "toxdb"
-client_secret = "not-checked-by-the-mock"
-server_metadata_url = "{provider}/.well-known/openid-configuration"
-""", encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -86,25 +58,6 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
-
-
-def _sign_in(browser, url: str, email: str):
-    """A fresh browser context signed in as ``email`` through the provider's form."""
-    from playwright.sync_api import expect
-
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    # the provider's page asks a CDN for its stylesheet: only 127.0.0.1 is reachable
-    context.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
-    page = context.new_page()
-    page.goto(url)
-    wait_for_run(page)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_placeholder("sub").fill(email)
-    page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(url + "/**", timeout=60_000)
-    wait_for_run(page)
-    expect(page.get_by_text("Sign in with your hospital account")).to_have_count(0)
-    return context, page
 
 
 def _sign_out(page):
@@ -127,7 +80,7 @@ def test_each_person_sees_their_part_and_the_log_names_them(provider, browser, t
 
     db, tmp, port = tmp_path / "signin.duckdb", tmp_path, free_port()
     _store_with_people(db)
-    with dashboard(db, port=port, args=("--secrets.files", str(_secrets(tmp / "secrets.toml", port, provider)))) as url:
+    with dashboard(db, port=port, args=("--secrets.files", str(sign_in_secrets(tmp / "secrets.toml", port, provider)))) as url:
         _journeys(browser, url, tmp)
     for shot in tmp.glob("*.png"):                  # kept for a person to look at
         (Path(os.environ.get("TOXDB_SHOTS", tmp)) / shot.name).write_bytes(shot.read_bytes())
@@ -162,7 +115,7 @@ def _journeys(browser, url: str, tmp: Path) -> None:
     upload.write_text(f"subject_id,term,grade,onset_date\n{own},Fatigue,1,2026-11-05\n{other},Nausea,2,2026-11-06\n")
 
     # the coordinator: their site only; upload for another site's patient refused with the reason
-    ctx, page = _sign_in(browser, url, "coord@sysu.cn")
+    ctx, page = sign_in(browser, url, "coord@sysu.cn")
     expect(page.get_by_text("Signed in as").first).to_contain_text("coord@sysu.cn")
     expect(page.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     _go(page, url, "upload")
@@ -184,7 +137,7 @@ def _journeys(browser, url: str, tmp: Path) -> None:
     ctx.close()
 
     # the committee: read-only, no upload page, no acknowledgement
-    ctx, page = _sign_in(browser, url, "dsmb@x.org")
+    ctx, page = sign_in(browser, url, "dsmb@x.org")
     expect(page.get_by_role("link", name="Upload", exact=True)).to_have_count(0)
     _go(page, url, "dose_advice")
     expect(page.get_by_text("Your role (committee) may not acknowledge dose advice.")).to_be_visible()
@@ -193,14 +146,14 @@ def _journeys(browser, url: str, tmp: Path) -> None:
     ctx.close()
 
     # the principal investigator: acknowledges a hint, recorded under their e-mail
-    ctx, page = _sign_in(browser, url, "pi@cams.cn")
+    ctx, page = sign_in(browser, url, "pi@cams.cn")
     _go(page, url, "dose_advice")
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("as pi@cams.cn").first).to_be_visible(timeout=60_000)
     ctx.close()
 
     # someone the provider knows but the users table does not: one page saying so
-    ctx, page = _sign_in(browser, url, STRANGER)
+    ctx, page = sign_in(browser, url, STRANGER)
     expect(page.get_by_role("heading", name="No access")).to_be_visible()
     expect(page.get_by_text("you are not a user of this dashboard", exact=False)).to_be_visible()
     expect(page.locator("[data-testid=stSidebarNav]")).to_have_count(0)

@@ -49,6 +49,7 @@ __all__ = [
     "act_on_query",
     "compute_flag_counts",
     "compute_query_counts",
+    "derive_queries_as_of",
     "derive_query_overview",
     "lab_query_key",
     "lab_query_records",
@@ -175,6 +176,21 @@ def compute_query_counts(queries: pd.DataFrame, now: dt.datetime) -> pd.DataFram
     counts["median_open_days"] = open_age.median().astype(float)
     counts["oldest_open_days"] = open_age.max().astype(float)
     return counts.reset_index()[cols]
+
+
+def derive_queries_as_of(queries: pd.DataFrame, messages: pd.DataFrame, at: dt.datetime) -> pd.DataFrame:
+    """``queries`` as they stood at ``at``: those raised by then, each with the status its thread's
+    messages up to ``at`` give (a report from a frozen cut shows the queries of that moment, D74)."""
+    at = pd.Timestamp(at)
+    q = queries[pd.to_datetime(queries["raised_at"]) <= at].copy()
+    m = messages[(pd.to_datetime(messages["written_at"]) <= at) & messages["query_id"].isin(q["query_id"])]
+    status: dict = {}
+    for qid, action in zip(m.sort_values("written_at", kind="stable")["query_id"],
+                           m.sort_values("written_at", kind="stable")["action"]):
+        status[qid] = OPEN if action == "raise" else TRANSITIONS.get(action, {}).get(status.get(qid, OPEN),
+                                                                                      status.get(qid, OPEN))
+    q["status"] = q["query_id"].map(status).fillna(OPEN)
+    return q.reset_index(drop=True)
 
 
 def derive_query_overview(queries: pd.DataFrame, messages: pd.DataFrame, now: dt.datetime) -> pd.DataFrame:

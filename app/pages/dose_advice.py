@@ -13,7 +13,7 @@ from toxdb.dosing.advice import (
     order_advice,
 )
 from toxdb.dosing.result import ACTIONS
-from toxdb.dosing.words import derive_advice_words, rule_in_words
+from toxdb.dosing.words import derive_advice_words, flags_in_words, rule_in_words
 from toxdb.i18n import N_, _, current_language
 from toxdb.reports.export import frame_to_csv_bytes, frame_to_xlsx_bytes
 from toxdb.store.cuts import load_snapshot
@@ -55,7 +55,7 @@ LABELS = {
     "patient_link": N_("Patient"), "ack_text": N_("Acknowledged"), "agent": N_("Agent"), "advice_text": N_("Advice"),
     "reason_text": N_("Reason"), "rule_text": N_("Rule"), "tablets": N_("Tablets per intake"),
     "ack_comment": N_("Comment"), "acknowledged_at": N_("Acknowledged at"),
-    "phase": N_("Phase"), "crcl_effect": N_("CrCl effect"), "notes": N_("Notes"),
+    "phase": N_("Phase"), "crcl_text": N_("CrCl effect"), "notes": N_("Notes"),
 }
 
 
@@ -85,7 +85,7 @@ def show(frame, key: str) -> None:
 
 def export(frame):
     """Ids and words together: the rule ids are for the data manager's files, the words for people."""
-    out = frame.drop(columns=["patient_link", "advice_hash", "ack_text"], errors="ignore").copy()
+    out = frame.drop(columns=["patient_link", "advice_hash", "ack_text", "crcl_text"], errors="ignore").copy()
     out["acknowledged_at"] = out["acknowledged_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return out
 
@@ -138,7 +138,8 @@ else:
 
 st.subheader(_("Flags for the principal investigator"))
 if len(flags):
-    st.dataframe(flags.assign(rule=[rule_in_words(r, trial) for r in flags["rule"]]).rename(
+    st.dataframe(flags.assign(rule=[rule_in_words(r, trial) for r in flags["rule"]],
+                              flag=[flags_in_words(f) for f in flags["flag"]]).rename(
         columns={"subject_id": _("Patient"), "rule": _("Rule"), "flag": _("Flag")}), hide_index=True, width="stretch")
 else:
     st.success(_("No PI flags at this data cut."))

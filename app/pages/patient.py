@@ -12,7 +12,7 @@ from toxdb.clinical.course import (
     subject_choices,
 )
 from toxdb.clinical.treatment import describe_on_treatment_rule
-from toxdb.dosing.words import derive_advice_words
+from toxdb.dosing.words import derive_advice_words, flags_in_words
 from toxdb.clinical.ctcae_names import derive_ctcae_display
 from toxdb.clinical.ctcae_v6 import derive_events_in_version
 from toxdb.i18n import _, current_language
@@ -80,7 +80,7 @@ c[4].metric(_("Cycles"), f"{s['n_concurrent_cycles']} + {s['n_maintenance_cycles
                 c=trial.phases.concurrent_cycles, m=trial.phases.maintenance_cycles))
 st.markdown(_("**Agent:** {agent}  ·  **Now:** {now}").format(agent=md(s["agent"] or "–"), now=md(s["phase_now"])))
 for flag in s["pi_flags"]:
-    st.warning(md(flag), icon=":material/flag:")
+    st.warning(md(flags_in_words(flag)), icon=":material/flag:")
 
 tab_course, tab_swim = st.tabs([_("This patient"), _("All patients (swimmer plot)")])
 with tab_course:
@@ -97,7 +97,7 @@ with tab_course:
         words = derive_advice_words(t.advice, trial)     # rule ids stay in exports (D79)
         cols = {"agent": _("Agent"), "phase": _("Phase"), "advice_text": _("Advice"),
                 "tablets": _("Tablets per intake"), "reason_text": _("Reason"), "rule_text": _("Rule"),
-                "crcl_effect": _("CrCl effect"), "notes": _("Notes")}
+                "crcl_text": _("CrCl effect"), "notes": _("Notes")}
         st.dataframe(words[[c_ for c_ in cols if c_ in words.columns]].rename(columns=cols),
                      hide_index=True, width="stretch",
                      column_config={_("Advice"): st.column_config.TextColumn(width="medium"),

@@ -91,34 +91,48 @@ filters = (tuple(sorted(sites)), tuple(a for a in ATTRIBUTION_ORDER if a in attr
 
 result = (_incidence(*key, *filters, current_language()) if terms_version == record
           else _incidence_in(*key, *filters, current_language(), terms_version))
-table = result.table[result.table["phase"] == phase].reset_index(drop=True)
 at_risk = result.summary["at_risk"]
 
+
+def _phase_table(ph: str):
+    """The rows of one phase, and its "any" row (patients at risk, grade >= 3)."""
+    rows = result.table[result.table["phase"] == ph].reset_index(drop=True)
+    return rows, rows.loc[rows["level"] == "any"].iloc[0]
+
+
+table, g3 = _phase_table(phase)
 c = st.columns(4)
 c[0].metric(_("At risk: concurrent"), at_risk["concurrent"])
 c[1].metric(_("At risk: maintenance"), at_risk["maintenance"])
 c[2].metric(_("At risk: any treatment"), at_risk["all"])
-g3 = table.loc[table["level"] == "any"].iloc[0]
 c[3].metric(_("Grade ≥ 3 ({phase})").format(phase=_(INCIDENCE_PHASES[phase]).lower()), f"{g3['n_ge3']} ({g3['pct_ge3']:.1f}%)"
             if g3["at_risk"] else "–")
-
-st.subheader(_("{phase}: patients by worst grade, n (% of {n} at risk)").format(phase=_(INCIDENCE_PHASES[phase]),
-                                                                             n=g3["at_risk"]))
-shown = format_incidence(table).drop(columns=["Phase"])
-shown["System organ class"] = shown["System organ class"].replace({ANY_AE: _(ANY_AE)})
-shown.insert(0, "Level", table["level"].map({"any": _("all"), "soc": _("SOC"), "term": _("term")}))
-shown = shown.rename(columns=lambda c: _(c))          # English names marked in incidence.py
 GRADE_SHOWN = {_(k): v for k, v in GRADE_COLUMNS.items()}
-if state.print_view():              # every row on paper (a scrolling grid prints only what is in view)
-    st.table(shown)
-    selection = None
-else:
-    selection = st.dataframe(
-        shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
-        on_select="rerun", selection_mode=["single-row", "single-cell"],
-        column_config={_("Level"): st.column_config.TextColumn(),
-                       _("At risk"): st.column_config.NumberColumn(width="small")},
-    )
+
+
+def _shown(rows):
+    out = format_incidence(rows).drop(columns=["Phase"])
+    out["System organ class"] = out["System organ class"].replace({ANY_AE: _(ANY_AE)})
+    out.insert(0, "Level", rows["level"].map({"any": _("all"), "soc": _("SOC"), "term": _("term")}))
+    return out.rename(columns=lambda c: _(c))          # English names marked in incidence.py
+
+
+selection = None
+# printed: every phase one after the other (the phase filter picks one on screen only), each table whole
+for ph in (list(INCIDENCE_PHASES) if state.print_view() else [phase]):
+    rows, any_row = _phase_table(ph)
+    st.subheader(_("{phase}: patients by worst grade, n (% of {n} at risk)").format(phase=_(INCIDENCE_PHASES[ph]),
+                                                                                 n=any_row["at_risk"]))
+    shown = _shown(rows)
+    if state.print_view():          # every row on paper (a scrolling grid prints only what is in view)
+        st.table(shown)
+    else:
+        selection = st.dataframe(
+            shown, hide_index=True, width="stretch", height=min(600, 38 + 35 * len(shown)), key="tox_table",
+            on_select="rerun", selection_mode=["single-row", "single-cell"],
+            column_config={_("Level"): st.column_config.TextColumn(),
+                           _("At risk"): st.column_config.NumberColumn(width="small")},
+        )
 st.caption(result.summary["footnote"] + " " + state.ctcae_terms_note(terms_version))
 
 # ---- drill-down (on screen only): a selected cell (or row = any grade), else the pickers below
@@ -178,8 +192,12 @@ with left:
     else:                       # an empty chart would show axes without meaning
         st.info(_("No patient has started treatment at this cut: the worst grade by phase appears here once "
                   "treatment is uploaded."), icon=":material/bar_chart:")
-with right:
-    if int(table.loc[table["level"] == "term", "n_ge3"].sum()):
-        st.plotly_chart(plot_top_terms_grade3(result.table, phase), width="stretch")
-    else:
-        st.info(_("No grade ≥ 3 adverse event in this phase at this cut."), icon=":material/bar_chart:")
+for i, ph in enumerate(list(INCIDENCE_PHASES) if state.print_view() else [phase]):
+    rows, _any = _phase_table(ph)
+    with (right if i == 0 else st.container()):
+        if int(rows.loc[rows["level"] == "term", "n_ge3"].sum()):
+            st.plotly_chart(plot_top_terms_grade3(result.table, ph), width="stretch", key=f"tox_top_{ph}")
+        else:
+            st.info(_("No grade ≥ 3 adverse event in this phase at this cut.") + f" ({_(INCIDENCE_PHASES[ph])})"
+                    if state.print_view() else _("No grade ≥ 3 adverse event in this phase at this cut."),
+                    icon=":material/bar_chart:")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import state
 from toxdb.clinical.treatment import describe_on_treatment_rule
+from toxdb.dosing.words import reasons_in_words
 from toxdb.i18n import _, ngettext
 from toxdb.reports.diff import CHANGE_LABELS, TABLE_LABELS
 from toxdb.reports.week import (
@@ -113,6 +114,8 @@ def show(name: str) -> None:
     for col in ("change", "what"):
         if col in out:
             out[col] = out[col].map(lambda v: WORDS.get(v, v))
+    if "reasons" in out:                   # words without rule ids, in the reader's language (D73)
+        out["reasons"] = out["reasons"].map(reasons_in_words)
     for col in ("term", "grade"):          # a death without an AE row has neither
         if col in out and out[col].isna().any():
             out[col] = out[col].astype("string").fillna("–")

@@ -8,7 +8,8 @@ placeholders are filled from the id or from trial.toml [holds]). D79 in docs/dec
 Public API
 ----------
 rule_in_words(rule_ids, trial)          -> "; "-joined words of the "; "-separated rule ids
-reasons_in_words(reasons)               -> the reasons without the bracketed rule ids
+reasons_in_words(reasons)               -> the reasons without the bracketed rule ids, in the reader's language
+flags_in_words(flags)                   -> PI flags (or a CrCl effect) in the reader's language
 advice_in_words(row, trial)             -> the action as an instruction
 derive_advice_words(table, trial)       -> table + advice_text, reason_text, rule_text (+ ack_text)
 """
@@ -21,13 +22,15 @@ from functools import lru_cache
 import pandas as pd
 
 from toxdb import DATA_DIR
-from toxdb.i18n import _, current_language
+from toxdb.clinical.ctcae_names import ctcae_display_name
+from toxdb.i18n import N_, _, current_language
 from toxdb.vocab import RT
 
 __all__ = [
     "RULES_CSV",
     "advice_in_words",
     "derive_advice_words",
+    "flags_in_words",
     "known_rule",
     "reasons_in_words",
     "rule_in_words",
@@ -82,10 +85,149 @@ def rule_in_words(rule_ids, trial) -> str:
     return "; ".join(dict.fromkeys(_one(r, values, lang) for r in ids))
 
 
+# ---- the engine's English reasons, read back and said in the reader's language (D73) -------------
+# The engine (toxdb/dosing/capecitabine.py, s1.py, holds.py, lab_checks.py) writes each reason in English
+# as "<what it is about>: <what to do> [rule ids]"; exports and the advice hash keep that text. For people
+# it is rebuilt here from messages of the catalogue: each English sentence below is a msgid whose
+# {placeholders} become the pattern that reads it back, so the catalogue and the reader are one list.
+# A part no pattern reads is shown as written (English), never hidden.
+_EVENT = re.compile(r"^(?P<term>.+?) G(?P<grade>\d) \(onset (?P<onset>[\d-]+), "
+                    r"(?:(?P<ongoing>ongoing)|resolved (?P<end>[\d-]*))\)(?:, (?P<n>\d+)(?:st|nd|rd|th) appearance)?$")
+_LAB = re.compile(r"^(?P<test>ANC|platelets|BILI|ALT|AST|ALP|GGT) (?P<value>\S+) on (?P<day>[\d-]+) (?P<limit>[<>] .+?)"
+                  r"(?P<g3> \(grade >= 3\))?$")
+_ORDINAL_GRADE = re.compile(r"^(?:(?P<n>\d+)(?:st|nd|rd|th) )?grade (?P<grade>\d): (?P<rest>.+)$")
+# what the part is about (before the first ": " that ends it)
+_HEADS = (N_("CrCl {crcl} ({low} to < {high})"), N_("CrCl {crcl} (>= {low})"), N_("CrCl {crcl} < {low}"),
+          N_("no level below {mg} mg per intake"))
+# what to do (the rest of the part)
+_STEPS = (
+    N_("interrupt until grade 0-1, resume at {percent} %"),
+    N_("physician's alternative taken (treatment continued): resume at {percent} %"),
+    N_("stop for good, or {alternative}"), N_("stop for good"),
+    N_("continue (unlikely to become serious)"),
+    N_("interrupt until back within the limit"),
+    N_("interrupt, resume at the same level"),
+    N_("interrupt until grade <= 1, resume at the same level"),
+    N_("resume one level lower (interrupt until grade <= 1)"), N_("resume one level lower"),
+    N_("continue at the same level"), N_("stop"), N_("do not give"), N_("two levels lower"), N_("one level lower"),
+    N_("standard"), N_("no change"), N_("{percent} % of the planned dose"),
+    N_("blood counts: interrupt, resume at the same level"),
+    N_("hold chemotherapy during chemoradiotherapy, resume at grade <= 1"),
+    N_("hold chemotherapy during chemoradiotherapy"),
+    N_("hold RT, resume at grade <= {grade}"),
+    N_("grade 5 event: report to the committee within 24 hours"),
+    N_("grade 4 non-haematological event: flag for the PI"),
+)
+_HFS = N_("hand-foot syndrome G2-3: interrupt until grade <= 1")
+_WHOLE = (N_("RT interrupted {n} weekdays in total (> {limit})"),)
+# free text of the trial file that reasons quote (the default trial.toml's words; other words stay as written)
+_TRIAL_TEXTS = (N_("interrupt until grade 0-1, resume at 50 % (physician's choice)"),
+                N_("capecitabine not advised (older label: contraindicated; the 2022 US label relaxed this)"))
+
+
+@lru_cache(maxsize=None)
+def _pattern(msgid: str) -> re.Pattern:
+    parts = re.split(r"\{(\w+)\}", msgid)
+    return re.compile("^" + "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^:]+?)" for i, p in enumerate(parts))
+                      + "$")
+
+
+def _by_templates(text: str, templates) -> str | None:
+    for msgid in templates:
+        m = _pattern(msgid).match(text)
+        if m:
+            values = {k: _(v) if k == "alternative" else v for k, v in m.groupdict().items()}
+            return _(msgid).format(**values)
+    return None
+
+
+def _head(text: str) -> str | None:
+    """What a reason is about: an adverse event, a lab value, a CrCl, in the reader's language."""
+    m = _EVENT.match(text)
+    if m:
+        term = ctcae_display_name(m["term"])
+        words = (_("{term} grade {grade} (onset {onset}, ongoing)") if m["ongoing"] else
+                 _("{term} grade {grade} (onset {onset}, resolved {end})")).format(
+            term=term, grade=m["grade"], onset=m["onset"], end=m["end"])
+        return words + (_(", appearance {n}").format(n=m["n"]) if m["n"] else "")
+    m = _LAB.match(text)
+    if m:
+        test = _("platelets") if m["test"] == "platelets" else m["test"]
+        words = _("{test} {value} on {day} {limit}").format(test=test, value=m["value"], day=m["day"], limit=m["limit"])
+        return words + (_(" (grade ≥ 3)") if m["g3"] else "")
+    return _by_templates(text, _HEADS)
+
+
+def _step(text: str) -> str | None:
+    """What to do, in the reader's language (an S-1 step may start with "2nd grade 3: ")."""
+    suffix = ""
+    hfs = ", and " + _HFS
+    if text.endswith(hfs) or text == _HFS:
+        text, suffix = text[: -len(hfs)] if text != _HFS else "", _(_HFS)
+    m = _ORDINAL_GRADE.match(text)
+    if m and m["rest"] != "interrupt, resume at the same level":
+        rest = _by_templates(m["rest"], _STEPS)
+        if rest is None:
+            return None
+        what = (_("grade {grade} (appearance {n} of grade {grade})").format(grade=m["grade"], n=m["n"]) if m["n"]
+                else _("grade {grade}").format(grade=m["grade"]))
+        words = _("{what}: {step}").format(what=what, step=rest)
+    elif text:
+        words = _by_templates(text, _STEPS)
+        if words is None:
+            return None
+    else:
+        return suffix
+    return _("{step}; and {more}").format(step=words, more=suffix) if suffix else words
+
+
+def _one_reason(text: str) -> str:
+    """One "<about>: <what to do>" part in the reader's language (as written when no pattern reads it)."""
+    whole = _by_templates(text, _WHOLE) or _by_templates(text, _STEPS)
+    if whole is not None:
+        return whole
+    start = 0
+    while True:                       # the first ": " whose left side reads as what the part is about
+        cut = text.find(": ", start)
+        if cut < 0:
+            return text
+        head, step = _head(text[:cut]), _step(text[cut + 2:])
+        if head is not None and step is not None:
+            return _("{about}: {step}").format(about=head, step=step)
+        start = cut + 2
+
+
+def _split_parts(text: str) -> list[str]:
+    """The parts of "; "-joined reasons, each without its bracketed rule ids (ids may hold "; ")."""
+    parts, buf = [], ""
+    for piece in re.split(r"(\[[a-z0-9_.;\s]+\])", text):
+        if piece.startswith("[") and piece.endswith("]"):
+            parts.append(buf.strip())
+            buf = ""
+        else:
+            buf += piece
+    tail = [p.strip() for p in buf.split("; ")] if buf.strip() else []
+    return [p.lstrip("; ").strip() for p in parts + tail if p.lstrip("; ").strip()]
+
+
 def reasons_in_words(reasons) -> str:
+    """The reasons without the bracketed rule ids, each part in the reader's language."""
     if reasons is None or (isinstance(reasons, float) and pd.isna(reasons)):
         return ""
-    return _BRACKETED_IDS.sub("", str(reasons)).strip()
+    if current_language() == "en":
+        return _BRACKETED_IDS.sub("", str(reasons)).strip()
+    return _("; ").join(_one_reason(p) for p in _split_parts(str(reasons)))
+
+
+def flags_in_words(text) -> str:
+    """PI flags (or a CrCl effect), "; "-joined, in the reader's language (as written when unknown)."""
+    if text is None or (isinstance(text, float) and pd.isna(text)) or not str(text):
+        return ""
+    text = str(text)
+    if current_language() == "en":
+        return text
+    whole = _one_reason(text)          # a CrCl effect may quote trial-file words holding "; "
+    return whole if whole != text else _("; ").join(_one_reason(p) for p in text.split("; "))
 
 
 def _mg(value) -> str | None:
@@ -124,12 +266,13 @@ def acknowledged_in_words(row) -> str:
 
 
 def derive_advice_words(table: pd.DataFrame, trial) -> pd.DataFrame:
-    """``table`` (dose advice rows) + advice_text, reason_text and rule_text in the reader's language, and
+    """``table`` (dose advice rows) + advice_text, reason_text, rule_text and crcl_text in the reader's language, and
     ack_text when the table says which hints are acknowledged (``derive_acknowledged``)."""
     rows = table.to_dict("records")
     out = table.assign(advice_text=[advice_in_words(r, trial) for r in rows],
                        reason_text=[reasons_in_words(r.get("reasons")) for r in rows],
-                       rule_text=[rule_in_words(r.get("rule"), trial) for r in rows])
+                       rule_text=[rule_in_words(r.get("rule"), trial) for r in rows],
+                       crcl_text=[flags_in_words(r.get("crcl_effect")) for r in rows])
     if "handled" in table.columns:
         out["ack_text"] = [acknowledged_in_words(r) for r in rows]
     return out

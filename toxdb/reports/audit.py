@@ -14,6 +14,7 @@ import json
 import pandas as pd
 
 from toxdb.i18n import N_, _
+from toxdb.queries import RECORD_KINDS
 
 # action -> a few words for the filter of the Uploads & audit page
 ACTION_LABELS: dict[str, str] = {
@@ -124,10 +125,12 @@ def _describe_more(action: str, d: dict, get) -> str | None:
             reference=get("reference"), cut=get("cut"))
     if action == "review":
         return _("Marked {kind} record {record} of {subject} reviewed (version {version}).").format(
-            kind=get("kind"), record=get("record_key"), subject=get("subject_id") or "-", version=get("version"))
+            kind=_(RECORD_KINDS.get(d.get("kind"), str(get("kind")))), record=get("record_key"),
+            subject=get("subject_id") or "-", version=get("version"))
     if action == "query_raise":
-        return _("Raised query #{id} to site {site} on {subject} ({kind}): {text}").format(
-            id=get("query_id"), site=get("site") or "-", subject=get("subject_id"), kind=get("kind"), text=get("text"))
+        return _("Raised query #{id} to site {site} about {subject} ({kind}): {text}").format(
+            id=get("query_id"), site=get("site") or "-", subject=get("subject_id"),
+            kind=_(RECORD_KINDS.get(d.get("kind"), str(get("kind")))), text=get("text"))
     if action in ("query_answer", "query_close", "query_reopen"):
         words = {"query_answer": _("Answered query #{id}"), "query_close": _("Closed query #{id}"),
                  "query_reopen": _("Re-opened query #{id}")}[action].format(id=get("query_id"))

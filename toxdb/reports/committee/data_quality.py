@@ -91,7 +91,7 @@ def build_queries(inp: ReportInputs, compute_lab_queries) -> list[ReportTable]:
         "queries_by_site", _("Open queries by site"), sites,
         _("Population: lab values on treatment graded 1 or higher by the cut. A query is a value (the worst of an "
           "episode) with no adverse event of the matching term within {days} days, or only one of a lower grade; "
-          "{n} queries in {p} patients. No other query store exists yet.").format(
+          "{n} queries in {p} patients.").format(
             days=res.window_days, n=len(t), p=res.summary["patients_with_queries"]),
         {"site": _("Site"), "queries": _("Queries"), "patients": _("Patients"), "no_ae": _("No AE reported")},
         empty_text=_("No open lab query."), translate=("site",))
@@ -108,3 +108,50 @@ def build_queries(inp: ReportInputs, compute_lab_queries) -> list[ReportTable]:
          "lab_grade": _("Lab grade"), "reported_grade": _("AE grade"), "query": _("Query")},
         note=note, empty_text=_("No open lab query."), full_rows=len(listing), data=listing)
     return [by_site, rows] if len(t) else [by_site]
+
+
+def report_moment(inp: ReportInputs) -> pd.Timestamp:
+    """The moment the report's data stand at: when a saved cut was frozen, else the end of the cut day
+    (never after now)."""
+    if inp.cut.frozen_at is not None:
+        return pd.Timestamp(inp.cut.frozen_at)
+    end = pd.Timestamp(inp.cut.cut_date) + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return min(end, pd.Timestamp.now())
+
+
+def build_site_queries(inp: ReportInputs) -> list[ReportTable]:
+    """Queries to sites (the queries workflow) as they stood at the cut: open / answered / closed and the
+    age of the open ones per site, then the open and answered ones listed."""
+    from toxdb.queries import ANSWERED, OPEN, compute_query_counts, derive_queries_as_of, derive_query_overview
+    from toxdb.store.queries import read_queries, read_query_messages
+
+    at = report_moment(inp)
+    messages = read_query_messages(inp.store)
+    queries = derive_queries_as_of(read_queries(inp.store), messages, at)
+    counts = compute_query_counts(queries, at)
+    counts["site"] = counts["site"].replace("-", NO_SITE)
+    by_site = ReportTable(
+        "site_queries_by_site", _("Queries to sites by site"), counts,
+        _("Population: queries raised to the sites about one record each (Queries page), as they stood at "
+          "{at}: status after the last message by then. Age: whole days from raising to then, for queries not "
+          "closed.").format(at=f"{at:%Y-%m-%d %H:%M}"),
+        {"site": _("Site"), "open": _("Open"), "answered": _("Answered"), "closed": _("Closed"), "total": _("Total"),
+         "median_open_days": _("Median age of open (days)"), "oldest_open_days": _("Oldest open (days)")},
+        empty_text=_("No query to a site by the cut."), translate=("site",))
+    waiting = derive_query_overview(queries, messages[pd.to_datetime(messages["written_at"]) <= at], at)
+    waiting = waiting[waiting["status"].isin([OPEN, ANSWERED])].sort_values(["site", "query_id"])
+    listing = pd.DataFrame({"query_id": waiting["query_id"].astype(int), "site": waiting["site"],
+                            "subject_id": waiting["subject_id"], "record_label": waiting["record_label"],
+                            "status": waiting["status"], "raised_by": waiting["raised_by"],
+                            "age_days": waiting["age_days"], "last_text": waiting["last_text"]}).reset_index(drop=True)
+    shown, note = limit_rows(listing, inp.trial.report.listing_max_rows)
+    rows = ReportTable(
+        "site_queries", _("Queries to sites not yet closed"), shown,
+        _("Population: the queries above that were open or answered at that moment, by site and number; the "
+          "last message of each thread as written."),
+        {"query_id": _("No."), "site": _("Site"), "subject_id": _("Patient"), "record_label": _("Record"),
+         "status": _("Status"), "raised_by": _("Raised by"), "age_days": _("Age (days)"),
+         "last_text": _("Last message")},
+        note=note, empty_text=_("No open query to a site."), full_rows=len(listing), data=listing,
+        translate=("status",))
+    return [by_site, rows] if len(listing) else [by_site]

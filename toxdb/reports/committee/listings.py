@@ -7,6 +7,7 @@ import pandas as pd
 
 from toxdb.dosing.advice import derive_acknowledged, order_advice, snapshot_advice_inputs
 from toxdb.dosing.engine import compute_dose_advice
+from toxdb.dosing.words import reasons_in_words
 from toxdb.i18n import N_, _
 from toxdb.reports.committee.data_quality import limit_rows
 from toxdb.reports.committee.inputs import ReportInputs
@@ -146,7 +147,7 @@ def build_advice(inp: ReportInputs) -> list[ReportTable]:
         empty_text=_("No patient on treatment at the cut."), translate=("action",))
     act = table[table["action"] != "continue"]
     listing = pd.DataFrame({"subject_id": act["subject_id"].astype(str), "agent": act["agent"], "action": act["action"],
-                            "reasons": act["reasons"], "acknowledged_by": act["acknowledged_by"].fillna(""),
+                            "reasons": act["reasons"].map(reasons_in_words), "acknowledged_by": act["acknowledged_by"].fillna(""),
                             "acknowledged_at": pd.to_datetime(act["acknowledged_at"]).dt.strftime("%Y-%m-%d")
                             .fillna("")}).reset_index(drop=True)
     return [summary, ReportTable(
@@ -154,4 +155,4 @@ def build_advice(inp: ReportInputs) -> list[ReportTable]:
         _("Population: the advice rows above whose advice is interrupt, reduce or stop, most severe first."),
         {"subject_id": _("Patient"), "agent": _("Agent"), "action": _("Advice"), "reasons": _("Reasons"),
          "acknowledged_by": _("Acknowledged by"), "acknowledged_at": _("Acknowledged on")},
-        empty_text=_("Every patient on treatment: continue."), translate=("action",))]
+        empty_text=_("Every patient on treatment: continue."), translate=("action",), words=("reasons",))]

@@ -1,10 +1,38 @@
-"""Timing helper shared by the benchmarks: one warm-up call, then the median of several runs."""
+"""Helpers shared by the benchmarks: timing (one warm-up call, then the median of several runs; a
+page's server run through AppTest) and the large generated store they time against."""
 import os
 import statistics
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# generate_large_ae_csv's files -> the import kind each is loaded as
+KINDS = {"patients": "patients", "treatment": "treatment", "adverse_events": "ae"}
+
+
+def build_generated_store(db: Path, ae_csv: Path, n_patients: int, n_rows: int) -> dict[str, Path]:
+    """A new store at ``db`` (any old file replaced) holding a generated trial of ``n_patients`` and
+    ``n_rows`` AE rows (sample_data.generate.generate_large_ae_csv, written beside ``ae_csv``), loaded
+    through the normal import path, patients first. Stops at the first file the import refuses.
+    Returns the generated files by table (adverse_events, patients, treatment)."""
+    from sample_data.generate import generate_large_ae_csv
+    from toxdb.ingest.upload import import_paths
+    from toxdb.store.db import Store
+
+    db.unlink(missing_ok=True)
+    paths = generate_large_ae_csv(ae_csv, n_patients=n_patients, n_rows=n_rows)
+    with Store(db) as s:
+        for key, kind in KINDS.items():
+            for o in import_paths(s, [paths[key]], "bench", kind=kind):
+                if o.error:
+                    raise SystemExit(o.error)
+    return paths
+
+
+def sizes(large_rows: int) -> dict[str, tuple[int, int]]:
+    """The two stores a benchmark compares, (patients, AE rows): a small trial of 100 / 1,000 and a
+    large one of ``large_rows`` AE rows with 100 rows per patient (the default 1,000,000: 10,000)."""
+    return {"small": (100, 1_000), "large": (max(100, large_rows // 100), large_rows)}
 
 
 def median_seconds(fn, repeats: int = 5) -> float:

@@ -2,10 +2,11 @@
 
     python bench/bench_toxicity.py                    # builds (or reuses) both stores in /tmp/toxdb-bench
     python bench/bench_toxicity.py --rebuild          # rebuild the stores from scratch
+    python bench/bench_toxicity.py --rows 20000       # a quick run: the large store with 20,000 AE rows
 
 Stores: 100 patients / 1,000 AE rows and 10,000 patients / 1,000,000 AE rows, written by
 sample_data.generate.generate_large_ae_csv and loaded through the normal import path
-(toxdb.ingest.upload.import_paths). For each store it prints, in seconds:
+(toxdb.ingest.upload.import_paths) by _timing.build_generated_store. For each store it prints, in seconds:
 
 * sql    what the page computes on a new data version, inside DuckDB: the incidence table
          (derive_sql.compute_incidence_sql) and the safety banner's input rows
@@ -32,19 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _timing import page_seconds  # noqa: E402
+from _timing import build_generated_store, page_seconds, sizes  # noqa: E402
 
-from sample_data.generate import generate_large_ae_csv  # noqa: E402
-from toxdb.clinical.events import derive_snapshot_events
+from toxdb.clinical.events import derive_snapshot_events  # noqa: E402
 from toxdb.clinical.events_sql import compute_incidence_sql, read_first_qualifying_rows  # noqa: E402
 from toxdb.clinical.incidence import compute_incidence  # noqa: E402
-from toxdb.ingest.upload import import_paths  # noqa: E402
 from toxdb.store.cuts import DataCut, load_snapshot  # noqa: E402
 from toxdb.store.db import Store  # noqa: E402
 from toxdb.trial import load_trial  # noqa: E402
-
-SIZES = {"small": (100, 1_000), "large": (10_000, 1_000_000)}
-KINDS = {"patients": "patients", "treatment": "treatment", "adverse_events": "ae"}
 
 
 def build(workdir: Path, name: str, n_patients: int, n_rows: int, rebuild: bool) -> Path:
@@ -53,14 +49,8 @@ def build(workdir: Path, name: str, n_patients: int, n_rows: int, rebuild: bool)
         with Store(db, read_only=True) as s:
             if s.status_counts()["adverse_events"] == n_rows:
                 return db
-    db.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    paths = generate_large_ae_csv(workdir / f"{name}_ae.csv", n_patients=n_patients, n_rows=n_rows)
-    with Store(db) as s:
-        for key, kind in KINDS.items():
-            for o in import_paths(s, [paths[key]], "bench", kind=kind):
-                if o.error:
-                    raise SystemExit(o.error)
+    build_generated_store(db, workdir / f"{name}_ae.csv", n_patients, n_rows)
     print(f"  built {db} ({n_patients:,} patients, {n_rows:,} AE rows) in {time.perf_counter() - t0:.1f} s")
     return db
 
@@ -86,11 +76,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/toxdb-bench"))
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="AE rows of the large store (100 per patient)")
     a = ap.parse_args(argv)
     a.workdir.mkdir(parents=True, exist_ok=True)
     cut = DataCut(dt.date(2026, 11, 16))
     results = {}
-    for name, (n_p, n_r) in SIZES.items():
+    for name, (n_p, n_r) in sizes(a.rows).items():
         db = build(a.workdir, name, n_p, n_r, a.rebuild)
         sql, pandas = core_seconds(db, cut)
         cold, warm = page_seconds(db, "app/pages/toxicity.py")

@@ -2,9 +2,11 @@
 
     python bench/bench_week.py                    # builds (or reuses) both stores in /tmp/toxdb-bench-week
     python bench/bench_week.py --rebuild          # rebuild the stores from scratch
+    python bench/bench_week.py --rows 20000       # a quick run: the large store with 20,000 AE rows
 
 Stores: 100 patients / 1,000 AE rows and 10,000 patients / 1,000,000 AE rows
-(sample_data.generate.generate_large_ae_csv, loaded through the normal import path). Each store gets
+(sample_data.generate.generate_large_ae_csv, loaded through the normal import path by
+_timing.build_generated_store, the same store bench_toxicity.py times). Each store gets
 a saved cut ("last week"), then a week of new data through the import path: new AEs for 0.5 % of the
 rows (unique references, free-text verbatim, rows shuffled) and grade corrections of 0.1 % of the
 stored rows. Then, in seconds:
@@ -32,8 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _timing import page_seconds
-from sample_data.generate import generate_large_ae_csv
+from _timing import build_generated_store, page_seconds, sizes
 from toxdb.ingest.upload import import_paths
 from toxdb.reports.diff import diff_cuts
 from toxdb.reports.week import compute_week
@@ -41,8 +42,6 @@ from toxdb.store.cuts import DataCut, list_saved_cuts
 from toxdb.store.db import Store
 from toxdb.trial import load_trial
 
-SIZES = {"small": (100, 1_000), "large": (10_000, 1_000_000)}
-KINDS = {"patients": "patients", "treatment": "treatment", "adverse_events": "ae"}
 CUT = "last week"
 WORDS = np.array(["noted", "at", "clinic", "visit", "patient", "reports", "mild", "since", "cycle", "day", "after",
                   "dose", "resolved", "with", "supportive", "care", "phoned", "nurse", "慢", "乏力", "轻度"])
@@ -65,27 +64,22 @@ def week_upload(base_csv: Path, out: Path, seed: int = 12) -> Path:
     return out
 
 
-def build(workdir: Path, name: str, n_patients: int, n_rows: int, rebuild: bool) -> tuple[Path, Path]:
-    db = workdir / f"{name}.duckdb"
-    paths = {"adverse_events": workdir / f"{name}_ae.csv"}
+def build(workdir: Path, name: str, n_patients: int, n_rows: int, rebuild: bool) -> Path:
+    """The store ``name`` (reused when built before with the same size): the generated trial, the
+    cut CUT saved, then a week's upload. The cut holds the uploads up to its own (D41), so the week's
+    data follow it at once."""
+    db = workdir / f"{name}_{n_rows}.duckdb"
     if rebuild or not db.exists():
-        db.unlink(missing_ok=True)
         t0 = time.perf_counter()
-        paths = generate_large_ae_csv(workdir / f"{name}_ae.csv", n_patients=n_patients, n_rows=n_rows)
-        with Store(db) as s:
-            for key, kind in KINDS.items():
-                for o in import_paths(s, [paths[key]], "bench", kind=kind):
-                    if o.error:
-                        raise SystemExit(o.error)
-            s.save_data_cut(CUT, dt.date.today(), "bench")
-        time.sleep(1.1)        # the new data come after the cut was frozen (times are to the second)
+        paths = build_generated_store(db, workdir / f"{name}_ae.csv", n_patients, n_rows)
         upload = week_upload(paths["adverse_events"], workdir / f"{name}_week.csv")
         with Store(db) as s:
+            s.save_data_cut(CUT, dt.date.today(), "bench")
             for o in import_paths(s, [upload], "bench", kind="ae"):
                 print("  " + o.message)
         print(f"  built {db} ({n_patients:,} patients, {n_rows:,} AE rows + a week) in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
-    return db, paths["adverse_events"]
+    return db
 
 
 def core_seconds(db: Path, repeats: int = 3) -> tuple[float, float, dict]:
@@ -110,11 +104,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/toxdb-bench-week"))
     ap.add_argument("--rebuild", action="store_true")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="AE rows of the large store (100 per patient)")
     a = ap.parse_args(argv)
     a.workdir.mkdir(parents=True, exist_ok=True)
     results = {}
-    for name, (n_p, n_r) in SIZES.items():
-        db, _csv = build(a.workdir, name, n_p, n_r, a.rebuild)
+    for name, (n_p, n_r) in sizes(a.rows).items():
+        db = build(a.workdir, name, n_p, n_r, a.rebuild)
         diff_s, week_s, counts = core_seconds(db)
         cold, warm = page_seconds(db, "app/pages/week.py", params={"since": CUT})
         results[name] = (diff_s, week_s, cold, warm)

@@ -1,9 +1,11 @@
 import datetime as dt
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -11,6 +13,16 @@ sys.path.insert(0, str(ROOT))
 from toxdb.store.db import Store  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
+
+# Hypothesis: the properties whose examples each run a whole derivation or the dose engine (0.2 to 1
+# CPU second an example) take max_examples from the profile instead of naming their own. "ci", the
+# default, runs 12 of them: Hypothesis draws the boundary cases (empty lists, the smallest and largest
+# integers, one patient) among its first examples, and an example that ever failed is kept in
+# .hypothesis/ and replayed first on the next run, so the quick tier still meets the edges.
+# HYPOTHESIS_PROFILE=thorough runs 200 examples each (before a release, or after changing a rule).
+settings.register_profile("ci", max_examples=12)
+settings.register_profile("thorough", max_examples=200)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PATIENTS_CSV = """subject_id,site,enrolled_on,sex,age,height_cm,weight_kg,serum_creatinine,serum_creatinine_unit,agent
 P-001,SITE-A,2025-06-02,M,61,170,65,0.9,mg/dL,capecitabine
@@ -37,28 +49,84 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+class StoreFiles:
+    """Database files built once per test process (each xdist worker has its own) and copied for every
+    test that asks for one. Migrating a new DuckDB file, importing the three small CSVs below or the
+    sample trial cost 0.1, 0.5 and 0.8 CPU seconds each time, paid again by hundreds of tests; a copy
+    costs a few milliseconds and holds the same rows, upload numbers and raw files. Each test still
+    gets its own file, so what it writes stays its own."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.built: dict[str, Path] = {}
+
+    def _build(self, name: str) -> Path:
+        from toxdb.ingest.upload import import_paths, seed_sample
+
+        path = self.folder / f"{name}.duckdb"
+        with Store(path) as s:
+            if name == "loaded":
+                files = [write(self.folder / "patients.csv", PATIENTS_CSV),
+                         write(self.folder / "treatment.csv", TREATMENT_CSV), write(self.folder / "ae.csv", AE_CSV)]
+                outcomes = import_paths(s, files, "tester")
+            elif name == "sample":
+                outcomes = seed_sample(s, ROOT / "sample_data")   # what the dashboard loads on first start
+            else:
+                outcomes = []
+            assert all(o.error is None for o in outcomes), [o.message for o in outcomes]
+        assert not path.with_name(path.name + ".wal").exists()    # closed: everything is in the one file
+        return path
+
+    def copy(self, name: str, dest: Path) -> Path:
+        """``dest``: a copy of the store ``name`` ("empty": migrated, no data; "loaded": the three CSVs
+        below; "sample": sample_data/ as seeded on the dashboard's first start)."""
+        if name not in self.built:
+            self.built[name] = self._build(name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.built[name], dest)
+        return dest
+
+
+@pytest.fixture(scope="session")
+def store_files(tmp_path_factory) -> StoreFiles:
+    return StoreFiles(tmp_path_factory.mktemp("store-files"))
+
+
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "t.duckdb")
+def store(tmp_path, request, store_files):
+    """A new store of its own; with ``loaded_store`` in the same test it is that store."""
+    name = "loaded" if "loaded_store" in request.fixturenames else "empty"
+    s = Store(store_files.copy(name, tmp_path / "t.duckdb"))
     yield s
     s.close()
 
 
 @pytest.fixture
 def loaded_store(store, tmp_path):
-    """A store with three patients, a small treatment log and three adverse events."""
-    from toxdb.ingest.upload import import_paths
-
-    files = [write(tmp_path / "patients.csv", PATIENTS_CSV), write(tmp_path / "treatment.csv", TREATMENT_CSV),
-             write(tmp_path / "ae.csv", AE_CSV)]
-    outcomes = import_paths(store, files, "tester")
-    assert all(o.error is None for o in outcomes), [o.message for o in outcomes]
+    """A store with three patients, a small treatment log and three adverse events, imported through
+    import_paths by "tester" from the three CSVs above (also written into tmp_path)."""
+    for name, text in (("patients.csv", PATIENTS_CSV), ("treatment.csv", TREATMENT_CSV), ("ae.csv", AE_CSV)):
+        write(tmp_path / name, text)
     return store
 
 
 @pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    """The dashboard on its own fresh database file (seeded from sample_data/ on first start)."""
+def app_env(tmp_path, monkeypatch, store_files):
+    """The dashboard on its own database file, holding the sample trial as seeded on first start (a
+    copy: test_app.py's first-start test uses ``fresh_app_env`` to see the seeding itself)."""
+    db = _app_env(tmp_path, monkeypatch)
+    store_files.copy("sample", db)
+    yield db
+    assert os.environ.get("TOXDB_NO_SEED") != "1", "app_env holds the sample trial: use fresh_app_env for an empty store"
+
+
+@pytest.fixture
+def fresh_app_env(tmp_path, monkeypatch):
+    """The dashboard on a database file that does not exist yet (seeded from sample_data/ on first start)."""
+    return _app_env(tmp_path, monkeypatch)
+
+
+def _app_env(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(ROOT)
     db = tmp_path / "app.duckdb"
     monkeypatch.setenv("TOXDB_DB", str(db))

@@ -10,7 +10,6 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from app.state import SAMPLE_DIR
-from toxdb.ingest.upload import seed_sample
 from toxdb.store.db import Store
 from toxdb.users import add_user
 
@@ -30,8 +29,7 @@ PEOPLE = {"coord@sysu.cn": ("coordinator", [SITE]), "pi@cams.cn": ("investigator
 
 @pytest.fixture
 def signed_store(app_env):
-    with Store(app_env) as store:
-        seed_sample(store, SAMPLE_DIR)
+    with Store(app_env) as store:                 # app_env holds the sample trial
         for email, (role, sites) in PEOPLE.items():
             add_user(store, email, role=role, sites=sites, actor="setup")
     return app_env
@@ -228,8 +226,7 @@ def test_the_shipped_config_listens_locally_and_hides_developer_tools():
 
 
 def test_the_audit_log_pages_through_everything_and_filters_by_person(app_env):
-    with Store(app_env) as store:
-        seed_sample(store, SAMPLE_DIR)
+    with Store(app_env) as store:                 # app_env holds the sample trial
         for i in range(120):
             store.record_audit("alice@x.org" if i % 3 == 0 else "bob@x.org", "download", {"file": f"f{i}.csv"})
         total = store.audit_count()

@@ -10,7 +10,9 @@ PAGES = sorted(p.name for p in (ROOT / "app" / "pages").glob("*.py"))
 
 
 @pytest.mark.app
-def test_first_start_seeds_the_sample_trial_and_opens_on_this_week(app_env):
+def test_first_start_seeds_the_sample_trial_and_opens_on_this_week(fresh_app_env):
+    app_env = fresh_app_env
+    assert not app_env.exists()
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     assert app_env.exists()
     assert at.title[0].value == "This week"          # the principal investigator's start page

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from toxdb.ingest.upload import seed_sample
 from toxdb.store.db import Store
 
 pytestmark = pytest.mark.cli
@@ -24,10 +23,9 @@ needs_pdf = pytest.mark.skipif(not (shutil.which("pdfinfo") and Path("/usr/bin/c
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cli_report") / "sample.duckdb"
+def db(tmp_path_factory, store_files):
+    path = store_files.copy("sample", tmp_path_factory.mktemp("cli_report") / "sample.duckdb")
     with Store(path) as s:
-        seed_sample(s, ROOT / "sample_data")
         s.save_data_cut("DSMB-1", dt.date(2026, 6, 30), "dm")
     return path
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, write
 
 from toxdb.cli.export import build_events, build_incidence
-from toxdb.ingest.upload import import_paths, seed_sample
+from toxdb.ingest.upload import import_paths
 from toxdb.reports.committee import compute_committee_report, render_report_html
 from toxdb.reports.committee.html import css_string
 from toxdb.reports.committee.model import ReportFigure, ReportTable
@@ -24,10 +24,8 @@ CUT = dt.date(2026, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    path = tmp_path_factory.mktemp("report") / "sample.duckdb"
-    s = Store(path)
-    seed_sample(s, ROOT / "sample_data")
+def sample(tmp_path_factory, store_files):
+    s = Store(store_files.copy("sample", tmp_path_factory.mktemp("report") / "sample.duckdb"))
     s.save_data_cut("DSMB-1", CUT, "dm")
     yield s
     s.close()
@@ -114,9 +112,8 @@ def test_hash_same_on_rebuild_and_over_the_same_data(sample, report):
     assert re.fullmatch(r"[0-9a-f]{64}", report.summary["data_hash"])
 
 
-def test_hash_changes_when_a_correction_lands_after_a_new_cut(tmp_path):
-    s = Store(tmp_path / "c.duckdb")
-    seed_sample(s, ROOT / "sample_data")
+def test_hash_changes_when_a_correction_lands_after_a_new_cut(tmp_path, store_files):
+    s = Store(store_files.copy("sample", tmp_path / "c.duckdb"))       # sample_data/ as seeded
     trial = load_trial()
     s.save_data_cut("A", CUT, "dm")
     s.save_data_cut("B", CUT, "dm")          # no new data in between: same numbers, same hash

@@ -325,7 +325,7 @@ def test_format_incidence_cells():
 
 
 # ------------------------------------------------------------------ property
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])      # examples: conftest profile
 @given(st.data())
 def test_worst_grade_counts_never_exceed_patients_at_risk(data):
     n_pat = data.draw(st.integers(1, 6))

@@ -554,7 +554,7 @@ def to_events(specs, base="2025-05-01"):
     return events(*rows)
 
 
-PROP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROP = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])     # examples: conftest profile
 
 
 @PROP

@@ -196,13 +196,11 @@ def test_without_labs_or_optional_columns(trial):
     assert _check(r, "P1", "age")["status"] == OK
 
 
-def test_sample_trial_flags_the_two_late_starters(tmp_path, trial):
-    from toxdb.ingest.upload import seed_sample
+def test_sample_trial_flags_the_two_late_starters(tmp_path, trial, store_files):
     from toxdb.store.cuts import load_snapshot
     from toxdb.store.db import Store
 
-    s = Store(tmp_path / "sample.duckdb")
-    seed_sample(s, ROOT / "sample_data")
+    s = Store(store_files.copy("sample", tmp_path / "sample.duckdb"))     # sample_data/ as seeded
     r = compute_registration_checks(load_snapshot(s, DataCut(dt.date(2026, 11, 16))), trial)
     s.close()
     late = r.table[(r.table["check"] == "surgery_to_treatment") & (r.table["status"] == OUTSIDE)]

@@ -21,11 +21,11 @@ def _fill(db, tmp_path, stage):
 @pytest.mark.app
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_has_an_empty_state(app_env, tmp_path, monkeypatch, stage, page):
+def test_every_page_has_an_empty_state(fresh_app_env, tmp_path, monkeypatch, stage, page):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("TOXDB_NO_SEED", "1")
-    _fill(app_env, tmp_path, stage)
+    _fill(fresh_app_env, tmp_path, stage)
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page(f"app/pages/{page}")
     run_app(at)
@@ -52,11 +52,11 @@ def test_every_export_has_an_empty_state(tmp_path, capsys, stage, what):
 @pytest.mark.app
 @pytest.mark.parametrize("page, words", [("overview.py", ["No adverse events at this cut", "No patient is enrolled"]),
                                          ("toxicity.py", ["No patient has started treatment", "No grade ≥ 3"])])
-def test_an_empty_store_shows_sentences_not_empty_axes(app_env, monkeypatch, page, words):
+def test_an_empty_store_shows_sentences_not_empty_axes(fresh_app_env, monkeypatch, page, words):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("TOXDB_NO_SEED", "1")
-    Store(app_env).close()
+    Store(fresh_app_env).close()
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90))
     at.switch_page(f"app/pages/{page}")
     run_app(at)

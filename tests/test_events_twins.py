@@ -102,7 +102,7 @@ def _only(snapshot: Snapshot, subjects: list[str], with_ae: bool = True) -> Snap
                     keep(snapshot.adverse_events) if with_ae else None, None)
 
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
+SETTINGS = settings(deadline=None, derandomize=True,                # examples: conftest profile
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                            HealthCheck.data_too_large])
 FILTERS = st.sampled_from([{}, {"serious_only": True}, {"attribution": ["possible", "probable"]}])

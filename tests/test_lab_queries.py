@@ -229,13 +229,11 @@ def test_filters_and_export(result):
     assert frame_to_xlsx_bytes(lab_queries_for_export(result.flagged), "flagged")[:2] == b"PK"
 
 
-def test_sample_trial_raises_the_two_deliberate_discrepancies(tmp_path):
-    from toxdb.ingest.upload import seed_sample
+def test_sample_trial_raises_the_two_deliberate_discrepancies(tmp_path, store_files):
     from toxdb.store.cuts import load_snapshot
     from toxdb.store.db import Store
 
-    s = Store(tmp_path / "sample.duckdb")
-    seed_sample(s, ROOT / "sample_data")
+    s = Store(store_files.copy("sample", tmp_path / "sample.duckdb"))     # sample_data/ as seeded
     r = compute_lab_queries(load_snapshot(s, DataCut(dt.date(2026, 11, 16))), load_trial())
     s.close()
     got = r.table[["test", "ctcae_term", "lab_grade", "reported_grade"]].values.tolist()
@@ -265,15 +263,10 @@ def test_lab_queries_page_shows_the_sample_discrepancies(app_env):
 
 
 @pytest.mark.cli
-def test_export_queries_cli(tmp_path, capsysbinary):
+def test_export_queries_cli(tmp_path, capsysbinary, store_files):
     from toxdb.cli import main
-    from toxdb.ingest.upload import seed_sample
-    from toxdb.store.db import Store
 
-    db = tmp_path / "cli.duckdb"
-    s = Store(db)
-    seed_sample(s, ROOT / "sample_data")
-    s.close()
+    db = store_files.copy("sample", tmp_path / "cli.duckdb")              # sample_data/ as seeded
     assert main(["export", "queries", "--db", str(db), "--cut", "2026-11-16", "--csv"]) == 0
     out = capsysbinary.readouterr().out
     assert out.startswith(b"\xef\xbb\xbf")

@@ -10,7 +10,6 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from conftest import ROOT
 
 from toxdb.clinical.course import compute_patient_course, compute_swimmer_lanes
 from toxdb.clinical.treatment import derive_treatment_status
@@ -49,12 +48,10 @@ def _assert_agree(views: dict[str, set[str]], expected: set[str]) -> None:
 # the sample trial
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory):
-    from toxdb.ingest.upload import seed_sample
+def sample_store(tmp_path_factory, store_files):
     from toxdb.store.db import Store
 
-    store = Store(tmp_path_factory.mktemp("sample") / "sample.duckdb")
-    seed_sample(store, ROOT / "sample_data")
+    store = Store(store_files.copy("sample", tmp_path_factory.mktemp("sample") / "sample.duckdb"))
     yield store
     store.close()
 

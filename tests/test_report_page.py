@@ -9,7 +9,6 @@ import pytest
 from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
-from toxdb.ingest.upload import seed_sample
 from toxdb.store.db import Store
 
 pytestmark = pytest.mark.app
@@ -17,10 +16,9 @@ DASHBOARD = str(ROOT / "dashboard.py")
 
 
 @pytest.fixture
-def sample_db(tmp_path, monkeypatch):
-    db = tmp_path / "page.duckdb"
+def sample_db(tmp_path, monkeypatch, store_files):
+    db = store_files.copy("sample", tmp_path / "page.duckdb")      # sample_data/ as seeded
     with Store(db) as s:
-        seed_sample(s, ROOT / "sample_data")
         s.save_data_cut("DSMB-1", dt.date(2026, 6, 30), "dm")
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("TOXDB_DB", str(db))

@@ -56,13 +56,11 @@ def test_exported_headers_are_neutralised_like_cells():
 def test_a_file_name_with_markdown_is_shown_literally_on_the_overview(app_env):
     from streamlit.testing.v1 import AppTest
 
-    from toxdb.cli.data import SAMPLE_DIR
-    from toxdb.ingest.upload import commit_upload, prepare_upload, seed_sample
+    from toxdb.ingest.upload import commit_upload, prepare_upload
     from toxdb.store.db import Store
 
     first = pd.read_csv(ROOT / "sample_data" / "patients.csv")["subject_id"].iloc[0]
-    with Store(app_env) as store:
-        seed_sample(store, SAMPLE_DIR)
+    with Store(app_env) as store:                 # app_env holds the sample trial
         raw = f"subject_id,term,grade,onset_date\n{first},Fatigue,1,2026-11-05\n".encode()
         plan = prepare_upload(store, raw, "![x](http://host/x.png).csv", kind="ae")
         assert commit_upload(store, plan, "tester") is not None

@@ -140,3 +140,24 @@ def test_compute_cut_diff_from_hand_made_rows():
                                          (pd.Timestamp("2025-06-30"), "2025-06-30"), (True, "true"), ("x", "x")])
 def test_format_value(value, text):
     assert format_value(value) == text
+
+
+def test_an_upload_in_the_same_second_as_a_saved_cut_is_a_change_after_it(weeks, tmp_path):
+    """A saved cut holds an upload number (D41): an upload stored after it, even in the very second
+    it was saved, is not in the cut, so comparing the cut with today shows it as added (before, the
+    comparison read the cut by its save time and missed it). The cut's time is set an hour ahead so
+    that the test does not depend on which second the import lands in."""
+    from conftest import write
+
+    from toxdb.ingest.upload import import_paths
+
+    today = dt.date(2025, 8, 20)
+    last = int(weeks.uploads()["upload_id"].max())
+    saved = DataCut(today, dt.datetime.now().replace(microsecond=0) + dt.timedelta(hours=1), "Meeting", last)
+    text = ("subject_id,ae_ref,term,grade,onset_date,end_date,serious,attribution\n"
+            "P-002,AE-9,Fatigue,2,2025-08-15,,N,possible\n")
+    (outcome,) = import_paths(weeks, [write(tmp_path / "same_second.csv", text)], "site", kind="ae")
+    assert outcome.counts.accepted == 1
+    diff = diff_cuts(weeks, saved, DataCut(today))
+    assert changes(diff, change="added") == [("ae", "P-002", "P-002|ref:AE-9|2025-08-15", "added", "", "", "")]
+    assert changes(diff_cuts(weeks, saved, saved)) == []

@@ -17,7 +17,7 @@ TITLES = {"week": "This week", "overview": "Overview", "toxicity": "Toxicity", "
           "dose_advice": "Dose advice", "monitoring": "Monitoring", "safety": "SAEs and deaths",
           "report": "Committee report", "ctcae_versions": "CTCAE v5 vs v6", "upload": "Upload", "queries": "Queries",
           "labs": "Lab queries", "eligibility": "Registration checks", "timeliness": "Site timeliness",
-          "compare": "Compare data cuts", "history": "Uploads & audit", "admin": "Admin"}
+          "compare": "Compare data cuts", "history": "Uploads & audit", "alerts": "Alerts", "admin": "Admin"}
 
 
 def test_every_page_file_has_a_title_here():

@@ -4,6 +4,7 @@ committee member and a person without a users row each sign in; what each sees a
 checked, and the audit log names each of them."""
 from __future__ import annotations
 
+import json
 import os
 import urllib.request
 from pathlib import Path

@@ -125,11 +125,11 @@ def _chart_texts(at) -> list[str]:
 
 @pytest.mark.app
 @pytest.mark.parametrize("page", PAGES)
-def test_hostile_user_text_is_shown_literally_on_every_page(app_env, monkeypatch, page):
+def test_hostile_user_text_is_shown_literally_on_every_page(fresh_app_env, monkeypatch, page):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("TOXDB_NO_SEED", "1")
-    _hostile_store(app_env)
+    _hostile_store(fresh_app_env)
     at = run_app(AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120))
     at.switch_page(f"app/pages/{page}")
     run_app(at)

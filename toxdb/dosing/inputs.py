@@ -90,7 +90,10 @@ def prepare_events(events: pd.DataFrame | None, cut: pd.Timestamp) -> pd.DataFra
     })
     ev["term_key"] = ev["term"].str.lower()
     ev = ev[ev["grade"].notna() & ev["onset_date"].notna() & (ev["onset_date"] <= cut)]
-    ev = ev.reset_index(drop=True)
+    # one fixed order, whatever order the store returned the rows in: the rules count appearances and
+    # list reasons in this order, and acknowledgements are tied to the advice's words (D84)
+    ev = ev.sort_values(["subject_id", "onset_date", "term_key", "grade", "end_date"], kind="stable",
+                        na_position="last").reset_index(drop=True)
     ev["ongoing"] = ev["end_date"].isna() | (ev["end_date"] > cut)          # D9
     ev = ev[EVENT_COLUMNS]
     ev.attrs["_prepared"] = True

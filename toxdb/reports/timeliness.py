@@ -154,8 +154,8 @@ def read_site_timeliness(store, cut, trial, open_queries: pd.DataFrame | None = 
 
     snap = load_snapshot(store, cut, with_labs=False, with_ae=False)
     status = derive_treatment_status(snap.patients, snap.treatment, cut.cut_date, trial.phases)
-    activity = {k: store.subject_activity(k, cut.frozen_at, cut.cut_date) for k in KINDS}
-    entries = store.ae_entry_times(cut.frozen_at, cut.cut_date)
+    activity = {k: store.subject_activity(k, cut.as_of, cut.cut_date) for k in KINDS}
+    entries = store.ae_entry_times(cut.as_of, cut.cut_date)
     now = cut.frozen_at or dt.datetime.now().replace(microsecond=0)
     return compute_site_timeliness(snap.patients, status, activity, entries, store.uploads(), now, trial.timeliness,
                                    open_queries)

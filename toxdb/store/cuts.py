@@ -119,7 +119,10 @@ def read_cut_changes(store: Store, a: DataCut, b: DataCut, kind: str) -> pd.Data
     between the two freeze times and whose clinical date is not between the two cut dates looks the
     same through both cuts. That keeps a weekly comparison of a million-row table to its few changes.
     """
-    return store.changed_rows(kind, (a.frozen_at, a.cut_date), (b.frozen_at, b.cut_date))
+    views = (a.as_of, b.as_of)
+    if any(isinstance(v, dt.datetime) for v in views):      # a cut frozen by time only: compare by time
+        views = (a.frozen_at, b.frozen_at)
+    return store.changed_rows(kind, (views[0], a.cut_date), (views[1], b.cut_date))
 
 
 class CutNameError(ValueError):

@@ -392,8 +392,8 @@ class Store:
             where.append(f"{CLINICAL_DATE[kind]} <= {_date_literal(until)}")
         return f"SELECT {cols} FROM {table} WHERE " + " AND ".join(where)
 
-    def changed_rows(self, kind: str, a: tuple[dt.datetime | None, dt.date],
-                     b: tuple[dt.datetime | None, dt.date]) -> pd.DataFrame:
+    def changed_rows(self, kind: str, a: tuple[dt.datetime | int | None, dt.date],
+                     b: tuple[dt.datetime | int | None, dt.date]) -> pd.DataFrame:
         """Rows of ``kind`` that differ between two views (as_of, until) of the store (see
         ``toxdb.store.cuts.read_cut_changes``): side 'a' / 'b', record_key, version, upload_id,
         valid_from, row_hash and the data columns, ordered by record_key then side.
@@ -402,7 +402,13 @@ class Store:
         two as_of times and whose clinical date is not between the two ``until`` dates looks the same
         through both views."""
         table, day = _table(kind), CLINICAL_DATE[kind]
-        lo, hi = (_timestamp_literal(t) for t in sorted(t or _FAR_FUTURE for t in (a[0], b[0])))
+        if all(t is None or (isinstance(t, int) and not isinstance(t, bool)) for t in (a[0], b[0])):
+            # upload numbers (saved cuts, D41): exact, whatever second the uploads landed in
+            lo, hi = sorted(_LAST_UPLOAD if t is None else int(t) for t in (a[0], b[0]))
+            moved = f"(upload_id > {lo} AND upload_id <= {hi}) OR (closed_by > {lo} AND closed_by <= {hi})"
+        else:
+            lo, hi = (_timestamp_literal(t) for t in sorted(t or _FAR_FUTURE for t in (a[0], b[0])))
+            moved = f"(valid_from > {lo} AND valid_from <= {hi}) OR (valid_to > {lo} AND valid_to <= {hi})"
         d_lo, d_hi = (_date_literal(d) for d in sorted((a[1], b[1])))
         cols = ", ".join(["record_key", "version", "upload_id", "valid_from", "row_hash", *self.data_columns(kind)])
         snap_a = self.snapshot_sql(kind, a[0], a[1], all_columns=True)
@@ -410,8 +416,7 @@ class Store:
         sql = f"""
             WITH cand AS (
                 SELECT DISTINCT record_key FROM {table}
-                WHERE (valid_from > {lo} AND valid_from <= {hi}) OR (valid_to > {lo} AND valid_to <= {hi})
-                   OR ({day} > {d_lo} AND {day} <= {d_hi})),
+                WHERE {moved} OR ({day} > {d_lo} AND {day} <= {d_hi})),
             a AS (SELECT {cols} FROM ({snap_a}) WHERE record_key IN (SELECT record_key FROM cand)),
             b AS (SELECT {cols} FROM ({snap_b}) WHERE record_key IN (SELECT record_key FROM cand)),
             changed AS (SELECT coalesce(a.record_key, b.record_key) AS record_key FROM a FULL JOIN b
@@ -422,7 +427,7 @@ class Store:
             ORDER BY record_key, side"""
         return _frame(self.cursor().sql(sql))
 
-    def subject_activity(self, kind: str, as_of: dt.datetime | None = None, until: dt.date | None = None
+    def subject_activity(self, kind: str, as_of: dt.datetime | int | None = None, until: dt.date | None = None
                          ) -> pd.DataFrame:
         """Per patient, for one kind as of a cut: rows, the latest clinical date (last_date) and when
         their data of that kind were last stored (last_entered)."""
@@ -431,7 +436,7 @@ class Store:
             f"SELECT subject_id, count(*) AS n_rows, max({CLINICAL_DATE[kind]}) AS last_date,"
             f" max(valid_from) AS last_entered FROM ({sql}) GROUP BY subject_id"))
 
-    def ae_entry_times(self, as_of: dt.datetime | None = None, until: dt.date | None = None) -> pd.DataFrame:
+    def ae_entry_times(self, as_of: dt.datetime | int | None = None, until: dt.date | None = None) -> pd.DataFrame:
         """Adverse-event rows as of a cut with the moment each record was first stored (its first
         version): subject_id, record_key, onset_date, serious, entered_at."""
         sql = self.snapshot_sql("ae", as_of, until, all_columns=True)
@@ -1040,6 +1045,7 @@ def lock_wait_seconds() -> float:
 
 _TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))
 _FAR_FUTURE = dt.datetime(9999, 12, 31)     # "as stored now" when two views are compared
+_LAST_UPLOAD = 2 ** 62                       # the same, counted in upload numbers
 _PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toxdb-pack")
 
 

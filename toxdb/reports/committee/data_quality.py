@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from toxdb.i18n import _
+from toxdb.i18n import N_, _
 from toxdb.reports.committee.inputs import ReportInputs
 from toxdb.reports.committee.model import ALL_SITES, NO_SITE, ReportTable
 from toxdb.reports.monitoring import pct
@@ -155,3 +155,36 @@ def build_site_queries(inp: ReportInputs) -> list[ReportTable]:
         note=note, empty_text=_("No open query to a site."), full_rows=len(listing), data=listing,
         translate=("status",))
     return [by_site, rows] if len(listing) else [by_site]
+
+
+# the adverse-event flags the committee is told of (D50, D51): rows counted as recorded, queried to the site
+FLAG_WORDS = {"grade_not_allowed": N_("Grade CTCAE does not give the term"),
+              "term_outside_ctcae": N_("Term outside CTCAE (stored under 'Other, specify')")}
+
+
+def build_flags(inp: ReportInputs) -> ReportTable:
+    """Adverse-event rows of the cut that are stored with a flag, by site and reason (D56): the rows
+    as they stand in the cut (a correction that stored the row again without the flag removes it)."""
+    ae = inp.snapshot.adverse_events
+    flags = inp.store.flags()
+    flags = flags[(flags["kind"] == "ae") & flags["code"].isin(FLAG_WORDS)]
+    if inp.cut.frozen_upload is not None:
+        flags = flags[flags["upload_id"] <= inp.cut.frozen_upload]
+    rows = pd.DataFrame(columns=["upload_id", "source_row", "subject_id"]) if ae is None else \
+        ae[["upload_id", "source_row", "subject_id"]].astype({"upload_id": "int64", "source_row": "int64"})
+    held = flags.astype({"upload_id": "int64", "source_row": "int64"}).merge(
+        rows.drop(columns="subject_id"), on=["upload_id", "source_row"])
+    site = held["subject_id"].astype(str).map(inp.site_of()).fillna(NO_SITE)
+    if len(held):
+        out = (held.assign(site=site).groupby(["site", "code"]).size().unstack("code", fill_value=0)
+               .reindex(columns=list(FLAG_WORDS), fill_value=0))
+        out.loc[ALL_SITES] = out.sum()
+        out = out.rename_axis(index="site", columns=None).reset_index()
+    else:
+        out = pd.DataFrame(columns=["site", *FLAG_WORDS])
+    return ReportTable(
+        "flags", _("Adverse-event rows stored with a query to the site"), out,
+        _("Population: adverse-event rows of the cut stored with a flag, by the site of the patient. They are "
+          "counted as recorded in every table of this report (any grade), and each raised a query to its site."),
+        {"site": _("Site"), **{code: _(words) for code, words in FLAG_WORDS.items()}},
+        empty_text=_("No adverse-event row of the cut is stored with a flag."), translate=("site",))

@@ -175,10 +175,10 @@ def build_registration(inp: ReportInputs) -> list[ReportTable]:
 
 
 def build_open_section(inp: ReportInputs) -> ReportSection:
-    from toxdb.reports.committee.data_quality import build_completeness, build_queries, build_site_queries
+    from toxdb.reports.committee.data_quality import build_completeness, build_flags, build_queries, build_site_queries
 
     blocks = [build_synopsis(inp), *build_enrolment(inp), build_disposition(inp), *build_registration(inp),
-              build_completeness(inp), *build_queries(inp, compute_lab_queries),
+              build_completeness(inp), build_flags(inp), *build_queries(inp, compute_lab_queries),
               *build_site_queries(inp)]
     return ReportSection("open", _("Open section"),
                          _("For every participant of the meeting: recruitment, disposition and data quality, "

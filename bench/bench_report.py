@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_toxicity import SIZES, build  # noqa: E402
+from _timing import sizes  # noqa: E402
+from bench_toxicity import build  # noqa: E402
 
 from toxdb.ingest.upload import seed_sample  # noqa: E402
 from toxdb.reports.committee import compute_committee_report, render_report_html, render_report_pdf  # noqa: E402
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     sample = Path(tempfile.mkdtemp(prefix="toxdb-bench-report-")) / "sample.duckdb"
     with Store(sample) as s:
         seed_sample(s, ROOT / "sample_data")
-    n_p, n_r = SIZES["large"]
+    n_p, n_r = sizes(1_000_000)["large"]
     large = build(a.workdir, "large", n_p, n_r, a.rebuild)
     results = {}
     for name, db in (("sample", sample), ("large", large)):

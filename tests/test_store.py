@@ -204,3 +204,20 @@ def test_spreadsheet_export_copes_with_an_empty_column():
     frame = pd.DataFrame({"subject_id": ["P-1", "P-2"], "reported_grade": [float("nan"), float("nan")]})
     rows = CalamineWorkbook.from_filelike(io.BytesIO(frame_to_xlsx_bytes(frame))).get_sheet_by_index(0).to_python()
     assert [r[0] for r in rows] == ["subject_id", "P-1", "P-2"]
+
+
+def test_a_read_only_command_on_a_file_an_older_toxdb_wrote_updates_it_first(tmp_path):
+    """`status` or `export` (read-only) on a store no newer toxdb has opened yet: the missing
+    migration is applied once, then the file is read (before: DuckDB's "column query_id does not
+    exist" from status)."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    Store(path).close()
+    con = duckdb.connect(str(path))          # make it the file an older toxdb left: no migration 17
+    con.execute("ALTER TABLE row_flags DROP COLUMN query_id")
+    con.execute("DELETE FROM schema_version WHERE version = 17")
+    con.close()
+    with Store(path, read_only=True) as s:
+        assert s.status_counts()["flagged_rows_open"] == 0
+        assert 17 in {r[0] for r in s.cursor().execute("SELECT version FROM schema_version").fetchall()}

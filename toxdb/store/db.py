@@ -189,6 +189,8 @@ class Store:
         self._con = self._connect()
         if not read_only:
             self.migrate()
+        elif self._pending_migrations():
+            self._update_older_file()
         if shared:
             self._release_soon()
             atexit.register(self.close)
@@ -303,6 +305,26 @@ class Store:
         if not exists:
             return 0
         return cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    def _pending_migrations(self) -> bool:
+        """A toxdb file written by an older toxdb (some migration not recorded yet)."""
+        if self.schema_version() == 0:
+            return False
+        applied = {r[0] for r in self.cursor().execute("SELECT version FROM schema_version").fetchall()}
+        return any(version not in applied for version, _ in MIGRATIONS)
+
+    def _update_older_file(self) -> None:
+        """A read-only command on a file an older toxdb wrote: bring its schema up to date once (a
+        short write), then read it; if it cannot be written, say so instead of failing on a column."""
+        self._con.close()
+        try:
+            Store(self.path, wait=self._wait, on_wait=self._on_wait).close()
+        except (StoreError, duckdb.Error, OSError) as exc:
+            raise StoreError(
+                f"{self.path} was written by an older toxdb and its tables must be updated before it can be "
+                f"read, which needs write access ({exc}); run `python -m toxdb init --db {self.path}` once "
+                "where the file can be written") from None
+        self._con = self._connect()
 
     def migrate(self) -> int:
         """Bring the file to the latest schema: schema.sql for a new file, then every migration whose

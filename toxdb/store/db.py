@@ -164,6 +164,12 @@ class CommitCounts:
     queries_closed: int = 0    # flag queries closed because this upload corrected their rows (D56)
 
 
+def _where(*conditions: tuple[str, object]) -> tuple[str, list]:
+    """("WHERE a = ? AND b = ?", [a, b]) for the (sql, value) conditions whose value is given."""
+    given = [(sql, value) for sql, value in conditions if value is not None]
+    return ("WHERE " + " AND ".join(sql for sql, _ in given)) if given else "", [v for _, v in given]
+
+
 class Store:
     """A DuckDB file opened read-write by this process (or read-only when asked).
 
@@ -533,14 +539,7 @@ class Store:
         return raw if codec is None else _unpack_raw(raw, codec, size)
 
     def rejected_rows(self, upload_id: int | None = None, status: str | None = "rejected") -> pd.DataFrame:
-        where, params = [], []
-        if upload_id is not None:
-            where.append("r.upload_id = ?")
-            params.append(upload_id)
-        if status is not None:
-            where.append("r.status = ?")
-            params.append(status)
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        clause, params = _where(("r.upload_id = ?", upload_id), ("r.status = ?", status))
         return self.cursor().execute(
             "SELECT r.upload_id, u.file_name, r.source_row, r.status, r.reasons, r.raw FROM rejected_rows r"
             f" JOIN uploads u USING (upload_id) {clause} ORDER BY r.upload_id, r.source_row",
@@ -549,14 +548,7 @@ class Store:
 
     def flags(self, upload_id: int | None = None, site: str | None = None) -> pd.DataFrame:
         """Stored rows that raise a query to the site (D50), with the file and site they came from."""
-        where, params = [], []
-        if upload_id is not None:
-            where.append("f.upload_id = ?")
-            params.append(upload_id)
-        if site is not None:
-            where.append("u.site = ?")
-            params.append(site)
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        clause, params = _where(("f.upload_id = ?", upload_id), ("u.site = ?", site))
         return self.cursor().execute(
             "SELECT f.upload_id, u.file_name, u.site, f.kind, f.source_row, f.subject_id, f.code,"
             " f.column_name, f.value, f.message, f.query_id FROM row_flags f JOIN uploads u USING (upload_id)"
@@ -764,13 +756,8 @@ class Store:
         return people, actions
 
     def _audit_filter(self, actor, action, since, until) -> tuple[str, list]:
-        where, params = [], []
-        for sql, value in (("actor = ?", actor), ("action = ?", action),
-                           ("CAST(logged_at AS DATE) >= ?", since), ("CAST(logged_at AS DATE) <= ?", until)):
-            if value is not None:
-                where.append(sql)
-                params.append(value)
-        return ("WHERE " + " AND ".join(where)) if where else "", params
+        return _where(("actor = ?", actor), ("action = ?", action),
+                      ("CAST(logged_at AS DATE) >= ?", since), ("CAST(logged_at AS DATE) <= ?", until))
 
     def verify_audit(self, anchors: list[Anchor] | None = None) -> ChainCheck:
         """Recompute the audit log's hash chain (D65), and hold it against heads recorded elsewhere

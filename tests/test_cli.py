@@ -1,26 +1,26 @@
 """python -m toxdb: what a data manager's scripts rely on."""
 import json
-import subprocess
-import sys
 
 import pytest
+from cli_support import run_toxdb, run_toxdb_process
 from conftest import AE_CSV, PATIENTS_CSV, ROOT, write
 
 pytestmark = pytest.mark.cli
 
 
 def toxdb(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    """The command in this process (tests/cli_support.py); the round trip below runs real processes."""
+    return run_toxdb(*args, cwd=cwd)
 
 
 def test_init_import_status_round_trip(tmp_path):
+    # real processes: the module entry point, its exit status and its printed text
     db = tmp_path / "cli.duckdb"
-    assert toxdb("init", "--db", db).returncode == 0
+    assert run_toxdb_process("init", "--db", db).returncode == 0
     patients = write(tmp_path / "patients.csv", PATIENTS_CSV)
     ae = write(tmp_path / "ae.csv", AE_CSV + "P-003,AE-1,Nausea,6,2025-08-01,,N,possible\n"
                + "P-003,AE-2,Nausea,4,2025-08-02,,N,possible\n")
-    out = toxdb("import", "--db", db, ae, patients)           # order on the command line does not matter
+    out = run_toxdb_process("import", "--db", db, ae, patients)           # order on the command line does not matter
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("patients.csv (patients) -> upload #1: 3 accepted")
@@ -29,16 +29,16 @@ def test_init_import_status_round_trip(tmp_path):
     assert "ae.csv, row 5, column 'grade' = '6': grade 6 does not exist" in out.stdout
     # a grade Nausea does not have is stored as recorded and queried (D50)
     assert "flagged: ae.csv, row 6: Nausea: grade 4 does not exist in CTCAE v5.0 (allowed: 1–3)" in out.stdout
-    status = toxdb("status", "--db", db, "--json")
+    status = run_toxdb_process("status", "--db", db, "--json")
     counts = json.loads(status.stdout)
     assert counts == {"patients": 3, "adverse_events": 4, "treatment_records": 0, "lab_results": 0,
                       "uploads": 2, "rejected_rows": 1, "flagged_rows": 1,
                       "flagged_rows_open": 1}
-    flags = toxdb("export", "flags", "--db", db, "--csv")
+    flags = run_toxdb_process("export", "flags", "--db", db, "--csv")
     assert flags.returncode == 0 and "grade_not_allowed" in flags.stdout and "P-003" in flags.stdout
-    again = toxdb("import", "--db", db, ae)
+    again = run_toxdb_process("import", "--db", db, ae)
     assert again.returncode == 0 and "nothing to add" in again.stdout
-    assert json.loads(toxdb("status", "--db", db, "--json").stdout) == counts
+    assert json.loads(run_toxdb_process("status", "--db", db, "--json").stdout) == counts
 
 
 def test_unreadable_file_exits_non_zero_with_a_message(tmp_path):

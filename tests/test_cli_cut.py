@@ -3,20 +3,17 @@ meeting, and comparing it with the last one, relies on."""
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
+from cli_support import run_toxdb
 from conftest import AE_CSV, PATIENTS_CSV, ROOT, write
 
 pytestmark = pytest.mark.cli
 
 
 def toxdb(*args, user="dm-anna"):
-    import os
-    env = {**os.environ, "TOXDB_USER": user}
-    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300, env=env)
+    """The command in this process, as the user (tests/cli_support.py)."""
+    return run_toxdb(*args, user=user, cwd=ROOT)
 
 
 def test_save_list_and_diff_a_cut_against_today(tmp_path):

@@ -3,11 +3,10 @@ and the audit log's hash chain (D65): an entry altered or deleted in the DuckDB 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import duckdb
 import pytest
+from cli_support import run_toxdb
 from conftest import PATIENTS_CSV, ROOT, write
 
 from toxdb.ingest.upload import import_paths
@@ -72,11 +71,8 @@ def test_mapping_saves_keep_every_version(store):
 # the command line
 # ------------------------------------------------------------------------------------------------
 def toxdb(*args, user="dm-os"):
-    import os
-
-    env = {**os.environ, "TOXDB_USER": user}
-    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300, env=env)
+    """The command in this process, as the user (tests/cli_support.py)."""
+    return run_toxdb(*args, user=user, cwd=ROOT)
 
 
 @pytest.mark.cli

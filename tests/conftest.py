@@ -94,6 +94,16 @@ class StoreFiles:
         shutil.copyfile(self.built[name], dest)
         return dest
 
+    def copy_built(self, name: str, build, dest: Path) -> Path:
+        """``dest``: a copy of a store that ``build(store)`` fills, from the empty one, once per process
+        (for a module whose tests each start from the same uploads and may add their own)."""
+        if name not in self.built:
+            path = self.copy("empty", self.folder / f"{name}.duckdb")
+            with Store(path) as s:
+                build(s)
+            self.built[name] = path
+        return self.copy(name, dest)
+
 
 @pytest.fixture(scope="session")
 def store_files(tmp_path_factory) -> StoreFiles:

@@ -8,6 +8,7 @@ from diff_support import T1, load_at, load_base
 
 from toxdb.reports.diff import compute_cut_diff, diff_cuts, format_value
 from toxdb.store.cuts import DataCut, UnknownCut, resolve_cut
+from toxdb.store.db import Store
 
 T2 = dt.datetime(2025, 8, 5, 10, 0)
 T3 = dt.datetime(2025, 8, 10, 10, 0)
@@ -31,14 +32,20 @@ P-001,capecitabine,concurrent,2,2025-08-17,2025-08-30,1600,mg/m2/day,
 """
 
 
-@pytest.fixture
-def weeks(store):
+def _three_weeks(store):
     load_base(store, T1)
     load_at(store, AE_WEEK2, "ae_week2.csv", "ae", T2)
     load_at(store, PATIENT_NEW, "p_week2.csv", "patients", T2)
     load_at(store, TREATMENT_TYPO, "tr_week2.csv", "treatment", T2)
     load_at(store, AE_WEEK3_REVERT, "ae_week3.csv", "ae", T3)
-    return store
+
+
+@pytest.fixture
+def weeks(store_files, tmp_path):
+    """The three weeks of uploads above, in a store of the test's own (loaded once per process)."""
+    s = Store(store_files.copy_built("diff-three-weeks", _three_weeks, tmp_path / "t.duckdb"))
+    yield s
+    s.close()
 
 
 def changes(diff, **where):

@@ -8,6 +8,7 @@ from diff_support import T1, load_at, load_base
 
 from toxdb.reports.week import compute_due, compute_week, reference_from_review
 from toxdb.store.cuts import DataCut
+from toxdb.store.db import Store
 from toxdb.trial import load_trial
 
 T2 = dt.datetime(2025, 8, 5, 10, 0)
@@ -27,12 +28,14 @@ P-003,SITE-B,2025-07-15,F,68,160,58,1.1,mg/dL,S-1,2025-08-04
 """
 
 
-@pytest.fixture
-def week(store):
-    load_base(store, T1)
-    load_at(store, AE_WEEK, "ae_week.csv", "ae", T2)
-    load_at(store, DEATH, "death.csv", "patients", T2)
-    return compute_week(store, REF, NOW, load_trial())
+@pytest.fixture(scope="module")
+def week(tmp_path_factory, store_files):
+    """Computed once for the tests that only read it."""
+    with Store(store_files.copy("empty", tmp_path_factory.mktemp("week") / "t.duckdb")) as store:
+        load_base(store, T1)
+        load_at(store, AE_WEEK, "ae_week.csv", "ae", T2)
+        load_at(store, DEATH, "death.csv", "patients", T2)
+        return compute_week(store, REF, NOW, load_trial())
 
 
 def test_grade_changes_of_known_events_upgrades_first(week):

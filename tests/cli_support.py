@@ -45,9 +45,9 @@ def _environment(overrides: dict[str, str]):
 
 
 def run_toxdb(*args, user: str | None = None, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess:
+              cwd: Path | None = None, text: bool = True) -> subprocess.CompletedProcess:
     """``python -m toxdb *args`` in this process; returns what subprocess.run would (returncode,
-    stdout, stderr as text)."""
+    stdout, stderr as text, or as bytes with ``text=False``)."""
     from toxdb.cli import main
 
     argv = [str(a) for a in args]
@@ -71,7 +71,10 @@ def run_toxdb(*args, user: str | None = None, env: dict[str, str] | None = None,
             code = contextvars.copy_context().run(call)     # the language a command sets stays its own
         finally:
             os.chdir(here)
-    return subprocess.CompletedProcess(["python", "-m", "toxdb", *argv], code, out.text(), err.text())
+    if text:
+        return subprocess.CompletedProcess(["python", "-m", "toxdb", *argv], code, out.text(), err.text())
+    return subprocess.CompletedProcess(["python", "-m", "toxdb", *argv], code, out.text().encode("utf-8"),
+                                       err.text().encode("utf-8"))
 
 
 def run_toxdb_process(*args, user: str | None = None, env: dict[str, str] | None = None,

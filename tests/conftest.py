@@ -178,3 +178,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         if no_browser and "e2e" in item.keywords:
             item.add_marker(pytest.mark.skip(reason="/usr/bin/chromium not installed (apt-get install chromium)"))
+    # The slowest tiers first: a browser journey takes one to two minutes and cannot be split, so it
+    # starts at once on one worker while the others take the short tests; begun last, it would run
+    # alone at the end with the other cores idle. The order within a tier is kept.
+    first = {"e2e": 0, "cli": 1, "app": 2, "unit": 3}
+    items.sort(key=lambda item: next((first[t] for t in first if t in item.keywords), 3))

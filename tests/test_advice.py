@@ -1,10 +1,9 @@
 """Acknowledged dose advice: the hint's fingerprint, handled-until-changed, the store, CLI and page."""
 import io
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from cli_support import run_toxdb
 from conftest import ROOT, run_app
 from streamlit.testing.v1 import AppTest
 
@@ -67,15 +66,13 @@ def test_store_acknowledgement_round_trip(store):
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
     db = tmp_path_factory.mktemp("advice") / "sample.duckdb"
-    done = subprocess.run([sys.executable, "-m", "toxdb", "init", "--db", str(db), "--sample"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = run_toxdb("init", "--db", db, "--sample")
     assert done.returncode == 0, done.stderr
     return db
 
 
 def _export(db, *extra):
-    done = subprocess.run([sys.executable, "-m", "toxdb", "export", "advice", "--db", str(db), *extra, "--csv"],
-                          cwd=ROOT, capture_output=True, timeout=300)
+    done = run_toxdb("export", "advice", "--db", db, *extra, "--csv", text=False)
     assert done.returncode == 0, done.stderr.decode()
     return pd.read_csv(io.BytesIO(done.stdout), encoding="utf-8-sig", dtype=str, keep_default_na=False)
 

@@ -2,13 +2,9 @@
 is intact, so only a head recorded earlier (``audit head``, a committee report) can find it out."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import duckdb
 import pytest
-from conftest import ROOT
+from cli_support import run_toxdb
 
 from toxdb.store.audit import Anchor, entry_hash, parse_anchor, read_anchors
 from toxdb.store.db import Store
@@ -27,8 +23,7 @@ def _sql(path, sql, params=None):
 
 
 def _toxdb(*args):
-    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "TOXDB_USER": "auditor"})
+    return run_toxdb(*args, user="auditor")
 
 
 def test_head_is_the_newest_entry_and_reads_back(tmp_path):

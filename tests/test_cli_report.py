@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_support import run_toxdb
 from conftest import ROOT
 
 from toxdb.store.db import Store
@@ -31,9 +30,7 @@ def db(tmp_path_factory, store_files):
 
 
 def _report(db, out, *extra, user="chair"):
-    return subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "DSMB-1",
-                           "--out", str(out), *extra], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "TOXDB_USER": user})
+    return run_toxdb("report", "--db", db, "--cut", "DSMB-1", "--out", out, *extra, user=user)
 
 
 def _hash(done) -> str:
@@ -59,8 +56,7 @@ def test_html_report_hash_printed_last_and_audited(db, tmp_path):
 
 
 def test_unknown_cut_is_a_sentence_not_a_traceback(db, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "no-such-cut",
-                           "--out", str(tmp_path / "x.html")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = run_toxdb("report", "--db", db, "--cut", "no-such-cut", "--out", tmp_path / "x.html")
     assert done.returncode == 2
     assert "no saved cut named 'no-such-cut'" in done.stderr and "DSMB-1" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "x.html").exists()
@@ -103,10 +99,8 @@ def test_a_role_without_report_may_not_build(db, tmp_path):
     trial.write_text((ROOT / "trial.toml").read_text(encoding="utf-8").replace(
         'local_role = "data_manager"', 'local_role = "viewer"', 1)
         + '\n[roles.viewer]\nactions = ["view"]\nown_sites_only = false\n', encoding="utf-8")
-    env = {**os.environ, "TOXDB_USER": "coord", "TOXDB_TRIAL": str(trial)}
-    done = subprocess.run([sys.executable, "-m", "toxdb", "report", "--db", str(db), "--cut", "DSMB-1",
-                           "--out", str(tmp_path / "x.html")], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env=env)
+    done = run_toxdb("report", "--db", db, "--cut", "DSMB-1", "--out", tmp_path / "x.html", user="coord",
+                     env={"TOXDB_TRIAL": str(trial)})
     assert done.returncode == 5 and "viewer" in done.stderr and not (tmp_path / "x.html").exists()
 
 
@@ -128,6 +122,5 @@ def test_the_report_carries_the_audit_head_it_was_built_at(db, tmp_path):
     con = duckdb.connect(str(copy))
     con.execute("DELETE FROM audit_log WHERE seq >= ?", [before.seq])
     con.close()
-    check = subprocess.run([sys.executable, "-m", "toxdb", "audit", "verify", "--db", str(copy), "--anchors",
-                            str(tmp_path / "anchor.html")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    check = run_toxdb("audit", "verify", "--db", copy, "--anchors", tmp_path / "anchor.html")
     assert check.returncode == 1 and f"ends at entry #{before.seq - 1}" in check.stderr

@@ -3,11 +3,9 @@ only v6 has (Thrombocytopenia, NCI's new name for Platelet count decreased) says
 (Platelet count decreased, renamed in v6) says v5; a term in both (Fatigue) says nothing. Expected
 values are read from NCI's v6.0 workbook ("CTCAE v5.0 to v6.0 Mapping": Platelet count decreased ->
 Thrombocytopenia, a Deletion; Fatigue: No change). The version is kept with the upload (D35, migration 9)."""
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_support import run_toxdb
 from conftest import PATIENTS_CSV, ROOT, write
 
 from toxdb.clinical.ctcae_v6 import compute_terms_version
@@ -99,8 +97,7 @@ def test_a_store_from_before_gets_the_column(tmp_path):
 def test_import_declares_the_version_on_the_command_line(tmp_path):
     db = tmp_path / "t.duckdb"
     patients, ae = write(tmp_path / "patients.csv", PATIENTS_CSV), write(tmp_path / "ae.csv", BOTH_AE)
-    run = subprocess.run([sys.executable, "-m", "toxdb", "import", "--db", str(db), "--ctcae", "6", str(patients),
-                          str(ae)], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "TOXDB_USER": "ci"})
+    run = run_toxdb("import", "--db", db, "--ctcae", "6", patients, ae, user="ci")
     assert run.returncode == 0, run.stderr
     assert "terms in CTCAE v6.0" in run.stdout
     s = Store(db)

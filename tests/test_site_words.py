@@ -227,12 +227,8 @@ def test_unit_suffixes_in_headers_are_understood_and_converted(store):
 
 
 def _cli(*args):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-    return subprocess.run([sys.executable, "-m", "toxdb", *map(str, args)], capture_output=True, text=True,
-                          check=False, cwd=ROOT, timeout=300)
+    from cli_support import run_toxdb
+    return run_toxdb(*args)
 
 
 @pytest.mark.cli
